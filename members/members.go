@@ -1,0 +1,220 @@
+// Package members reads the members file: the coalition's member agencies and
+// the Ed25519 public keys they sign envelopes with. It also reads and writes
+// a member's private key file, which stays with the member (dev mode keeps
+// the demo members' keys in the data directory).
+package members
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+
+	"github.com/chemledger/chemledger/envelope"
+)
+
+// File is the JSON shape of a members file.
+type File struct {
+	Members []Member `json:"members"`
+}
+
+// Member is one member agency.
+type Member struct {
+	// ID names the member, for example "US-CBP" or "MX-ANAM".
+	ID string `json:"id"`
+	// Name is the agency's name.
+	Name string `json:"name"`
+	// Country is the ISO 3166-1 alpha-2 code of the member state.
+	Country string `json:"country"`
+	// Keys are the member's signing keys, current and past.
+	Keys []PublicKey `json:"keys"`
+}
+
+// PublicKey is one signing key of a member.
+type PublicKey struct {
+	ID      string `json:"id"`
+	Ed25519 []byte `json:"ed25519"`
+	Revoked bool   `json:"revoked,omitempty"`
+}
+
+// Registry answers which member holds a key.
+type Registry struct {
+	members []Member
+	byKey   map[string]envelope.Key
+}
+
+var memberIDPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,30}$`)
+
+// Load reads and checks a members file.
+func Load(path string) (*Registry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read members file: %w", err)
+	}
+	r, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("members file %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Parse reads a members file's bytes.
+func Parse(b []byte) (*Registry, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the JSON object")
+	}
+	return New(f.Members)
+}
+
+// New builds a registry, refusing duplicate members or keys and malformed
+// keys.
+func New(ms []Member) (*Registry, error) {
+	r := &Registry{byKey: map[string]envelope.Key{}}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if !memberIDPattern.MatchString(m.ID) {
+			return nil, fmt.Errorf("member id %q: want a country code, a dash and an agency name in capitals, like US-CBP", m.ID)
+		}
+		if seen[m.ID] {
+			return nil, fmt.Errorf("member %q listed twice", m.ID)
+		}
+		seen[m.ID] = true
+		for _, k := range m.Keys {
+			if k.ID == "" || len(k.ID) > envelope.MaxKeyIDLen {
+				return nil, fmt.Errorf("member %q: key id %q must be 1 to %d bytes", m.ID, k.ID, envelope.MaxKeyIDLen)
+			}
+			if len(k.Ed25519) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("member %q key %q: %d bytes, an Ed25519 public key is %d", m.ID, k.ID, len(k.Ed25519), ed25519.PublicKeySize)
+			}
+			if _, dup := r.byKey[k.ID]; dup {
+				return nil, fmt.Errorf("key id %q listed twice", k.ID)
+			}
+			r.byKey[k.ID] = envelope.Key{ID: k.ID, MemberID: m.ID, Public: ed25519.PublicKey(k.Ed25519), Revoked: k.Revoked}
+		}
+		r.members = append(r.members, m)
+	}
+	return r, nil
+}
+
+// Key finds a key by id.
+func (r *Registry) Key(keyID string) (envelope.Key, bool) {
+	k, ok := r.byKey[keyID]
+	return k, ok
+}
+
+// Members returns the members, sorted by id.
+func (r *Registry) Members() []Member {
+	out := append([]Member(nil), r.members...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Member finds a member by id.
+func (r *Registry) Member(id string) (Member, bool) {
+	for _, m := range r.members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Write writes a members file.
+func Write(path string, ms []Member) error {
+	b, err := json.MarshalIndent(File{Members: ms}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+// PrivateKey is the content of a member's private key file.
+type PrivateKey struct {
+	Member string `json:"member"`
+	KeyID  string `json:"key_id"`
+	// Seed is the 32-byte Ed25519 seed.
+	Seed []byte `json:"ed25519_seed"`
+}
+
+// Signer returns the envelope signer for the key.
+func (p PrivateKey) Signer() envelope.Signer {
+	return envelope.Signer{KeyID: p.KeyID, Key: ed25519.NewKeyFromSeed(p.Seed)}
+}
+
+// Public returns the public half, as listed in a members file.
+func (p PrivateKey) Public() PublicKey {
+	return PublicKey{ID: p.KeyID, Ed25519: ed25519.NewKeyFromSeed(p.Seed).Public().(ed25519.PublicKey)}
+}
+
+// GenerateKey makes a new key for member. Its id is the member id and the
+// first 8 hex digits of the SHA-256 of the public key, so ids never collide
+// by accident and say whose key it is.
+func GenerateKey(member string) (PrivateKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return PrivateKey{}, err
+	}
+	sum := sha256.Sum256(pub)
+	return PrivateKey{Member: member, KeyID: member + "-" + hex.EncodeToString(sum[:4]), Seed: priv.Seed()}, nil
+}
+
+// ReadPrivateKey reads a private key file.
+func ReadPrivateKey(path string) (PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return PrivateKey{}, fmt.Errorf("read key file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p PrivateKey
+	if err := dec.Decode(&p); err != nil {
+		return PrivateKey{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	if len(p.Seed) != ed25519.SeedSize || p.KeyID == "" || p.Member == "" {
+		return PrivateKey{}, fmt.Errorf("key file %s: want member, key_id and a %d-byte ed25519_seed", path, ed25519.SeedSize)
+	}
+	return p, nil
+}
+
+// WritePrivateKey writes a private key file readable by its owner only.
+func WritePrivateKey(path string, p PrivateKey) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+// EncodePublic is the base64 form of a public key, as JSON carries it.
+func EncodePublic(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
+
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
