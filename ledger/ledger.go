@@ -1,0 +1,301 @@
+// Package ledger is the log: it sequences admitted submissions into one
+// append-only RFC 6962 Merkle tree, commits them in groups with one durable
+// bbolt transaction per group, signs a checkpoint after every group, and
+// answers each submitter with a receipt (index, leaf hash, signed
+// checkpoint, inclusion proof) only after the commit is on disk. It also
+// serves entries, checkpoints and proofs, and on open it refuses a store
+// whose contents do not match its latest signed checkpoint.
+//
+// Admission (envelope parsing, signature checks, validation) happens before
+// the ledger: by the time a Submission reaches Submit it is known good, and
+// the only reasons left to refuse it are a reused submission id or the
+// ledger being unable to write.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/chemledger/chemledger/checkpoint"
+	"github.com/chemledger/chemledger/storage"
+)
+
+// Submission is an admitted submission.
+type Submission struct {
+	// ID is the client-chosen submission id.
+	ID string
+	// Leaf is the exact envelope bytes that become the leaf.
+	Leaf []byte
+	// Member is the member whose key signed the envelope.
+	Member string
+	// ShipmentRef, CAS and Kind are indexed for list filters.
+	ShipmentRef string
+	CAS         string
+	Kind        string
+}
+
+// Receipt proves that an entry is in the log.
+type Receipt struct {
+	SubmissionID   string
+	Index          uint64
+	LeafHash       []byte
+	Member         string
+	IntegratedTime time.Time
+	// Checkpoint is the first checkpoint that covers the entry, and
+	// CheckpointNote its signed text; Proof is relative to it.
+	Checkpoint     checkpoint.Checkpoint
+	CheckpointNote []byte
+	Proof          [][]byte
+}
+
+// Entry is an entry read back from the log.
+type Entry struct {
+	Index    uint64
+	Leaf     []byte
+	LeafHash []byte
+	Meta     storage.Meta
+}
+
+var (
+	// ErrConflict means the submission id was used before with other bytes.
+	ErrConflict = errors.New("submission id already used for a different envelope")
+	// ErrNotFound means no entry has that index.
+	ErrNotFound = errors.New("no such entry")
+	// ErrTreeSize means a proof was asked for a tree size the log has not
+	// reached, or sizes in the wrong order.
+	ErrTreeSize = errors.New("tree size out of range")
+	// ErrClosed means the ledger is shutting down.
+	ErrClosed = errors.New("ledger closed")
+	// ErrTampered means the stored log does not match what was signed.
+	ErrTampered = errors.New("stored log does not match its signed checkpoint (tampering or corruption)")
+)
+
+// Config configures a Ledger.
+type Config struct {
+	// Signer signs checkpoints; its name is the log's origin.
+	Signer note.Signer
+	// Verifier is the signer's verifier, used to check stored checkpoints.
+	Verifier note.Verifier
+	// MaxBatch bounds how many submissions share one commit.
+	MaxBatch int
+	// QueueSize bounds the submissions waiting for the sequencer.
+	QueueSize int
+	// VerifyOnOpen selects the start-up check.
+	VerifyOnOpen Verification
+	// Now is the clock (tests replace it).
+	Now func() time.Time
+	// Logger receives operational logs.
+	Logger *slog.Logger
+	// Hooks are called at points tests want to observe or fail; nil in
+	// production.
+	Hooks *Hooks
+}
+
+// Verification is how much of the store Open checks.
+type Verification int
+
+const (
+	// VerifyFull rehashes every leaf and every stored node and rebuilds the
+	// root: any flipped byte in any entry or node is found.
+	VerifyFull Verification = iota
+	// VerifyState checks only that the stored tree state yields the root of
+	// the latest signed checkpoint: O(log n), for very large logs.
+	VerifyState
+)
+
+// Defaults of Config.
+const (
+	// DefaultMaxBatch is the most submissions one commit carries; with ~500
+	// byte entries one commit writes well under a megabyte.
+	DefaultMaxBatch = 1024
+	// DefaultQueueSize is the number of admitted submissions that may wait
+	// for the sequencer before Submit blocks.
+	DefaultQueueSize = 8192
+)
+
+// Hooks let tests observe or break the write path.
+type Hooks struct {
+	// BeforeCommit runs inside the write transaction after all writes; an
+	// error aborts the batch.
+	BeforeCommit func(size uint64) error
+	// AfterCommit runs after the commit, before anyone is answered.
+	AfterCommit func(size uint64)
+}
+
+// DefaultConfig returns a Config with the defaults and the given keys.
+func DefaultConfig(signer note.Signer, verifier note.Verifier) Config {
+	return Config{
+		Signer:    signer,
+		Verifier:  verifier,
+		MaxBatch:  DefaultMaxBatch,
+		QueueSize: DefaultQueueSize,
+		Now:       time.Now,
+		Logger:    slog.Default(),
+	}
+}
+
+// Ledger is an open log.
+type Ledger struct {
+	store  *storage.Store
+	cfg    Config
+	origin string
+	rf     *compact.RangeFactory
+
+	queue    chan *request
+	closing  chan struct{}
+	stopped  chan struct{}
+	closeMu  sync.RWMutex
+	isClosed bool
+
+	// mu guards the latest published state, read by every request.
+	mu       sync.RWMutex
+	latest   checkpoint.Checkpoint
+	noteText []byte
+
+	// Owned by the sequencer goroutine.
+	tree     *compact.Range
+	lastTime int64
+}
+
+var hasher = rfc6962.DefaultHasher
+
+// Open verifies the store against its latest signed checkpoint and starts
+// the sequencer. A new store gets a signed checkpoint of the empty tree.
+func Open(store *storage.Store, cfg Config) (*Ledger, error) {
+	if cfg.Signer == nil || cfg.Verifier == nil {
+		return nil, errors.New("ledger: a checkpoint signer and verifier are required")
+	}
+	if cfg.Signer.Name() != cfg.Verifier.Name() || cfg.Signer.KeyHash() != cfg.Verifier.KeyHash() {
+		return nil, errors.New("ledger: the checkpoint verifier is not the signer's")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	l := &Ledger{
+		store:   store,
+		cfg:     cfg,
+		origin:  cfg.Signer.Name(),
+		rf:      &compact.RangeFactory{Hash: hasher.HashChildren},
+		queue:   make(chan *request, cfg.QueueSize),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	go l.sequence()
+	return l, nil
+}
+
+// Origin is the checkpoint origin line that names the log.
+func (l *Ledger) Origin() string { return l.origin }
+
+// VerifierKey is the note verifier key text of the log, if known.
+func (l *Ledger) Verifier() note.Verifier { return l.cfg.Verifier }
+
+// Checkpoint returns the latest checkpoint and its signed note.
+func (l *Ledger) Checkpoint() (checkpoint.Checkpoint, []byte) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.latest, l.noteText
+}
+
+// Close stops accepting submissions, lets the sequencer finish the batch it
+// is committing, and fails what is still queued with ErrClosed. It does not
+// close the store.
+func (l *Ledger) Close() error {
+	l.closeMu.Lock()
+	if l.isClosed {
+		l.closeMu.Unlock()
+		return nil
+	}
+	l.isClosed = true
+	close(l.closing)
+	l.closeMu.Unlock()
+	<-l.stopped
+	return nil
+}
+
+// publish makes a new checkpoint visible to readers.
+func (l *Ledger) publish(c checkpoint.Checkpoint, noteText []byte) {
+	l.mu.Lock()
+	l.latest, l.noteText = c, noteText
+	l.mu.Unlock()
+}
+
+func (l *Ledger) sign(size uint64, root []byte) (checkpoint.Checkpoint, []byte, error) {
+	c := checkpoint.Checkpoint{Origin: l.origin, Size: size, Root: root}
+	n, err := checkpoint.Sign(c, l.cfg.Signer)
+	if err != nil {
+		return checkpoint.Checkpoint{}, nil, fmt.Errorf("sign checkpoint %d: %w", size, err)
+	}
+	return c, n, nil
+}
+
+// Entry reads one entry.
+func (l *Ledger) Entry(ctx context.Context, index uint64) (*Entry, error) {
+	var e *Entry
+	err := l.store.View(func(tx *storage.ReadTx) error {
+		var err error
+		e, err = readEntry(tx, index)
+		return err
+	})
+	return e, err
+}
+
+func readEntry(tx *storage.ReadTx, index uint64) (*Entry, error) {
+	leaf, err := tx.Leaf(index)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("entry %d: %w", index, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := tx.Meta(index)
+	if err != nil {
+		return nil, err
+	}
+	lh, err := tx.Node(0, index)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Index: index, Leaf: append([]byte(nil), leaf...), LeafHash: append([]byte(nil), lh...), Meta: m}, nil
+}
+
+// List returns up to limit entries at or after start matching f, and where
+// the next page starts (done when there is none).
+func (l *Ledger) List(ctx context.Context, f storage.Filter, start uint64, limit int) (entries []*Entry, next uint64, done bool, err error) {
+	err = l.store.View(func(tx *storage.ReadTx) error {
+		p, err := tx.List(f, start, limit)
+		if err != nil {
+			return err
+		}
+		for _, i := range p.Indexes {
+			e, err := readEntry(tx, i)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		next, done = p.Next, p.Done
+		return nil
+	})
+	return entries, next, done, err
+}

@@ -1,0 +1,217 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/chemledger/chemledger/checkpoint"
+	"github.com/chemledger/chemledger/storage"
+)
+
+// testKeys is one log key pair for the whole test binary.
+var testSigner, testVerifier = func() (note.Signer, note.Verifier) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "test.chemledger/log")
+	if err != nil {
+		panic(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		panic(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		panic(err)
+	}
+	return s, v
+}()
+
+// openTestLedger opens a ledger on a store in dir.
+func openTestLedger(tb testing.TB, dir string, mutate ...func(*Config)) (*Ledger, *storage.Store) {
+	tb.Helper()
+	st, err := storage.Open(filepath.Join(dir, "ledger.db"), storage.DefaultOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := DefaultConfig(testSigner, testVerifier)
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	l, err := Open(st, cfg)
+	if err != nil {
+		st.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		l.Close()
+		st.Close()
+	})
+	return l, st
+}
+
+func sub(i int) Submission {
+	return Submission{
+		ID:          fmt.Sprintf("sub-%d", i),
+		Leaf:        []byte(fmt.Sprintf(`{"leaf":%d}`, i)),
+		Member:      []string{"US-CBP", "MX-ANAM"}[i%2],
+		ShipmentRef: fmt.Sprintf("PEN-%d", i%5),
+		CAS:         "39742-60-4",
+		Kind:        "EXPORT_DECLARATION",
+	}
+}
+
+func TestSubmitReceiptsVerify(t *testing.T) {
+	l, _ := openTestLedger(t, t.TempDir())
+	ctx := t.Context()
+	for i := range 40 {
+		r, err := l.Submit(ctx, sub(i))
+		if err != nil {
+			t.Fatalf("submit %d: %v", i, err)
+		}
+		if r.Index != uint64(i) {
+			t.Fatalf("submit %d: index %d", i, r.Index)
+		}
+		cp, err := checkpoint.Open(r.CheckpointNote, l.Origin(), testVerifier)
+		if err != nil {
+			t.Fatalf("receipt %d checkpoint: %v", i, err)
+		}
+		if !cp.Equal(r.Checkpoint) {
+			t.Fatalf("receipt %d: checkpoint fields %+v differ from note %+v", i, r.Checkpoint, cp)
+		}
+		if err := cp.VerifyInclusion(r.Index, checkpoint.LeafHash(sub(i).Leaf), r.Proof); err != nil {
+			t.Fatalf("receipt %d: %v", i, err)
+		}
+	}
+}
+
+func TestIdempotentConcurrent(t *testing.T) {
+	l, _ := openTestLedger(t, t.TempDir())
+	ctx := t.Context()
+	if _, err := l.Submit(ctx, sub(100)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	receipts := make([]*Receipt, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, err := l.Submit(ctx, sub(7))
+			if err != nil {
+				t.Errorf("submit %d: %v", i, err)
+			}
+			receipts[i] = r
+		})
+	}
+	wg.Wait()
+	if cp, _ := l.Checkpoint(); cp.Size != 2 {
+		t.Fatalf("tree size %d after 20 identical submissions, want 2", cp.Size)
+	}
+	for i, r := range receipts[1:] {
+		if fmt.Sprint(*r) != fmt.Sprint(*receipts[0]) {
+			t.Errorf("receipt %d = %+v, want %+v", i+1, *r, *receipts[0])
+		}
+	}
+	other := sub(7)
+	other.Leaf = []byte("other bytes")
+	if _, err := l.Submit(ctx, other); !errors.Is(err, ErrConflict) {
+		t.Fatalf("same id, other bytes: err %v, want ErrConflict", err)
+	}
+	if cp, _ := l.Checkpoint(); cp.Size != 2 {
+		t.Fatalf("tree size %d after a conflicting submission, want 2", cp.Size)
+	}
+}
+
+func TestReopenKeepsStateAndVerifies(t *testing.T) {
+	dir := t.TempDir()
+	l, st := openTestLedger(t, dir)
+	for i := range 37 {
+		if _, err := l.Submit(t.Context(), sub(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := l.Checkpoint()
+	l.Close()
+	st.Close()
+
+	l2, _ := openTestLedger(t, dir)
+	after, _ := l2.Checkpoint()
+	if !after.Equal(before) {
+		t.Fatalf("after reopen checkpoint %+v, want %+v", after, before)
+	}
+	r, err := l2.Submit(t.Context(), sub(37))
+	if err != nil || r.Index != 37 {
+		t.Fatalf("submit after reopen: %v, %+v", err, r)
+	}
+	_, proof, err := l2.ConsistencyProof(t.Context(), before.Size, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Checkpoint.VerifyConsistency(before, proof); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	l, _ := openTestLedger(t, t.TempDir())
+	for i := range 50 {
+		if _, err := l.Submit(t.Context(), sub(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []uint64
+	next, done := uint64(0), false
+	for !done {
+		var es []*Entry
+		var err error
+		es, next, done, err = l.List(t.Context(), storage.Filter{ShipmentRef: "PEN-3", Member: "MX-ANAM"}, next, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			got = append(got, e.Index)
+		}
+	}
+	var want []uint64
+	for i := range 50 {
+		s := sub(i)
+		if s.ShipmentRef == "PEN-3" && s.Member == "MX-ANAM" {
+			want = append(want, uint64(i))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("list = %v, want %v", got, want)
+	}
+}
+
+func TestOpenDetectsFlippedEntry(t *testing.T) {
+	dir := t.TempDir()
+	l, st := openTestLedger(t, dir)
+	for i := range 10 {
+		if _, err := l.Submit(context.Background(), sub(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	// Rewrite entry 4 through bbolt (the end-to-end test flips raw file
+	// bytes instead).
+	if err := st.Update(func(tx *storage.WriteTx) error {
+		leaf, _ := tx.Leaf(4)
+		m, _ := tx.Meta(4)
+		return tx.AppendEntry(4, bytes.Replace(leaf, []byte("4"), []byte("5"), 1), m)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(testSigner, testVerifier)
+	if _, err := Open(st, cfg); !errors.Is(err, ErrTampered) {
+		t.Fatalf("open after tampering: %v, want ErrTampered", err)
+	} else {
+		t.Log(err)
+	}
+}

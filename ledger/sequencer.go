@@ -1,0 +1,317 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/chemledger/chemledger/checkpoint"
+	"github.com/chemledger/chemledger/storage"
+)
+
+// request is one submission waiting for the sequencer.
+type request struct {
+	sub  Submission
+	done chan Outcome
+}
+
+// Outcome is what became of one submission.
+type Outcome struct {
+	Receipt *Receipt
+	Err     error
+}
+
+// Submit appends one submission and returns its receipt once the entry is
+// durable. If ctx ends first the entry may still be committed; retrying with
+// the same submission id and bytes is safe and returns the same receipt.
+func (l *Ledger) Submit(ctx context.Context, sub Submission) (*Receipt, error) {
+	ch, err := l.Enqueue(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case o := <-ch:
+		return o.Receipt, o.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Enqueue hands a submission to the sequencer and returns the channel its
+// outcome arrives on, so that a bulk caller can keep many in flight. It
+// blocks while the queue is full (back-pressure) until ctx ends.
+func (l *Ledger) Enqueue(ctx context.Context, sub Submission) (<-chan Outcome, error) {
+	r := &request{sub: sub, done: make(chan Outcome, 1)}
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.isClosed {
+		return nil, ErrClosed
+	}
+	select {
+	case l.queue <- r:
+		return r.done, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// sequence is the single writer: it takes what is queued, up to MaxBatch,
+// commits it as one transaction and hands the batch to the responder. While
+// one batch commits, the next one queues up, so the batch size follows the
+// load with no timer.
+func (l *Ledger) sequence() {
+	responses := make(chan []*settled, 4)
+	responderDone := make(chan struct{})
+	go func() {
+		defer close(responderDone)
+		for b := range responses {
+			l.respond(b)
+		}
+	}()
+	defer func() {
+		close(responses)
+		<-responderDone
+		close(l.stopped)
+	}()
+
+	batch := make([]*request, 0, l.cfg.MaxBatch)
+	for {
+		select {
+		case r := <-l.queue:
+			batch = append(batch[:0], r)
+		case <-l.closing:
+			// Commit what was accepted into the queue before Close; nothing
+			// can be added now.
+			for {
+				batch = batch[:0]
+				for len(batch) < l.cfg.MaxBatch {
+					select {
+					case r := <-l.queue:
+						batch = append(batch, r)
+						continue
+					default:
+					}
+					break
+				}
+				if len(batch) == 0 {
+					return
+				}
+				responses <- l.commit(batch)
+			}
+		}
+	fill:
+		for len(batch) < l.cfg.MaxBatch {
+			select {
+			case r := <-l.queue:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		responses <- l.commit(batch)
+	}
+}
+
+// settled is a request whose fate the commit decided: an index (new or
+// earlier) or an error.
+type settled struct {
+	req   *request
+	index uint64
+	err   error
+}
+
+// commit writes the new submissions of batch in one durable transaction:
+// entries, metadata, idempotency records, index keys, the new tree nodes,
+// the tree state and the signed checkpoint. Either all of it is on disk when
+// it returns, or none of it is and every request fails.
+func (l *Ledger) commit(batch []*request) []*settled {
+	out := make([]*settled, len(batch))
+	for i, r := range batch {
+		out[i] = &settled{req: r}
+	}
+	start := l.tree.End()
+	saved := l.tree.Hashes()
+	now := max(l.cfg.Now().UnixNano(), l.lastTime)
+
+	var (
+		newCP   checkpoint.Checkpoint
+		newNote []byte
+		added   int
+	)
+	err := l.store.Update(func(tx *storage.WriteTx) error {
+		// Decide first, so every new entry's metadata can name the
+		// checkpoint size this batch ends at.
+		pending := map[string]*settled{}
+		var fresh []*settled
+		next := start
+		for _, s := range out {
+			sub := &s.req.sub
+			if prev, ok := pending[sub.ID]; ok {
+				if bytes.Equal(prev.req.sub.Leaf, sub.Leaf) {
+					s.index = prev.index
+				} else {
+					s.err = conflict(sub.ID, prev.index)
+				}
+				continue
+			}
+			rec, found, err := tx.Submission(sub.ID)
+			if err != nil {
+				return err
+			}
+			if found {
+				if rec.SameLeaf(sub.Leaf) {
+					s.index = rec.Index
+				} else {
+					s.err = conflict(sub.ID, rec.Index)
+				}
+				continue
+			}
+			s.index = next
+			next++
+			pending[sub.ID] = s
+			fresh = append(fresh, s)
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		end := next
+		var visitErr error
+		visit := func(id compact.NodeID, h []byte) {
+			if visitErr == nil {
+				visitErr = tx.PutNode(id.Level, id.Index, h)
+			}
+		}
+		for _, s := range fresh {
+			sub := &s.req.sub
+			m := storage.Meta{
+				SubmissionID: sub.ID, Member: sub.Member, ShipmentRef: sub.ShipmentRef,
+				CAS: sub.CAS, Kind: sub.Kind, IntegratedTime: now, CheckpointSize: end,
+			}
+			if err := tx.AppendEntry(s.index, sub.Leaf, m); err != nil {
+				return err
+			}
+			if err := l.tree.Append(hasher.HashLeaf(sub.Leaf), visit); err != nil {
+				return fmt.Errorf("extend tree: %w", err)
+			}
+			if visitErr != nil {
+				return fmt.Errorf("store tree node: %w", visitErr)
+			}
+		}
+		root, err := l.tree.GetRootHash(nil)
+		if err != nil {
+			return fmt.Errorf("tree root: %w", err)
+		}
+		newCP, newNote, err = l.sign(end, root)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutTree(storage.Tree{Size: end, Hashes: l.tree.Hashes()}); err != nil {
+			return err
+		}
+		if err := tx.PutCheckpoint(end, newNote); err != nil {
+			return err
+		}
+		if h := l.cfg.Hooks; h != nil && h.BeforeCommit != nil {
+			if err := h.BeforeCommit(end); err != nil {
+				return err
+			}
+		}
+		added = len(fresh)
+		return nil
+	})
+	if err != nil {
+		// Nothing was written: put the tree back as it was and fail the
+		// whole batch. Nobody was answered, so nothing acknowledged is lost.
+		l.tree, _ = l.rf.NewRange(0, start, saved)
+		l.cfg.Logger.Error("commit failed", "batch", len(batch), "err", err)
+		for _, s := range out {
+			s.err = fmt.Errorf("commit: %w", err)
+		}
+		return out
+	}
+	if added > 0 {
+		l.lastTime = now
+		if h := l.cfg.Hooks; h != nil && h.AfterCommit != nil {
+			h.AfterCommit(newCP.Size)
+		}
+		l.publish(newCP, newNote)
+	}
+	return out
+}
+
+func conflict(id string, index uint64) error {
+	return fmt.Errorf("%w: submission id %q is entry %d", ErrConflict, id, index)
+}
+
+// respond builds each settled request's receipt from committed state and
+// answers it. Every request is answered exactly once.
+func (l *Ledger) respond(batch []*settled) {
+	answered := 0
+	err := l.store.View(func(tx *storage.ReadTx) error {
+		for _, s := range batch {
+			o := Outcome{Err: s.err}
+			if s.err == nil {
+				r, err := receipt(tx, s.index)
+				if err != nil {
+					o.Err = fmt.Errorf("build receipt of entry %d: %w", s.index, err)
+				}
+				o.Receipt = r
+			}
+			s.req.done <- o
+			answered++
+		}
+		return nil
+	})
+	for _, s := range batch[answered:] {
+		s.req.done <- Outcome{Err: fmt.Errorf("build receipt: %w", err)}
+	}
+}
+
+// receipt is the receipt of the entry at index, relative to the first
+// checkpoint that covers it: the same bytes however often it is asked for.
+func receipt(tx *storage.ReadTx, index uint64) (*Receipt, error) {
+	m, err := tx.Meta(index)
+	if err != nil {
+		return nil, err
+	}
+	lh, err := tx.Node(0, index)
+	if err != nil {
+		return nil, err
+	}
+	n, err := tx.Checkpoint(m.CheckpointSize)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := parseSigned(n)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := inclusionProof(tx, index, m.CheckpointSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Receipt{
+		SubmissionID:   m.SubmissionID,
+		Index:          index,
+		LeafHash:       append([]byte(nil), lh...),
+		Member:         m.Member,
+		IntegratedTime: time.Unix(0, m.IntegratedTime).UTC(),
+		Checkpoint:     cp,
+		CheckpointNote: append([]byte(nil), n...),
+		Proof:          proof,
+	}, nil
+}
+
+// parseSigned reads the body of a checkpoint note this log signed and
+// stored; its signature was checked when the ledger opened or signed it.
+func parseSigned(n []byte) (checkpoint.Checkpoint, error) {
+	body, _, ok := strings.Cut(string(n), "\n\n")
+	if !ok {
+		return checkpoint.Checkpoint{}, fmt.Errorf("%w: stored checkpoint has no signature block", storage.ErrCorrupt)
+	}
+	return checkpoint.Parse(body + "\n")
+}
