@@ -1,0 +1,197 @@
+// Command chemledgerd runs the chemledger service: the shared, tamper-evident
+// log of signed precursor-chemical shipment events, over gRPC and HTTP/JSON.
+//
+//	go run ./cmd/chemledgerd --dev --demo examples/events.jsonl
+//
+// With --dev it creates, when missing, a log signing key and demo member
+// agencies with their keys in the data directory, so the service and the
+// CLI work at once on a fresh machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/ledger"
+	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/server"
+	"github.com/chemledger/chemledger/storage"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chemledgerd:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags; each has a CHEMLEDGER_* environment
+// fallback, and an explicit flag wins.
+type options struct {
+	dataDir      string
+	grpcAddr     string
+	httpAddr     string
+	dev          bool
+	demo         string
+	verify       string
+	logLevel     string
+	logFormat    string
+	maxBatch     int
+	dbMaxSize    int
+	readyMessage bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("chemledgerd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.dataDir, "data-dir", env("CHEMLEDGER_DATA_DIR", "./chemledger-data"), "data directory: the bbolt file, keys and members file (env CHEMLEDGER_DATA_DIR)")
+	fs.StringVar(&o.grpcAddr, "grpc-addr", env("CHEMLEDGER_GRPC_ADDR", "127.0.0.1:7070"), "gRPC listen address (env CHEMLEDGER_GRPC_ADDR)")
+	fs.StringVar(&o.httpAddr, "http-addr", env("CHEMLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "HTTP/JSON listen address (env CHEMLEDGER_HTTP_ADDR)")
+	fs.BoolVar(&o.dev, "dev", envBool("CHEMLEDGER_DEV"), "development mode: create a log key and demo member keys in the data dir when missing (env CHEMLEDGER_DEV)")
+	fs.StringVar(&o.demo, "demo", env("CHEMLEDGER_DEMO", ""), "dev mode: once serving, submit this JSONL file of events through the API, verify the receipts and print what happened (env CHEMLEDGER_DEMO)")
+	fs.StringVar(&o.verify, "verify-on-start", env("CHEMLEDGER_VERIFY_ON_START", "full"), "start-up check: full (rehash every entry and node) or state (check the tree state against the signed checkpoint only) (env CHEMLEDGER_VERIFY_ON_START)")
+	fs.StringVar(&o.logLevel, "log-level", env("CHEMLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (env CHEMLEDGER_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", env("CHEMLEDGER_LOG_FORMAT", "text"), "text or json (env CHEMLEDGER_LOG_FORMAT)")
+	fs.IntVar(&o.maxBatch, "max-batch", ledger.DefaultMaxBatch, "most submissions committed in one transaction")
+	fs.IntVar(&o.dbMaxSize, "db-max-size", 0, "cap on the database file in bytes; 0 means none")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.verify != "full" && o.verify != "state" {
+		return o, fmt.Errorf("--verify-on-start: %q is not full or state", o.verify)
+	}
+	if o.demo != "" && !o.dev {
+		return o, errors.New("--demo needs --dev: it signs with the demo members' keys")
+	}
+	return o, nil
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(key string) bool {
+	v := strings.ToLower(os.Getenv(key))
+	return v == "1" || v == "true" || v == "yes"
+}
+
+func newLogger(o options, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", o.logFormat)
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	layout := datadir.Layout{Dir: o.dataDir}
+	if o.dev {
+		log.Warn("development mode: keys are created in the data dir; never use this for real data", "data_dir", o.dataDir)
+		if err := datadir.EnsureDev(layout); err != nil {
+			return fmt.Errorf("prepare dev data dir: %w", err)
+		}
+	}
+	signer, err := datadir.ReadLogSigner(layout)
+	if err != nil {
+		return fmt.Errorf("%w (run with --dev to create development keys)", err)
+	}
+	vkey, err := datadir.ReadLogVerifierKey(layout)
+	if err != nil {
+		return err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return err
+	}
+	reg, err := members.Load(layout.Members())
+	if err != nil {
+		return err
+	}
+
+	sopts := storage.DefaultOptions()
+	sopts.MaxSize = o.dbMaxSize
+	store, err := storage.Open(layout.DB(), sopts)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	lcfg := ledger.DefaultConfig(signer, verifier)
+	lcfg.Logger = log
+	lcfg.MaxBatch = o.maxBatch
+	if o.verify == "state" {
+		lcfg.VerifyOnOpen = ledger.VerifyState
+	}
+	l, err := ledger.Open(store, lcfg)
+	if err != nil {
+		return fmt.Errorf("refusing to serve: %w", err)
+	}
+	defer l.Close()
+
+	grpcLis, err := net.Listen("tcp", o.grpcAddr)
+	if err != nil {
+		return fmt.Errorf("listen for gRPC: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("listen for HTTP: %w", err)
+	}
+	scfg := server.DefaultConfig()
+	scfg.Logger = log
+	srv := server.New(scfg, l, reg, vkey)
+	cp, _ := l.Checkpoint()
+	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
+		"origin", l.Origin(), "size", cp.Size, "members", len(reg.Members()))
+
+	if o.demo != "" {
+		go func() {
+			if err := runDemo(ctx, o.demo, grpcLis.Addr().String(), httpLis.Addr().String(), layout, vkey, stderr); err != nil {
+				log.Error("demo failed", "err", err)
+			}
+		}()
+	}
+	err = srv.Serve(ctx, grpcLis, httpLis)
+	log.Info("stopped")
+	return err
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+//go:embed gateway/openapi/chemledger.swagger.json
+var openAPIDoc []byte
+
+// newGateway builds the HTTP side: the grpc-gateway mux over a connection
+// to our own gRPC listener (so every interceptor runs for HTTP too), plus
+// /healthz, /metrics, /openapi.json and the plain-text checkpoint.
+func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+	strict := &runtime.JSONPb{
+		MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
+		// Unknown fields in a request are refused: a field the service does
+		// not know is a mistake the caller should hear about.
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, strict),
+		runtime.WithErrorHandler(gatewayErrorHandler),
+	)
+	if err := chemledgerv1.RegisterLedgerServiceHandler(ctx, gw, conn); err != nil {
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
+	client := chemledgerv1.NewLedgerServiceClient(conn)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		cp, _ := s.ledger.Checkpoint()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"status": "SERVING", "tree_size": cp.Size})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPIDoc)
+	})
+	// The checkpoint is served as its exact signed note text, the form
+	// witnesses and tlog tools read; JSON on request.
+	mux.HandleFunc("GET /v1/checkpoint", func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+			gw.ServeHTTP(w, r)
+			return
+		}
+		cp, err := client.GetCheckpoint(r.Context(), &chemledgerv1.GetCheckpointRequest{})
+		if err != nil {
+			gatewayErrorHandler(r.Context(), gw, strict, w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, cp.GetNote())
+	})
+	mux.Handle("/", gw)
+
+	limit := s.cfg.MaxHTTPBody
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeTooLarge(w, limit)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		mux.ServeHTTP(w, r)
+	}), nil
+}
+
+func writeTooLarge(w http.ResponseWriter, limit int64) {
+	msg := "request body is too large"
+	if limit > 0 {
+		msg = fmt.Sprintf("request body is larger than the %d bytes allowed", limit)
+	}
+	st, _ := status.New(codes.ResourceExhausted, msg).
+		WithDetails(&errdetails.ErrorInfo{Reason: "BODY_TOO_LARGE", Domain: errorDomain})
+	b, _ := protojson.Marshal(st.Proto())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.Write(b)
+}
+
+var unknownFieldPattern = regexp.MustCompile(`unknown field "([^"]+)"`)
+
+// gatewayErrorHandler is the default handler, except that a request body the
+// gateway could not decode (malformed or with unknown fields) gets the same
+// ErrorInfo and field violations as any other bad input, and a body over
+// the limit gets 413.
+func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	if st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
+		if strings.Contains(st.Message(), "http: request body too large") {
+			writeTooLarge(w, -1)
+			return
+		}
+		field := "body"
+		if m := unknownFieldPattern.FindStringSubmatch(st.Message()); m != nil {
+			field = m[1]
+		}
+		if d, derr := st.WithDetails(
+			&errdetails.ErrorInfo{Reason: ReasonBadInput, Domain: errorDomain},
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: st.Message()}}},
+		); derr == nil {
+			st = d
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, st.Err())
+}

@@ -1,0 +1,325 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/chemledger/chemledger/badinput"
+	"github.com/chemledger/chemledger/checkpoint"
+	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/filter"
+	"github.com/chemledger/chemledger/ledger"
+	"github.com/chemledger/chemledger/members"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+// Page sizes of ListEntries.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// ledgerService implements chemledger.v1.LedgerService. Handlers are thin:
+// check the request, call the ledger, map the result.
+type ledgerService struct {
+	// Embedded so that a new RPC without an implementation does not compile.
+	chemledgerv1.UnsafeLedgerServiceServer
+
+	ledger      *ledger.Ledger
+	members     *members.Registry
+	verifierKey string
+	log         *slog.Logger
+}
+
+// NewLedgerService returns the gRPC implementation of the ledger API.
+func NewLedgerService(l *ledger.Ledger, reg *members.Registry, verifierKey string, log *slog.Logger) chemledgerv1.LedgerServiceServer {
+	return &ledgerService{ledger: l, members: reg, verifierKey: verifierKey, log: log}
+}
+
+func (s *ledgerService) CreateEntry(ctx context.Context, req *chemledgerv1.CreateEntryRequest) (*chemledgerv1.Receipt, error) {
+	sub, err := s.admit(req.GetSubmissionId(), req.GetEnvelope())
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	r, err := s.ledger.Submit(ctx, sub)
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	return receiptProto(r), nil
+}
+
+// BulkCreateEntries admits items on every core at once, hands them to the
+// sequencer in stream order (so the log keeps the sender's order), and
+// answers them in that order as their batches commit.
+func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_BulkCreateEntriesServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+
+	type slot struct {
+		pos      uint64
+		id       string
+		admitted chan struct{}
+		sub      ledger.Submission
+		err      error
+		outcome  <-chan ledger.Outcome
+	}
+	admitted := make(chan *slot, 1024)
+	queued := make(chan *slot, 8192)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+
+	// Receive and admit in parallel; pass slots on in order.
+	recvErr := make(chan error, 1)
+	go func() {
+		defer close(admitted)
+		for pos := uint64(0); ; pos++ {
+			req, err := stream.Recv()
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					recvErr <- err
+				}
+				close(recvErr)
+				return
+			}
+			sl := &slot{pos: pos, id: req.GetSubmissionId(), admitted: make(chan struct{})}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				close(recvErr)
+				return
+			}
+			go func() {
+				defer func() { <-sem; close(sl.admitted) }()
+				sl.sub, sl.err = s.admit(req.GetSubmissionId(), req.GetEnvelope())
+			}()
+			select {
+			case admitted <- sl:
+			case <-ctx.Done():
+				close(recvErr)
+				return
+			}
+		}
+	}()
+
+	// Enqueue in stream order.
+	go func() {
+		defer close(queued)
+		for sl := range admitted {
+			<-sl.admitted
+			if sl.err == nil {
+				sl.outcome, sl.err = s.ledger.Enqueue(ctx, sl.sub, false)
+			}
+			select {
+			case queued <- sl:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	// Answer in stream order, one response per run of ready results.
+	const maxResults = 1000
+	var resp *chemledgerv1.BulkCreateEntriesResponse
+	var cpSize uint64
+	flush := func() error {
+		if resp == nil {
+			return nil
+		}
+		if cpSize > 0 || resp.Checkpoint == nil {
+			cp, n := s.ledger.Checkpoint()
+			resp.Checkpoint = checkpointProto(cp, n)
+		}
+		err := stream.Send(resp)
+		resp, cpSize = nil, 0
+		return err
+	}
+	for {
+		var sl *slot
+		select {
+		case sl = <-queued:
+		default:
+			if err := flush(); err != nil {
+				return err
+			}
+			sl = <-queued
+		}
+		if sl == nil {
+			break
+		}
+		res := &chemledgerv1.BulkResult{Position: sl.pos, SubmissionId: sl.id}
+		if sl.err == nil {
+			select {
+			case o := <-sl.outcome:
+				if o.Err != nil {
+					sl.err = o.Err
+				} else {
+					res.Index, res.LeafHash = o.Receipt.Index, o.Receipt.LeafHash
+					cpSize = max(cpSize, o.Receipt.Checkpoint.Size)
+				}
+			case <-ctx.Done():
+				return toStatus(s.log, ctx.Err())
+			}
+		}
+		if sl.err != nil {
+			res.Error = itemError(toStatus(s.log, sl.err))
+		}
+		if resp == nil {
+			resp = &chemledgerv1.BulkCreateEntriesResponse{}
+		}
+		resp.Results = append(resp.Results, res)
+		if len(resp.Results) >= maxResults {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err, ok := <-recvErr; ok && err != nil {
+		return err
+	}
+	return nil
+}
+
+// itemError carries a status into a bulk result.
+func itemError(err error) *chemledgerv1.ItemError {
+	st := status.Convert(err)
+	ie := &chemledgerv1.ItemError{Code: int32(st.Code()), Message: st.Message()}
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			ie.Reason = d.GetReason()
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				ie.FieldViolations = append(ie.FieldViolations, &chemledgerv1.FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+			}
+		}
+	}
+	return ie
+}
+
+func (s *ledgerService) GetEntry(ctx context.Context, req *chemledgerv1.GetEntryRequest) (*chemledgerv1.Entry, error) {
+	e, err := s.ledger.Entry(ctx, req.GetIndex())
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	return s.entryProto(e), nil
+}
+
+func (s *ledgerService) ListEntries(ctx context.Context, req *chemledgerv1.ListEntriesRequest) (*chemledgerv1.ListEntriesResponse, error) {
+	f, err := filter.Parse(req.GetFilter(), kindFromFilter)
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, toStatus(s.log, badinput.New("page_size", "must not be negative"))
+	case size == 0:
+		size = DefaultPageSize
+	case size > MaxPageSize:
+		size = MaxPageSize
+	}
+	start, err := decodePageToken(req.GetPageToken(), req.GetFilter())
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	entries, next, done, err := s.ledger.List(ctx, f, start, size)
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	resp := &chemledgerv1.ListEntriesResponse{}
+	for _, e := range entries {
+		resp.Entries = append(resp.Entries, s.entryProto(e))
+	}
+	if !done {
+		resp.NextPageToken = encodePageToken(req.GetFilter(), next)
+	}
+	return resp, nil
+}
+
+func (s *ledgerService) GetLog(ctx context.Context, req *chemledgerv1.GetLogRequest) (*chemledgerv1.LogInfo, error) {
+	return &chemledgerv1.LogInfo{Origin: s.ledger.Origin(), VerifierKey: s.verifierKey}, nil
+}
+
+func (s *ledgerService) GetCheckpoint(ctx context.Context, req *chemledgerv1.GetCheckpointRequest) (*chemledgerv1.Checkpoint, error) {
+	cp, n := s.ledger.Checkpoint()
+	return checkpointProto(cp, n), nil
+}
+
+func (s *ledgerService) GetInclusionProof(ctx context.Context, req *chemledgerv1.GetInclusionProofRequest) (*chemledgerv1.InclusionProof, error) {
+	e, err := s.ledger.Entry(ctx, req.GetIndex())
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	size, hashes, err := s.ledger.InclusionProof(ctx, req.GetIndex(), req.GetTreeSize())
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	resp := &chemledgerv1.InclusionProof{Index: req.GetIndex(), TreeSize: size, LeafHash: e.LeafHash, Hashes: hashes}
+	if cp, n := s.ledger.Checkpoint(); cp.Size == size {
+		resp.Checkpoint = checkpointProto(cp, n)
+	} else if n, err := s.ledger.CheckpointAt(ctx, size); err == nil {
+		if c, err := checkpoint.Parse(noteBody(n)); err == nil {
+			resp.Checkpoint = checkpointProto(c, n)
+		}
+	}
+	return resp, nil
+}
+
+func (s *ledgerService) GetConsistencyProof(ctx context.Context, req *chemledgerv1.GetConsistencyProofRequest) (*chemledgerv1.ConsistencyProof, error) {
+	if req.GetFirst() == 0 {
+		return nil, toStatus(s.log, badinput.New("first", "must be at least 1: every tree extends the empty tree, with no proof"))
+	}
+	second, hashes, err := s.ledger.ConsistencyProof(ctx, req.GetFirst(), req.GetSecond())
+	if err != nil {
+		return nil, toStatus(s.log, err)
+	}
+	return &chemledgerv1.ConsistencyProof{First: req.GetFirst(), Second: second, Hashes: hashes}, nil
+}
+
+func (s *ledgerService) entryProto(e *ledger.Entry) *chemledgerv1.Entry {
+	out := &chemledgerv1.Entry{
+		Index:          e.Index,
+		Leaf:           e.Leaf,
+		LeafHash:       e.LeafHash,
+		Member:         e.Meta.Member,
+		SubmissionId:   e.Meta.SubmissionID,
+		IntegratedTime: timestamppb.New(timeOf(e.Meta.IntegratedTime)),
+	}
+	// Entries were admitted, so they parse; if one no longer does (the
+	// schema moved on), the exact leaf is still served.
+	if env, err := envelope.Parse(e.Leaf); err == nil {
+		out.PayloadType = env.PayloadType
+		if ev, err := envelope.DecodeEvent(env); err == nil {
+			out.Event = ev
+		}
+	}
+	return out
+}
+
+func receiptProto(r *ledger.Receipt) *chemledgerv1.Receipt {
+	return &chemledgerv1.Receipt{
+		SubmissionId:   r.SubmissionID,
+		Index:          r.Index,
+		LeafHash:       r.LeafHash,
+		Checkpoint:     checkpointProto(r.Checkpoint, r.CheckpointNote),
+		InclusionProof: r.Proof,
+		IntegratedTime: timestamppb.New(r.IntegratedTime),
+		Member:         r.Member,
+	}
+}
+
+func checkpointProto(c checkpoint.Checkpoint, n []byte) *chemledgerv1.Checkpoint {
+	return &chemledgerv1.Checkpoint{Note: string(n), Size: c.Size, RootHash: c.Root}
+}
+
+func fieldf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
