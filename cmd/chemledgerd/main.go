@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,7 +54,7 @@ type options struct {
 	logFormat    string
 	maxBatch     int
 	dbMaxSize    int
-	readyMessage bool
+	readyFile    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -68,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.verify, "verify-on-start", env("CHEMLEDGER_VERIFY_ON_START", "full"), "start-up check: full (rehash every entry and node) or state (check the tree state against the signed checkpoint only) (env CHEMLEDGER_VERIFY_ON_START)")
 	fs.StringVar(&o.logLevel, "log-level", env("CHEMLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (env CHEMLEDGER_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("CHEMLEDGER_LOG_FORMAT", "text"), "text or json (env CHEMLEDGER_LOG_FORMAT)")
+	fs.StringVar(&o.readyFile, "ready-file", env("CHEMLEDGER_READY_FILE", ""), "once listening, write the bound gRPC and HTTP addresses to this file as JSON (useful with port 0) (env CHEMLEDGER_READY_FILE)")
 	fs.IntVar(&o.maxBatch, "max-batch", ledger.DefaultMaxBatch, "most submissions committed in one transaction")
 	fs.IntVar(&o.dbMaxSize, "db-max-size", 0, "cap on the database file in bytes; 0 means none")
 	if err := fs.Parse(args); err != nil {
@@ -184,6 +186,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
 		"origin", l.Origin(), "size", cp.Size, "members", len(reg.Members()))
 
+	if o.readyFile != "" {
+		if err := writeReadyFile(o.readyFile, grpcLis.Addr().String(), httpLis.Addr().String()); err != nil {
+			grpcLis.Close()
+			httpLis.Close()
+			return err
+		}
+	}
 	if o.demo != "" {
 		go func() {
 			if err := runDemo(ctx, o.demo, grpcLis.Addr().String(), httpLis.Addr().String(), layout, vkey, stderr); err != nil {
@@ -194,4 +203,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	err = srv.Serve(ctx, grpcLis, httpLis)
 	log.Info("stopped")
 	return err
+}
+
+// writeReadyFile writes the bound addresses atomically, so a reader never
+// sees half a file.
+func writeReadyFile(path, grpcAddr, httpAddr string) error {
+	b, err := json.Marshal(map[string]string{"grpc": grpcAddr, "http": httpAddr})
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	return os.Rename(tmp, path)
 }
