@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func newCheckpointCmd(a *app) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Print the log's latest signed checkpoint, verified",
+		Long: `Checkpoint prints the log's latest signed checkpoint note, after checking
+its signature. Keep it (--out) to check later with "verify consistency" that
+the log has only grown since.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := a.context(cmd)
+			defer cancel()
+			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, signed, err := c.Checkpoint(ctx)
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := os.WriteFile(out, signed, 0o644); err != nil {
+					return fmt.Errorf("write checkpoint: %w", err)
+				}
+			}
+			_, err = cmd.OutOrStdout().Write(signed)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "also write the signed checkpoint to this file")
+	return cmd
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/chemledger/chemledger/client"
+	"github.com/chemledger/chemledger/datadir"
+)
+
+// app holds the global flags every verb shares.
+type app struct {
+	server  string
+	dataDir string
+	logKey  string
+	timeout time.Duration
+	getenv  func(string) string
+}
+
+// envFallbacks names the environment variable behind each global flag; an
+// explicit flag wins.
+var envFallbacks = map[string]string{
+	"server":   "CHEMLEDGER_SERVER",
+	"data-dir": "CHEMLEDGER_DATA_DIR",
+	"log-key":  "CHEMLEDGER_LOG_KEY",
+}
+
+func newRootCmd(getenv func(string) string) *cobra.Command {
+	a := &app{getenv: getenv}
+	root := &cobra.Command{
+		Use:   "chemledger",
+		Short: "Submit shipment events to a chemledger log and audit it",
+		Long: `chemledger signs and submits shipment events to a chemledger log, reads its
+entries and signed checkpoints, and verifies inclusion and consistency
+proofs. Every answer from the log is checked against the log's key.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.applyEnv(cmd) },
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&a.server, "server", "127.0.0.1:7070", "gRPC address of the log (env CHEMLEDGER_SERVER)")
+	f.StringVar(&a.dataDir, "data-dir", "./chemledger-data", "data directory: member keys in keys/, the log's key in log.pub (env CHEMLEDGER_DATA_DIR)")
+	f.StringVar(&a.logKey, "log-key", "", "file with the log's note verifier key (env CHEMLEDGER_LOG_KEY; default DATA_DIR/log.pub if present, else trust the server's key on first use)")
+	f.DurationVar(&a.timeout, "timeout", time.Minute, "time limit for the whole command (0: none)")
+	root.AddCommand(
+		newSubmitCmd(a),
+		newGetCmd(a),
+		newListCmd(a),
+		newCheckpointCmd(a),
+		newVerifyCmd(a),
+		newKeygenCmd(a),
+	)
+	return root
+}
+
+func (a *app) applyEnv(cmd *cobra.Command) error {
+	for name, env := range envFallbacks {
+		fl := cmd.Flags().Lookup(name)
+		if fl == nil || fl.Changed {
+			continue
+		}
+		if v := a.getenv(env); v != "" {
+			if err := fl.Value.Set(v); err != nil {
+				return fmt.Errorf("%s=%q: %w", env, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (a *app) layout() datadir.Layout { return datadir.Layout{Dir: a.dataDir} }
+
+// context bounds a command by --timeout.
+func (a *app) context(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	if a.timeout <= 0 {
+		return context.WithCancel(cmd.Context())
+	}
+	return context.WithTimeout(cmd.Context(), a.timeout)
+}
+
+// dial connects to the log with the verifier key from --log-key, else the
+// data directory's log.pub, else whatever key the log presents, with a
+// warning naming it so the user can pin it.
+func (a *app) dial(ctx context.Context, stderr io.Writer) (*client.Client, error) {
+	vkey, err := a.logVerifierKey()
+	if err != nil {
+		return nil, err
+	}
+	var opts []client.Option
+	if vkey != "" {
+		opts = append(opts, client.WithLogVerifierKey(vkey))
+	}
+	c, err := client.Dial(a.server, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if vkey == "" {
+		got, err := c.LogVerifierKey(ctx)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "warning: no log verifier key (--log-key, or %s); trusting the key %s presents: %s\n", a.layout().LogPub(), a.server, got)
+	}
+	return c, nil
+}
+
+func (a *app) logVerifierKey() (string, error) {
+	if a.logKey != "" {
+		b, err := os.ReadFile(a.logKey)
+		if err != nil {
+			return "", fmt.Errorf("read log verifier key: %w", err)
+		}
+		vkey := strings.TrimSpace(string(b))
+		if _, err := note.NewVerifier(vkey); err != nil {
+			return "", fmt.Errorf("log verifier key %s: %w", a.logKey, err)
+		}
+		return vkey, nil
+	}
+	l := a.layout()
+	if _, err := os.Stat(l.LogPub()); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	// Present but unreadable or malformed is an error, never a silent fall
+	// back to trusting the server.
+	return datadir.ReadLogVerifierKey(l)
+}

@@ -1,0 +1,447 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/chemledger/chemledger/client"
+	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/members"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+type submitFlags struct {
+	member  string
+	keyFile string
+	unary   bool
+}
+
+func newSubmitCmd(a *app) *cobra.Command {
+	var fl submitFlags
+	cmd := &cobra.Command{
+		Use:   "submit FILE.jsonl",
+		Short: "Sign and submit shipment events, one proto3 JSON ShipmentEvent per line",
+		Long: `Submit signs each line of FILE.jsonl ("-" reads standard input), a
+chemledger.v1.ShipmentEvent in proto3 JSON, exactly as written, and submits
+it. The submission id is MEMBER:EVENT_ID (or MEMBER:sha256-... of the line when
+the event id does not fit), so running the same file again is safe: the log
+answers with the original entries.
+
+It prints one JSON object per line: {"submission_id","index","leaf_hash"} for
+an accepted event, {"submission_id","line","error"} for a refused one, and
+exits non-zero if any was refused.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.submit(cmd, args[0], fl) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.member, "member", "auto", `member that signs; "auto" picks, in dev mode, the demo member of each event's location_country`)
+	f.StringVar(&fl.keyFile, "key", "", "member private key file (default: DATA_DIR/keys/MEMBER.json)")
+	f.BoolVar(&fl.unary, "unary", false, "submit one event at a time, verifying each full receipt, instead of over one bulk stream")
+	return cmd
+}
+
+func (a *app) submit(cmd *cobra.Command, path string, fl submitFlags) error {
+	raw, err := readInput(cmd.InOrStdin(), path)
+	if err != nil {
+		return err
+	}
+	keys, err := newKeyring(a.layout(), fl.member, fl.keyFile)
+	if err != nil {
+		return err
+	}
+	lines := make([]*line, 0, len(raw))
+	for _, r := range raw {
+		l, err := keys.prepare(r)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", r.n, err)
+		}
+		lines = append(lines, l)
+	}
+
+	rep := newReporter(cmd.OutOrStdout(), cmd.ErrOrStderr(), lines)
+	if len(rep.sent) > 0 {
+		err = a.send(cmd, rep, fl.unary)
+	}
+	rep.finish()
+	if err != nil {
+		return err
+	}
+	if rep.refused > 0 {
+		return fmt.Errorf("%d of %d events refused", rep.refused, len(lines))
+	}
+	return nil
+}
+
+func (a *app) send(cmd *cobra.Command, rep *reporter, unary bool) error {
+	ctx, cancel := a.context(cmd)
+	defer cancel()
+	c, err := a.dial(ctx, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if unary {
+		return submitUnary(ctx, c, rep)
+	}
+	items := func(yield func(client.Item) bool) {
+		for _, i := range rep.sent {
+			if !yield(client.Item{SubmissionID: rep.lines[i].id, Envelope: rep.lines[i].env}) {
+				return
+			}
+		}
+	}
+	return c.SubmitStream(ctx, items, func(r client.BulkResult) {
+		rep.result(int(r.Position), r.Index, r.LeafHash, r.Err)
+	})
+}
+
+func submitUnary(ctx context.Context, c *client.Client, rep *reporter) error {
+	for pos, i := range rep.sent {
+		l := rep.lines[i]
+		r, err := c.SubmitEnvelope(ctx, l.id, l.env)
+		if err == nil {
+			rep.result(pos, r.Index, r.LeafHash, nil)
+			continue
+		}
+		// A refusal is about this event; a lie, a timeout or a lost
+		// connection is about the log, and ends the run.
+		if ie, ok := client.AsItemError(err); ok && !aboutTheLog(ie.Code) {
+			rep.result(pos, 0, nil, ie)
+			continue
+		}
+		return err
+	}
+	return nil
+}
+
+func aboutTheLog(c codes.Code) bool {
+	switch c {
+	case codes.Canceled, codes.DeadlineExceeded, codes.Unavailable, codes.Unauthenticated, codes.Unimplemented, codes.Internal:
+		return true
+	}
+	return false
+}
+
+// rawLine is one non-blank input line, trimmed.
+type rawLine struct {
+	n    int // from 1, counting blank lines
+	text []byte
+}
+
+func readInput(stdin io.Reader, path string) ([]rawLine, error) {
+	if path == "-" {
+		return readLines(stdin)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLines(f)
+}
+
+func readLines(r io.Reader) ([]rawLine, error) {
+	var out []rawLine
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		b, err := br.ReadBytes('\n')
+		if t := bytes.TrimSpace(b); len(t) > 0 {
+			out = append(out, rawLine{n: n, text: t})
+		}
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read line %d: %w", n, err)
+		}
+	}
+}
+
+// line is an input line made ready to send, or refused locally (err set)
+// and never sent.
+type line struct {
+	n   int
+	id  string
+	env []byte
+	err *client.ItemError
+}
+
+// strictJSON is how the log reads a JSON payload: an unknown field is an
+// error here too, before anything is sent.
+var strictJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
+
+// prepare checks and signs one line. The payload is the line's own bytes,
+// not a re-encoding, so the same file gives the same envelopes every time.
+// The error is for what stops the whole run (a missing key file); a bad line
+// is refused in line.err.
+func (k *keyring) prepare(r rawLine) (*line, error) {
+	l := &line{n: r.n}
+	ev := &chemledgerv1.ShipmentEvent{}
+	if err := strictJSON.Unmarshal(r.text, ev); err != nil {
+		l.err = refusal("", "not a chemledger.v1.ShipmentEvent in proto3 JSON: %v", err)
+		return l, nil
+	}
+	key, err := k.keyFor(ev)
+	var ie *client.ItemError
+	if errors.As(err, &ie) {
+		l.err = ie
+		return l, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.id = submissionID(key.Member, ev.GetEventId(), r.text)
+	if l.env, err = envelope.Sign(envelope.PayloadTypeEventJSON, r.text, key.Signer()); err != nil {
+		return nil, err
+	}
+	if len(l.env) > envelope.MaxEnvelopeBytes {
+		l.err = refusal("", "the signed envelope would be %d bytes, more than the %d the log accepts", len(l.env), envelope.MaxEnvelopeBytes)
+	}
+	return l, nil
+}
+
+// submissionID names a submission after its member and event, so a rerun
+// reuses the id; an event id that cannot be part of an id is replaced by
+// the line's hash, which is as stable.
+func submissionID(member, eventID string, text []byte) string {
+	if id := member + ":" + eventID; eventID != "" && client.ValidSubmissionID(id) {
+		return id
+	}
+	sum := sha256.Sum256(text)
+	return member + ":sha256-" + hex.EncodeToString(sum[:])[:32]
+}
+
+// refusal is a local refusal, in the shape of the log's.
+func refusal(field, format string, args ...any) *client.ItemError {
+	msg := fmt.Sprintf(format, args...)
+	ie := &client.ItemError{Code: codes.InvalidArgument, Message: msg}
+	if field != "" {
+		ie.FieldViolations = []client.FieldViolation{{Field: field, Description: msg}}
+	}
+	return ie
+}
+
+// keyring finds the key that signs each event.
+type keyring struct {
+	layout datadir.Layout
+	fixed  *members.PrivateKey // from --key or an explicit --member
+	loaded map[string]members.PrivateKey
+}
+
+func newKeyring(l datadir.Layout, member, keyFile string) (*keyring, error) {
+	k := &keyring{layout: l, loaded: map[string]members.PrivateKey{}}
+	switch {
+	case keyFile != "":
+		p, err := members.ReadPrivateKey(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		if member != "auto" && member != p.Member {
+			return nil, fmt.Errorf("--key %s is a key of member %s, not %s", keyFile, p.Member, member)
+		}
+		k.fixed = &p
+	case member != "auto":
+		p, err := k.load(member)
+		if err != nil {
+			return nil, err
+		}
+		k.fixed = &p
+	}
+	return k, nil
+}
+
+func (k *keyring) keyFor(ev *chemledgerv1.ShipmentEvent) (members.PrivateKey, error) {
+	if k.fixed != nil {
+		return *k.fixed, nil
+	}
+	m, err := demoMember(ev.GetLocationCountry())
+	if err != nil {
+		return members.PrivateKey{}, err
+	}
+	return k.load(m)
+}
+
+func (k *keyring) load(member string) (members.PrivateKey, error) {
+	if p, ok := k.loaded[member]; ok {
+		return p, nil
+	}
+	path := k.layout.MemberKey(member)
+	p, err := members.ReadPrivateKey(path)
+	if err != nil {
+		return members.PrivateKey{}, fmt.Errorf("key of member %s: %w (pass --key, or the --data-dir of a dev-mode log)", member, err)
+	}
+	if p.Member != member {
+		return members.PrivateKey{}, fmt.Errorf("key file %s is of member %s, not %s", path, p.Member, member)
+	}
+	k.loaded[member] = p
+	return p, nil
+}
+
+// demoMember picks, for --member auto, the dev-mode member that reports
+// from country.
+func demoMember(country string) (string, error) {
+	for _, d := range datadir.DemoMembers {
+		if d.Country == country {
+			return d.ID, nil
+		}
+	}
+	if country == "" {
+		return "", refusal("location_country", "required to pick the member with --member auto; or pass --member or --key")
+	}
+	return "", refusal("location_country", "no demo member reports from %q; pass --member or --key", country)
+}
+
+// reporter prints one JSON line per input line, in input order, as answers
+// arrive.
+type reporter struct {
+	enc     *json.Encoder
+	bar     *progressBar
+	lines   []*line
+	sent    []int // the line (index into lines) sent at each stream position
+	next    int   // the first line not yet reported
+	refused int
+}
+
+func newReporter(stdout, stderr io.Writer, lines []*line) *reporter {
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	r := &reporter{enc: enc, bar: newProgressBar(stderr, len(lines)), lines: lines}
+	for i, l := range lines {
+		if l.err == nil {
+			r.sent = append(r.sent, i)
+		}
+	}
+	r.bar.draw()
+	return r
+}
+
+// result reports the answer for stream position pos, after any locally
+// refused lines before it.
+func (r *reporter) result(pos int, index uint64, leafHash []byte, err error) {
+	i := r.sent[pos]
+	r.flushUntil(i)
+	l := r.lines[i]
+	if err != nil {
+		ie, ok := client.AsItemError(err)
+		if !ok {
+			ie = &client.ItemError{Code: codes.Unknown, Message: err.Error()}
+		}
+		r.print(refusedJSON{SubmissionID: l.id, Line: l.n, Error: errorOutput(ie)})
+		r.refused++
+	} else {
+		r.print(acceptedJSON{SubmissionID: l.id, Index: index, LeafHash: leafHash})
+	}
+	r.next = i + 1
+}
+
+func (r *reporter) flushUntil(i int) {
+	for ; r.next < i; r.next++ {
+		if l := r.lines[r.next]; l.err != nil {
+			r.print(refusedJSON{SubmissionID: l.id, Line: l.n, Error: errorOutput(l.err)})
+			r.refused++
+		}
+	}
+}
+
+// finish reports the remaining local refusals.
+func (r *reporter) finish() {
+	r.flushUntil(len(r.lines))
+	r.bar.finish()
+}
+
+func (r *reporter) print(v any) {
+	r.bar.clear()
+	r.enc.Encode(v)
+	r.bar.advance()
+}
+
+type acceptedJSON struct {
+	SubmissionID string `json:"submission_id"`
+	Index        uint64 `json:"index"`
+	LeafHash     []byte `json:"leaf_hash"`
+}
+
+type refusedJSON struct {
+	SubmissionID string    `json:"submission_id,omitempty"`
+	Line         int       `json:"line"`
+	Error        errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code            string          `json:"code"`
+	Message         string          `json:"message"`
+	Reason          string          `json:"reason,omitempty"`
+	FieldViolations []violationJSON `json:"field_violations,omitempty"`
+}
+
+type violationJSON struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+func errorOutput(ie *client.ItemError) errorJSON {
+	e := errorJSON{Code: code.Code(ie.Code).String(), Message: ie.Message, Reason: ie.Reason}
+	for _, v := range ie.FieldViolations {
+		e.FieldViolations = append(e.FieldViolations, violationJSON(v))
+	}
+	return e
+}
+
+// progressBar draws on a terminal only; it is nil otherwise, and a nil bar
+// draws nothing, so piped output stays clean.
+type progressBar struct {
+	w           io.Writer
+	done, total int
+}
+
+func newProgressBar(stderr io.Writer, total int) *progressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || total == 0 || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &progressBar{w: stderr, total: total}
+}
+
+func (p *progressBar) draw() {
+	if p == nil {
+		return
+	}
+	const width = 30
+	filled := width * p.done / p.total
+	fmt.Fprintf(p.w, "\rsubmitting [%s%s] %d/%d", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.done, p.total)
+}
+
+func (p *progressBar) advance() {
+	if p != nil {
+		p.done++
+		p.draw()
+	}
+}
+
+func (p *progressBar) clear() {
+	if p != nil {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
+
+func (p *progressBar) finish() {
+	if p != nil {
+		p.clear()
+	}
+}
