@@ -11,7 +11,9 @@
 package datadir
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,12 +81,15 @@ func EnsureDev(l Layout) error {
 	}
 	var ms []members.Member
 	for _, d := range DemoMembers {
-		p, err := members.GenerateKey(d.ID)
-		if err != nil {
-			return err
+		// A key left by an interrupted earlier run is kept, not replaced.
+		p, err := members.ReadPrivateKey(l.MemberKey(d.ID))
+		if errors.Is(err, fs.ErrNotExist) {
+			if p, err = members.GenerateKey(d.ID); err == nil {
+				err = members.WritePrivateKey(l.MemberKey(d.ID), p)
+			}
 		}
-		if err := members.WritePrivateKey(l.MemberKey(d.ID), p); err != nil {
-			return fmt.Errorf("write demo key: %w", err)
+		if err != nil {
+			return fmt.Errorf("demo key of %s: %w", d.ID, err)
 		}
 		ms = append(ms, members.Member{ID: d.ID, Name: d.Name, Country: d.Country, Keys: []members.PublicKey{p.Public()}})
 	}
@@ -94,18 +99,68 @@ func EnsureDev(l Layout) error {
 	return nil
 }
 
+// ensureLogKey creates the log's signing key when there is none, and
+// rewrites the verifier key from it when that is missing (a crash between
+// the two writes), so the two never disagree.
 func ensureLogKey(l Layout, origin string) error {
-	if _, err := os.Stat(l.LogKey()); err == nil {
-		return nil
+	switch _, err := os.Stat(l.LogKey()); {
+	case errors.Is(err, fs.ErrNotExist):
+		skey, _, err := note.GenerateKey(rand.Reader, origin)
+		if err != nil {
+			return err
+		}
+		if err := writeNew(l.LogKey(), []byte(skey+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write log key: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("log key: %w", err)
 	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if _, err := os.Stat(l.LogPub()); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("log verifier key: %w", err)
+	}
+	vkey, err := verifierKeyOf(l)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(l.LogKey(), []byte(skey+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write log key: %w", err)
+	return writeNew(l.LogPub(), []byte(vkey+"\n"), 0o644)
+}
+
+// verifierKeyOf derives the note verifier key from the signing key
+// ("PRIVATE+KEY+<name>+<hash>+<base64 of 0x01 and the Ed25519 seed>").
+func verifierKeyOf(l Layout) (string, error) {
+	b, err := os.ReadFile(l.LogKey())
+	if err != nil {
+		return "", err
 	}
-	return os.WriteFile(l.LogPub(), []byte(vkey+"\n"), 0o644)
+	parts := strings.SplitN(strings.TrimSpace(string(b)), "+", 5)
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", fmt.Errorf("log key %s is not a note signing key", l.LogKey())
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", fmt.Errorf("log key %s is not an Ed25519 note signing key", l.LogKey())
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	return note.NewEd25519VerifierKey(parts[2], pub)
+}
+
+// writeNew writes a file that must not exist yet, and syncs it.
+func writeNew(path string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // ReadLogSigner reads the log's note signing key.

@@ -116,14 +116,9 @@ func Parse(b []byte) (*Envelope, error) {
 	if !utf8.Valid(b) {
 		return nil, badinput.New("envelope", "is not valid UTF-8 JSON")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var w wire
-	if err := dec.Decode(&w); err != nil {
+	w, err := decodeWire(b)
+	if err != nil {
 		return nil, badinput.New("envelope", "is not a DSSE JSON envelope: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, badinput.New("envelope", "has data after the JSON object")
 	}
 
 	var v badinput.List
@@ -190,4 +185,111 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:max] + "…"
+}
+
+// decodeWire reads the DSSE JSON shape token by token. encoding/json alone
+// would match keys case-insensitively and let a repeated key overwrite an
+// earlier one, so that two readers of the same stored leaf could see two
+// different payloads; here every key must be spelled exactly and appear once.
+func decodeWire(b []byte) (wire, error) {
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(b))
+	err := readObject(dec, func(key string) error {
+		switch key {
+		case "payloadType":
+			s, err := readString(dec)
+			w.PayloadType = &s
+			return err
+		case "payload":
+			s, err := readString(dec)
+			w.Payload = &s
+			return err
+		case "signatures":
+			if err := expectDelim(dec, '['); err != nil {
+				return err
+			}
+			for dec.More() {
+				if len(w.Signatures) > MaxSignatures {
+					return fmt.Errorf("more than %d signatures", MaxSignatures)
+				}
+				var sig wireSignature
+				err := readObject(dec, func(key string) error {
+					switch key {
+					case "keyid":
+						s, err := readString(dec)
+						sig.KeyID = s
+						return err
+					case "sig":
+						s, err := readString(dec)
+						sig.Sig = &s
+						return err
+					}
+					return fmt.Errorf("unknown field %q in a signature", key)
+				})
+				if err != nil {
+					return err
+				}
+				w.Signatures = append(w.Signatures, sig)
+			}
+			return expectDelim(dec, ']')
+		}
+		return fmt.Errorf("unknown field %q", key)
+	})
+	if err != nil {
+		return w, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return w, errors.New("data after the JSON object")
+	}
+	return w, nil
+}
+
+// readObject reads one JSON object, calling field for each key with the
+// decoder positioned at its value; a key may appear only once.
+func readObject(dec *json.Decoder, field func(key string) error) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := t.(string)
+		if !ok {
+			return fmt.Errorf("want a field name, got %v", t)
+		}
+		if seen[key] {
+			return fmt.Errorf("field %q appears twice", key)
+		}
+		seen[key] = true
+		if err := field(key); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, got %v", want, t)
+	}
+	return nil
+}
+
+func readString(dec *json.Decoder) (string, error) {
+	t, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	s, ok := t.(string)
+	if !ok {
+		return "", fmt.Errorf("want a string, got %v", t)
+	}
+	return s, nil
 }

@@ -39,6 +39,9 @@ func (e *RevokedError) Unwrap() error { return ErrKeyRevoked }
 // unrevoked key, and all must belong to one member: an envelope is
 // attributable to exactly one member.
 func Verify(env *Envelope, lookup KeyLookup) (member string, err error) {
+	if len(env.Signatures) == 0 {
+		return "", badinput.New("envelope.signatures", "at least one signature is required")
+	}
 	pae := PAE(env.PayloadType, env.Payload)
 	var v badinput.List
 	for i, s := range env.Signatures {

@@ -86,6 +86,9 @@ type Config struct {
 	Verifier note.Verifier
 	// MaxBatch bounds how many submissions share one commit.
 	MaxBatch int
+	// Linger is how long the sequencer waits for more submissions before
+	// committing a batch that is not full.
+	Linger time.Duration
 	// QueueSize bounds the submissions waiting for the sequencer.
 	QueueSize int
 	// VerifyOnOpen selects the start-up check.

@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 
@@ -185,14 +187,26 @@ func ReadPrivateKey(path string) (PrivateKey, error) {
 	if err := dec.Decode(&p); err != nil {
 		return PrivateKey{}, fmt.Errorf("key file %s: %w", path, err)
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return PrivateKey{}, fmt.Errorf("key file %s: data after the JSON object", path)
+	}
 	if len(p.Seed) != ed25519.SeedSize || p.KeyID == "" || p.Member == "" {
 		return PrivateKey{}, fmt.Errorf("key file %s: want member, key_id and a %d-byte ed25519_seed", path, ed25519.SeedSize)
 	}
 	return p, nil
 }
 
-// WritePrivateKey writes a private key file readable by its owner only.
+// ErrKeyExists means a private key file is already there; a key is never
+// overwritten, since losing it loses the member's ability to sign.
+var ErrKeyExists = errors.New("private key file already exists")
+
+// WritePrivateKey writes a new private key file readable by its owner only.
 func WritePrivateKey(path string, p PrivateKey) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: %w", path, ErrKeyExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
@@ -203,18 +217,45 @@ func WritePrivateKey(path string, p PrivateKey) error {
 // EncodePublic is the base64 form of a public key, as JSON carries it.
 func EncodePublic(pub ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(pub) }
 
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return err
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		err = f.Sync()
-		f.Close()
-	}
+// writeFileAtomic writes path so that a reader (or a crash) sees the old
+// file or the new one, never a mix: a fresh temporary file in the same
+// directory with the final mode, synced, renamed over path, and the
+// directory synced.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

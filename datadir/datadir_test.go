@@ -1,0 +1,80 @@
+package datadir
+
+import (
+	"os"
+	"testing"
+
+	"github.com/chemledger/chemledger/members"
+)
+
+func TestEnsureDevIsIdempotent(t *testing.T) {
+	l := Layout{Dir: t.TempDir()}
+	if err := EnsureDev(l); err != nil {
+		t.Fatal(err)
+	}
+	before := readAll(t, l)
+	if err := EnsureDev(l); err != nil {
+		t.Fatal(err)
+	}
+	if after := readAll(t, l); after != before {
+		t.Fatalf("a second EnsureDev changed the data dir:\nbefore %s\nafter  %s", before, after)
+	}
+	reg, err := members.Load(l.Members())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range DemoMembers {
+		p, err := members.ReadPrivateKey(l.MemberKey(d.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, ok := reg.Key(p.KeyID)
+		if !ok || k.MemberID != d.ID || string(k.Public) != string(p.Public().Ed25519) {
+			t.Errorf("member %s: key %q in members file = %+v, %v", d.ID, p.KeyID, k, ok)
+		}
+	}
+}
+
+func TestMissingVerifierKeyIsRederived(t *testing.T) {
+	l := Layout{Dir: t.TempDir()}
+	if err := EnsureDev(l); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadLogVerifierKey(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(l.LogPub()); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureDev(l); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadLogVerifierKey(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("re-derived verifier key %q, want %q", got, want)
+	}
+	signer, err := ReadLogSigner(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer.Name() != DevOrigin {
+		t.Fatalf("signer name %q, want %q", signer.Name(), DevOrigin)
+	}
+}
+
+func readAll(t *testing.T, l Layout) string {
+	t.Helper()
+	var out string
+	for _, p := range []string{l.LogKey(), l.LogPub(), l.Members(), l.MemberKey("US-CBP")} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out += string(b)
+	}
+	return out
+}
