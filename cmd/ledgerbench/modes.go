@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/ledger"
+	"github.com/chemledger/chemledger/members"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+	"github.com/chemledger/chemledger/server/servertest"
+	"github.com/chemledger/chemledger/storage/baseline"
+)
+
+func percentile(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	slices.Sort(lat)
+	return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+}
+
+func report(c config, name string, n int, elapsed time.Duration, lat []time.Duration) float64 {
+	rate := float64(n) / elapsed.Seconds()
+	fmt.Fprintf(c.out, "%-9s %8d events in %6.2fs = %8.0f events/s", name, n, elapsed.Seconds(), rate)
+	if len(lat) > 0 {
+		fmt.Fprintf(c.out, "  p50 %6.2fms  p99 %6.2fms", ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99)))
+	}
+	fmt.Fprintln(c.out)
+	return rate
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// envelopeSize is the size of a signed benchmark envelope.
+func envelopeSize(c config) (int, error) {
+	dir, cleanup, err := tempDir(c)
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	in, err := servertest.Start(dir, servertest.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer in.Stop()
+	envs, err := signedEnvelopes(0, 1, in.Keys["CN-GACC"])
+	if err != nil {
+		return 0, err
+	}
+	return len(envs[0]), nil
+}
+
+func runBaseline(ctx context.Context, c config) (float64, error) {
+	size, err := envelopeSize(c)
+	if err != nil {
+		return 0, err
+	}
+	dir, cleanup, err := tempDir(c)
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	res, err := baseline.Run(ctx, dir, c.clients, size, ledger.DefaultMaxBatch, c.duration)
+	if err != nil {
+		return 0, err
+	}
+	return report(c, fmt.Sprintf("baseline(%dB values, %d writers)", size, c.clients), res.Writes, res.Elapsed, res.Latencies), nil
+}
+
+// unary runs c.clients concurrent clients, each on its own connection,
+// each submitting pre-signed envelopes one at a time with CreateEntry.
+func unary(ctx context.Context, c config) (float64, error) {
+	in, stop, err := target(c)
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+
+	// Enough envelopes for ~12,000 events/s over the run, signed before
+	// the clock starts.
+	perClient := max(200, int(12000*c.duration.Seconds())/c.clients)
+	first := int(time.Now().UnixNano() % 1e12)
+	envs, err := signedEnvelopes(first, c.clients*perClient, in.Keys["CN-GACC"])
+	if err != nil {
+		return 0, err
+	}
+	// Connect every client before the clock starts.
+	conns := make([]*grpc.ClientConn, c.clients)
+	for i := range conns {
+		conn, err := grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close()
+		if _, err := chemledgerv1.NewLedgerServiceClient(conn).GetCheckpoint(ctx, &chemledgerv1.GetCheckpointRequest{}); err != nil {
+			return 0, err
+		}
+		conns[i] = conn
+	}
+	runtime.GC()
+	profileStart()
+	deadline := time.Now().Add(c.duration)
+	var (
+		mu   sync.Mutex
+		lat  []time.Duration
+		wg   sync.WaitGroup
+		errs []error
+	)
+	start := time.Now()
+	for cl := range c.clients {
+		wg.Go(func() {
+			api := chemledgerv1.NewLedgerServiceClient(conns[cl])
+			var mine []time.Duration
+			for i := 0; i < perClient && time.Now().Before(deadline); i++ {
+				n := cl*perClient + i
+				t := time.Now()
+				_, err := api.CreateEntry(ctx, &chemledgerv1.CreateEntryRequest{SubmissionId: fmt.Sprintf("bench-%d", first+n), Envelope: envs[n]})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					break
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("unary: %d errors, first: %w", len(errs), errs[0])
+	}
+	return report(c, fmt.Sprintf("unary(%d clients)", c.clients), len(lat), elapsed, lat), nil
+}
+
+// bulk sends pre-signed envelopes over c.streams concurrent bulk streams.
+func bulk(ctx context.Context, c config) (float64, error) {
+	dir, cleanup, err := tempDir(c)
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	in, err := servertest.Start(dir, servertest.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer in.Stop()
+	const perStream = 50000
+	envs, err := signedEnvelopes(0, c.streams*perStream, in.Keys["CN-GACC"])
+	if err != nil {
+		return 0, err
+	}
+	conn, err := grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	api := chemledgerv1.NewLedgerServiceClient(conn)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+		errs  []error
+	)
+	profileStart()
+	start := time.Now()
+	for s := range c.streams {
+		wg.Go(func() {
+			st, err := api.BulkCreateEntries(ctx)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
+			go func() {
+				for i := range perStream {
+					n := s*perStream + i
+					if st.Send(&chemledgerv1.BulkCreateEntriesRequest{SubmissionId: fmt.Sprintf("bulk-%d", n), Envelope: envs[n]}) != nil {
+						return
+					}
+				}
+				st.CloseSend()
+			}()
+			got := 0
+			for {
+				resp, err := st.Recv()
+				if err != nil {
+					break
+				}
+				for _, r := range resp.GetResults() {
+					if r.GetError() != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("item %d: %s", r.GetPosition(), r.GetError().GetMessage()))
+						mu.Unlock()
+						continue
+					}
+					got++
+				}
+			}
+			mu.Lock()
+			total += got
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("bulk: %d errors, first: %w", len(errs), errs[0])
+	}
+	return report(c, fmt.Sprintf("bulk(%d streams)", c.streams), total, elapsed, nil), nil
+}
+
+// target is the service to measure: an in-process one over a temporary
+// directory, or with -target a running chemledgerd (its dev data dir gives
+// the member keys), so that clients and server can be separate processes.
+func target(c config) (*servertest.Instance, func(), error) {
+	if c.target != "" {
+		keys := map[string]members.PrivateKey{}
+		k, err := members.ReadPrivateKey(datadir.Layout{Dir: c.targetDir}.MemberKey("CN-GACC"))
+		if err != nil {
+			return nil, nil, err
+		}
+		keys["CN-GACC"] = k
+		return &servertest.Instance{GRPCAddr: c.target, Keys: keys}, func() {}, nil
+	}
+	dir, cleanup, err := tempDir(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := servertest.Start(dir, servertest.Options{})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return in, func() { in.Stop(); cleanup() }, nil
+}
