@@ -117,6 +117,9 @@ func Parse(b []byte) (*Envelope, error) {
 		return nil, badinput.New("envelope", "is not valid UTF-8 JSON")
 	}
 	w, err := decodeWire(b)
+	if errors.Is(err, errTooManySignatures) {
+		return nil, badinput.New("envelope.signatures", "has more than the %d signatures allowed", MaxSignatures)
+	}
 	if err != nil {
 		return nil, badinput.New("envelope", "is not a DSSE JSON envelope: %v", err)
 	}
@@ -187,6 +190,10 @@ func truncate(s string) string {
 	return s[:max] + "…"
 }
 
+// errTooManySignatures stops reading an envelope with far too many
+// signatures before it has decoded them all.
+var errTooManySignatures = errors.New("too many signatures")
+
 // decodeWire reads the DSSE JSON shape token by token. encoding/json alone
 // would match keys case-insensitively and let a repeated key overwrite an
 // earlier one, so that two readers of the same stored leaf could see two
@@ -210,7 +217,7 @@ func decodeWire(b []byte) (wire, error) {
 			}
 			for dec.More() {
 				if len(w.Signatures) > MaxSignatures {
-					return fmt.Errorf("more than %d signatures", MaxSignatures)
+					return errTooManySignatures
 				}
 				var sig wireSignature
 				err := readObject(dec, func(key string) error {

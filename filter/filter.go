@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/chemledger/chemledger/storage"
 )
@@ -71,9 +72,10 @@ func Parse(expr string, kinds KindName) (storage.Filter, error) {
 		if val.kind != tokWord && val.kind != tokString {
 			return f, &Error{Pos: val.pos, Msg: fmt.Sprintf("want a value, got %q", val.text)}
 		}
-		key := field.text + op.text
-		if field.text != "integrated_time" {
-			key = field.text
+		// integrated_time may have one lower and one upper bound.
+		key := field.text
+		if field.text == "integrated_time" {
+			key += strings.TrimSuffix(op.text, "=")
 		}
 		if seen[key] {
 			return f, &Error{Pos: field.pos, Msg: fmt.Sprintf("%s is compared twice", field.text)}
@@ -208,7 +210,8 @@ func lex(s string) ([]token, error) {
 			toks = append(toks, token{tokWord, s[i:j], i})
 			i = j
 		default:
-			return nil, &Error{Pos: i, Msg: fmt.Sprintf("unexpected character %q", rune(c))}
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return nil, &Error{Pos: i, Msg: fmt.Sprintf("unexpected character %q", r)}
 		}
 	}
 	return toks, nil

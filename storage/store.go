@@ -84,7 +84,11 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path}
 	if opts.ReadOnly {
-		return s, s.checkSchema()
+		if err := s.checkSchema(); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return s, nil
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
