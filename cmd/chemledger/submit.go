@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +20,7 @@ import (
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/eventfile"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -206,7 +205,7 @@ func (k *keyring) prepare(r rawLine) (*line, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.id = submissionID(key.Member, ev.GetEventId(), r.text)
+	l.id = submissionID(key.Member, ev, r.text)
 	if l.env, err = envelope.Sign(envelope.PayloadTypeEventJSON, r.text, key.Signer()); err != nil {
 		return nil, err
 	}
@@ -216,15 +215,10 @@ func (k *keyring) prepare(r rawLine) (*line, error) {
 	return l, nil
 }
 
-// submissionID names a submission after its member and event, so a rerun
-// reuses the id; an event id that cannot be part of an id is replaced by
-// the line's hash, which is as stable.
-func submissionID(member, eventID string, text []byte) string {
-	if id := member + ":" + eventID; eventID != "" && client.ValidSubmissionID(id) {
-		return id
-	}
-	sum := sha256.Sum256(text)
-	return member + ":sha256-" + hex.EncodeToString(sum[:])[:32]
+// submissionID names a submission after its member and event, the same way
+// the service's demo does, so a rerun reuses the id.
+func submissionID(member string, ev *chemledgerv1.ShipmentEvent, text []byte) string {
+	return eventfile.SubmissionID(member, eventfile.Line{Raw: text, Event: ev})
 }
 
 // refusal is a local refusal, in the shape of the log's.

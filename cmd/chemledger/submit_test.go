@@ -38,7 +38,7 @@ func TestSubmissionID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := submissionID("US-CBP", tt.eventID, line)
+			got := submissionID("US-CBP", &chemledgerv1.ShipmentEvent{EventId: tt.eventID}, line)
 			if got != tt.want {
 				t.Errorf("submissionID(US-CBP, %q) = %q, want %q", tt.eventID, got, tt.want)
 			}
@@ -57,8 +57,8 @@ func FuzzSubmissionID(f *testing.F) {
 	f.Add("a b/c", []byte("x"))
 	f.Add(strings.Repeat("x", 200), []byte("y"))
 	f.Fuzz(func(t *testing.T, eventID string, line []byte) {
-		id := submissionID("MX-ANAM", eventID, line)
-		if !client.ValidSubmissionID(id) || id != submissionID("MX-ANAM", eventID, line) {
+		id := submissionID("MX-ANAM", &chemledgerv1.ShipmentEvent{EventId: eventID}, line)
+		if !client.ValidSubmissionID(id) || id != submissionID("MX-ANAM", &chemledgerv1.ShipmentEvent{EventId: eventID}, line) {
 			t.Errorf("submissionID(%q, %q) = %q: not a stable, valid id", eventID, line, id)
 		}
 	})
