@@ -90,34 +90,26 @@ func (l *Ledger) sequence() {
 			// Commit what was accepted into the queue before Close; nothing
 			// can be added now.
 			for {
-				batch = batch[:0]
-				for len(batch) < l.cfg.MaxBatch {
-					select {
-					case r := <-l.queue:
-						batch = append(batch, r)
-						continue
-					default:
-					}
-					break
-				}
+				batch = l.fill(batch[:0], false)
 				if len(batch) == 0 {
 					return
 				}
 				responses <- l.commit(batch)
 			}
 		}
-		batch = l.fill(batch)
+		batch = l.fill(batch, true)
 		responses <- l.commit(batch)
 	}
 }
 
-// fill adds what is queued to batch, up to MaxBatch. With a Linger it
-// waits that long for more before giving up: under load a slightly later
-// commit carries many more entries, and one commit (two fsyncs and a few
-// dozen page writes) costs the same for one entry or a thousand.
-func (l *Ledger) fill(batch []*request) []*request {
+// fill adds what is queued to batch, up to MaxBatch. With linger (and a
+// Linger configured) it waits that long for more before giving up: under
+// load a slightly later commit carries many more entries, and one commit
+// (two fsyncs and a few dozen page writes) costs about the same for one
+// entry or a thousand.
+func (l *Ledger) fill(batch []*request, linger bool) []*request {
 	var timeout <-chan time.Time
-	if l.cfg.Linger > 0 {
+	if linger && l.cfg.Linger > 0 {
 		t := time.NewTimer(l.cfg.Linger)
 		defer t.Stop()
 		timeout = t.C

@@ -127,17 +127,16 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 	// Answer in stream order, one response per run of ready results.
 	const maxResults = 1000
 	var resp *chemledgerv1.BulkCreateEntriesResponse
-	var cpSize uint64
 	flush := func() error {
 		if resp == nil {
 			return nil
 		}
-		if cpSize > 0 || resp.Checkpoint == nil {
-			cp, n := s.ledger.Checkpoint()
-			resp.Checkpoint = checkpointProto(cp, n)
-		}
+		// Every result in resp is committed, so the latest checkpoint
+		// covers them all.
+		cp, n := s.ledger.Checkpoint()
+		resp.Checkpoint = checkpointProto(cp, n)
 		err := stream.Send(resp)
-		resp, cpSize = nil, 0
+		resp = nil
 		return err
 	}
 	for {
@@ -161,7 +160,6 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 					sl.err = o.Err
 				} else {
 					res.Index, res.LeafHash = o.Receipt.Index, o.Receipt.LeafHash
-					cpSize = max(cpSize, o.Receipt.Checkpoint.Size)
 				}
 			case <-ctx.Done():
 				return toStatus(s.log, ctx.Err())
