@@ -119,6 +119,11 @@ const (
 	// DefaultMaxBatch is the most submissions one commit carries; with ~500
 	// byte entries one commit writes well under a megabyte.
 	DefaultMaxBatch = 1024
+	// DefaultLinger lets a batch gather for half a millisecond, about one
+	// fsync, before it commits: under load that raises the batch size and
+	// so the throughput (measured with cmd/ledgerbench), and alone it adds
+	// half a millisecond to a submission that takes two fsyncs anyway.
+	DefaultLinger = 500 * time.Microsecond
 	// DefaultQueueSize is the number of admitted submissions that may wait
 	// for the sequencer before Submit blocks.
 	DefaultQueueSize = 8192
@@ -139,6 +144,7 @@ func DefaultConfig(signer note.Signer, verifier note.Verifier) Config {
 		Signer:    signer,
 		Verifier:  verifier,
 		MaxBatch:  DefaultMaxBatch,
+		Linger:    DefaultLinger,
 		QueueSize: DefaultQueueSize,
 		Now:       time.Now,
 		Logger:    slog.Default(),
