@@ -44,17 +44,17 @@ func main() {
 // options are the command's flags; each has a CHEMLEDGER_* environment
 // fallback, and an explicit flag wins.
 type options struct {
-	dataDir      string
-	grpcAddr     string
-	httpAddr     string
-	dev          bool
-	demo         string
-	verify       string
-	logLevel     string
-	logFormat    string
-	maxBatch     int
-	dbMaxSize    int
-	readyFile    string
+	dataDir   string
+	grpcAddr  string
+	httpAddr  string
+	dev       bool
+	demo      string
+	verify    string
+	logLevel  string
+	logFormat string
+	maxBatch  int
+	dbMaxSize int
+	readyFile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {

@@ -5,6 +5,7 @@
 //	go run ./cmd/ledgerbench baseline   bare bbolt, same value size and batching
 //	go run ./cmd/ledgerbench unary      64 concurrent gRPC clients, unary submit
 //	go run ./cmd/ledgerbench bulk       bulk streams
+//	go run ./cmd/ledgerbench sequencer  the durable write path alone, admission excluded
 //	go run ./cmd/ledgerbench all        baseline, unary and bulk in one run
 //	go run ./cmd/ledgerbench million    a 1,000,000-entry log: heap, restart, proof latency
 //
@@ -59,7 +60,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.targetDir, "target-data-dir", "./chemledger-data", "with -target: the server's dev data dir, for a member key")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|bulk|all|million [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|bulk|sequencer|all|million [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -105,8 +106,15 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.out, "\nunary %.0f/s = %.0f%% of the bare-bbolt baseline %.0f/s; bulk %.0f/s\n", u, 100*u/base, base, b)
+		sq, err := sequencer(ctx, c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.out, "\nunary %.0f/s = %.1f%% of the bare-bbolt baseline %.0f/s; bulk %.0f/s; write path alone %.0f/s\n", u, 100*u/base, base, b, sq)
 		return nil
+	case "sequencer":
+		_, err := sequencer(ctx, c)
+		return err
 	case "million":
 		return million(ctx, c)
 	}
