@@ -6,8 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -41,6 +44,7 @@ func openTestLedger(tb testing.TB, dir string, mutate ...func(*Config)) (*Ledger
 		tb.Fatal(err)
 	}
 	cfg := DefaultConfig(testSigner, testVerifier)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -213,5 +217,82 @@ func TestOpenDetectsFlippedEntry(t *testing.T) {
 		t.Fatalf("open after tampering: %v, want ErrTampered", err)
 	} else {
 		t.Log(err)
+	}
+}
+
+// A failed commit answers every submission of the batch with an error,
+// leaves nothing behind, and the next batch continues from the same tree.
+func TestFailedCommitLeavesNothing(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	hooks := &Hooks{BeforeCommit: func(size uint64) error {
+		if fail.Load() {
+			return errors.New("injected commit failure")
+		}
+		return nil
+	}}
+	l, st := openTestLedger(t, t.TempDir(), func(c *Config) { c.Hooks = hooks })
+	ctx := t.Context()
+	if _, err := l.Submit(ctx, sub(0)); err == nil {
+		t.Fatal("submit during an injected commit failure succeeded")
+	}
+	if cp, _ := l.Checkpoint(); cp.Size != 0 {
+		t.Fatalf("checkpoint size %d after a failed commit, want 0", cp.Size)
+	}
+	if err := st.View(func(tx *storage.ReadTx) error {
+		if _, err := tx.Leaf(0); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("entry 0 after a failed commit: %v, want ErrNotFound", err)
+		}
+		if _, found, _ := tx.Submission(sub(0).ID); found {
+			t.Error("the failed submission's id was recorded")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(false)
+	for i := range 3 {
+		r, err := l.Submit(ctx, sub(i))
+		if err != nil {
+			t.Fatalf("submit %d after the failure cleared: %v", i, err)
+		}
+		if r.Index != uint64(i) {
+			t.Fatalf("submit %d: index %d", i, r.Index)
+		}
+		if err := r.Checkpoint.VerifyInclusion(r.Index, r.LeafHash, r.Proof); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Close commits what was queued before it, so nothing accepted is dropped.
+func TestCloseCommitsQueued(t *testing.T) {
+	dir := t.TempDir()
+	l, st := openTestLedger(t, dir)
+	var chans []<-chan Outcome
+	for i := range 200 {
+		ch, err := l.Enqueue(t.Context(), sub(i), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	l.Close()
+	for i, ch := range chans {
+		if o := <-ch; o.Err != nil {
+			t.Fatalf("queued submission %d: %v", i, o.Err)
+		}
+	}
+	if _, err := l.Submit(t.Context(), sub(1000)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("submit after Close: %v, want ErrClosed", err)
+	}
+	if err := st.View(func(tx *storage.ReadTx) error {
+		tree, err := tx.Tree()
+		if tree.Size != 200 {
+			t.Errorf("stored tree size %d, want 200", tree.Size)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
