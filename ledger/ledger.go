@@ -129,13 +129,11 @@ const (
 	DefaultQueueSize = 8192
 )
 
-// Hooks let tests observe or break the write path.
+// Hooks let tests break the write path at chosen points.
 type Hooks struct {
 	// BeforeCommit runs inside the write transaction after all writes; an
 	// error aborts the batch.
 	BeforeCommit func(size uint64) error
-	// AfterCommit runs after the commit, before anyone is answered.
-	AfterCommit func(size uint64)
 }
 
 // DefaultConfig returns a Config with the defaults and the given keys.

@@ -253,9 +253,6 @@ func (l *Ledger) commit(batch []*request) []*settled {
 	}
 	if added > 0 {
 		l.lastTime = now
-		if h := l.cfg.Hooks; h != nil && h.AfterCommit != nil {
-			h.AfterCommit(newCP.Size)
-		}
 		l.publish(newCP, newNote)
 	}
 	return out
