@@ -136,7 +136,7 @@ func (l *Ledger) verifyAll(cp checkpoint.Checkpoint) error {
 			case !ok || key != want:
 				bad = fmt.Errorf("%w: tree node (level %d, index %d) is missing", ErrTampered, id.Level, id.Index)
 			case !bytes.Equal(stored, h) && id.Level == 0:
-				bad = fmt.Errorf("%w: entry %d does not hash to the leaf hash the tree holds for it: its bytes were changed", ErrTampered, id.Index)
+				bad = fmt.Errorf("%w: entry %d does not hash to the leaf hash the tree holds for it: the entry or its stored leaf hash was changed", ErrTampered, id.Index)
 			case !bytes.Equal(stored, h):
 				bad = fmt.Errorf("%w: tree node (level %d, index %d) does not match the entries below it", ErrTampered, id.Level, id.Index)
 			}
