@@ -33,6 +33,7 @@ const (
 	ReasonNoSpace         = "NO_SPACE"
 	ReasonInternal        = "INTERNAL"
 	ReasonCanceled        = "CANCELED"
+	ReasonBodyTooLarge    = "BODY_TOO_LARGE"
 )
 
 // errBadPageToken marks a page token that is not one of ours.

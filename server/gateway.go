@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -35,7 +37,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, strict),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, wholeBodyJSON{strict}),
 		runtime.WithErrorHandler(gatewayErrorHandler),
 	)
 	if err := chemledgerv1.RegisterLedgerServiceHandler(ctx, gw, conn); err != nil {
@@ -88,14 +90,44 @@ func writeTooLarge(w http.ResponseWriter, limit int64) {
 		msg = fmt.Sprintf("request body is larger than the %d bytes allowed", limit)
 	}
 	st, _ := status.New(codes.ResourceExhausted, msg).
-		WithDetails(&errdetails.ErrorInfo{Reason: "BODY_TOO_LARGE", Domain: errorDomain})
+		WithDetails(&errdetails.ErrorInfo{Reason: ReasonBodyTooLarge, Domain: errorDomain})
 	b, _ := protojson.Marshal(st.Proto())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusRequestEntityTooLarge)
 	w.Write(b)
 }
 
-var unknownFieldPattern = regexp.MustCompile(`unknown field "([^"]+)"`)
+// fieldPatterns find the field a gateway decoding error is about: an unknown
+// or repeated body field, or a path or query parameter that does not parse.
+var fieldPatterns = []*regexp.Regexp{
+	regexp.MustCompile(`unknown field "([^"]+)"`),
+	regexp.MustCompile(`duplicate field "([^"]+)"`),
+	regexp.MustCompile(`parsing field "([^"]+)"`),
+	regexp.MustCompile(`type mismatch, parameter: ([A-Za-z0-9_.]+)`),
+	regexp.MustCompile(`missing parameter ([A-Za-z0-9_.]+)`),
+}
+
+// wholeBodyJSON is JSONPb whose request decoder takes the whole body as one
+// JSON value: runtime.JSONPb's decoder reads the first value and the
+// generated handlers discard whatever follows it.
+type wholeBodyJSON struct{ *runtime.JSONPb }
+
+func (m wholeBodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	return runtime.DecoderFunc(func(v any) error {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return io.EOF
+		}
+		msg, ok := v.(proto.Message)
+		if !ok {
+			return fmt.Errorf("decode %T: not a proto message", v)
+		}
+		return m.UnmarshalOptions.Unmarshal(b, msg)
+	})
+}
 
 // gatewayErrorHandler is the default handler, except that a request body the
 // gateway could not decode (malformed or with unknown fields) gets the same
@@ -103,14 +135,23 @@ var unknownFieldPattern = regexp.MustCompile(`unknown field "([^"]+)"`)
 // the limit gets 413.
 func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
+	if st.Code() == codes.ResourceExhausted && len(st.Details()) == 0 {
+		// grpc-go's own "message larger than max": a body too large, not a
+		// reason to retry (the gateway would answer 429).
+		writeTooLarge(w, -1)
+		return
+	}
 	if st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
 		if strings.Contains(st.Message(), "http: request body too large") {
 			writeTooLarge(w, -1)
 			return
 		}
 		field := "body"
-		if m := unknownFieldPattern.FindStringSubmatch(st.Message()); m != nil {
-			field = m[1]
+		for _, p := range fieldPatterns {
+			if m := p.FindStringSubmatch(st.Message()); m != nil {
+				field = m[1]
+				break
+			}
 		}
 		if d, derr := st.WithDetails(
 			&errdetails.ErrorInfo{Reason: ReasonBadInput, Domain: errorDomain},

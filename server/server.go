@@ -46,7 +46,7 @@ const (
 	DefaultMaxRecvMsgSize = envelope.MaxEnvelopeBytes + 16<<10
 	// DefaultMaxHTTPBody covers one envelope in JSON (base64 grows it by a
 	// third).
-	DefaultMaxHTTPBody = 2 * envelope.MaxEnvelopeBytes
+	DefaultMaxHTTPBody = (envelope.MaxEnvelopeBytes+2)/3*4 + 8<<10
 	// DefaultShutdownTimeout lets in-flight requests finish.
 	DefaultShutdownTimeout = 10 * time.Second
 )
