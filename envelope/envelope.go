@@ -14,18 +14,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/chemledger/chemledger/badinput"
 )
 
-// Payload types the ledger accepts. The event is either canonical proto3 JSON
-// or binary protobuf; both decode to the same chemledger.v1.ShipmentEvent.
+// Payload types the ledger accepts: shipment events, registry entries
+// (licences, watch lists, annual requirements) and analysts' dispositions,
+// each as canonical proto3 JSON or binary protobuf. The type names the
+// message, so every entry of the log says what it is.
 const (
-	PayloadTypeEventJSON  = "application/vnd.chemledger.shipment-event.v1+json"
-	PayloadTypeEventProto = "application/vnd.chemledger.shipment-event.v1+protobuf"
+	PayloadTypeEventJSON        = "application/vnd.chemledger.shipment-event.v1+json"
+	PayloadTypeEventProto       = "application/vnd.chemledger.shipment-event.v1+protobuf"
+	PayloadTypeRegistryJSON     = "application/vnd.chemledger.registry-entry.v1+json"
+	PayloadTypeRegistryProto    = "application/vnd.chemledger.registry-entry.v1+protobuf"
+	PayloadTypeDispositionJSON  = "application/vnd.chemledger.disposition.v1+json"
+	PayloadTypeDispositionProto = "application/vnd.chemledger.disposition.v1+protobuf"
 )
+
+// payloadTypes are the accepted payload types, in the order error messages
+// list them.
+var payloadTypes = []string{
+	PayloadTypeEventJSON, PayloadTypeEventProto,
+	PayloadTypeRegistryJSON, PayloadTypeRegistryProto,
+	PayloadTypeDispositionJSON, PayloadTypeDispositionProto,
+}
 
 // Limits that bound what a parser will look at.
 const (
@@ -129,8 +145,8 @@ func Parse(b []byte) (*Envelope, error) {
 	switch {
 	case w.PayloadType == nil || *w.PayloadType == "":
 		v.Add("envelope.payload_type", "required")
-	case *w.PayloadType != PayloadTypeEventJSON && *w.PayloadType != PayloadTypeEventProto:
-		v.Add("envelope.payload_type", "%q is not accepted; use %q or %q", truncate(*w.PayloadType), PayloadTypeEventJSON, PayloadTypeEventProto)
+	case !slices.Contains(payloadTypes, *w.PayloadType):
+		v.Add("envelope.payload_type", "%q is not accepted; use one of %s", truncate(*w.PayloadType), strings.Join(payloadTypes, ", "))
 	default:
 		env.PayloadType = *w.PayloadType
 	}

@@ -1,6 +1,8 @@
 package envelope
 
 import (
+	"strings"
+
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -14,26 +16,60 @@ import (
 // error the submitter can fix.
 var strictJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
 
-// DecodeEvent decodes the shipment event carried in env's payload. It does
-// not validate the event's content (package validate does).
-func DecodeEvent(env *Envelope) (*chemledgerv1.ShipmentEvent, error) {
-	ev := &chemledgerv1.ShipmentEvent{}
+// Payload is a decoded envelope payload: exactly one field is set.
+type Payload struct {
+	Event       *chemledgerv1.ShipmentEvent
+	Registry    *chemledgerv1.RegistryEntry
+	Disposition *chemledgerv1.Disposition
+}
+
+// DecodePayload decodes env's payload into the message its payload type
+// names. It does not validate the content (package validate does).
+func DecodePayload(env *Envelope) (Payload, error) {
+	var (
+		p    Payload
+		m    proto.Message
+		what string
+	)
 	switch env.PayloadType {
-	case PayloadTypeEventJSON:
-		if err := strictJSON.Unmarshal(env.Payload, ev); err != nil {
-			return nil, badinput.New("envelope.payload", "is not a shipment event in proto3 JSON: %v", err)
-		}
-	case PayloadTypeEventProto:
-		if err := proto.Unmarshal(env.Payload, ev); err != nil {
-			return nil, badinput.New("envelope.payload", "is not a shipment event in binary protobuf: %v", err)
-		}
-		if hasUnknown(ev.ProtoReflect()) {
-			return nil, badinput.New("envelope.payload", "has fields unknown to chemledger.v1.ShipmentEvent")
-		}
+	case PayloadTypeEventJSON, PayloadTypeEventProto:
+		p.Event = &chemledgerv1.ShipmentEvent{}
+		m, what = p.Event, "a shipment event"
+	case PayloadTypeRegistryJSON, PayloadTypeRegistryProto:
+		p.Registry = &chemledgerv1.RegistryEntry{}
+		m, what = p.Registry, "a registry entry"
+	case PayloadTypeDispositionJSON, PayloadTypeDispositionProto:
+		p.Disposition = &chemledgerv1.Disposition{}
+		m, what = p.Disposition, "a disposition"
 	default:
+		return Payload{}, badinput.New("envelope.payload_type", "%q is not a payload type this ledger reads", truncate(env.PayloadType))
+	}
+	if strings.HasSuffix(env.PayloadType, "+json") {
+		if err := strictJSON.Unmarshal(env.Payload, m); err != nil {
+			return Payload{}, badinput.New("envelope.payload", "is not %s in proto3 JSON: %v", what, err)
+		}
+		return p, nil
+	}
+	if err := proto.Unmarshal(env.Payload, m); err != nil {
+		return Payload{}, badinput.New("envelope.payload", "is not %s in binary protobuf: %v", what, err)
+	}
+	if hasUnknown(m.ProtoReflect()) {
+		return Payload{}, badinput.New("envelope.payload", "has fields unknown to %s", m.ProtoReflect().Descriptor().FullName())
+	}
+	return p, nil
+}
+
+// DecodeEvent decodes the shipment event carried in env's payload; any
+// other payload is an error.
+func DecodeEvent(env *Envelope) (*chemledgerv1.ShipmentEvent, error) {
+	p, err := DecodePayload(env)
+	if err != nil {
+		return nil, err
+	}
+	if p.Event == nil {
 		return nil, badinput.New("envelope.payload_type", "%q is not a shipment event type", truncate(env.PayloadType))
 	}
-	return ev, nil
+	return p.Event, nil
 }
 
 // EncodeEventJSON returns the payload for an event in proto3 JSON.

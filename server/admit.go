@@ -37,33 +37,69 @@ func (s *ledgerService) admit(id string, env []byte) (ledger.Submission, error) 
 		}
 		return ledger.Submission{}, v.Err()
 	}
-	ev, err := envelope.DecodeEvent(e)
+	p, err := envelope.DecodePayload(e)
 	if err != nil {
 		v.Merge("", err)
 		return ledger.Submission{}, v.Err()
 	}
-	if err := validate.Event(ev); err != nil {
-		if !v.Merge("", err) {
+	sub := ledger.Submission{ID: id, Leaf: env, Member: member}
+	switch {
+	case p.Event != nil:
+		if err := validate.Event(p.Event); err != nil && !v.Merge("", err) {
 			return ledger.Submission{}, err
 		}
-	}
-	size, _ := s.ledger.Checkpoint()
-	for i, r := range ev.GetReferences() {
-		if r.GetIndex() >= size.Size {
-			v.Add(fieldf("event.references[%d].index", i), "entry %d does not exist (the log has %d entries)", r.GetIndex(), size.Size)
+		s.checkReferences(&v, p.Event)
+		sub.ShipmentRef, sub.CAS, sub.Kind = p.Event.GetShipmentRef(), p.Event.GetChemical().GetCas(), kindName(p.Event.GetKind())
+	case p.Registry != nil:
+		if err := validate.RegistryEntry(p.Registry); err != nil && !v.Merge("", err) {
+			return ledger.Submission{}, err
 		}
+		sub.Kind, sub.CAS = registryKind(p.Registry)
+	case p.Disposition != nil:
+		if err := validate.Disposition(p.Disposition); err != nil && !v.Merge("", err) {
+			return ledger.Submission{}, err
+		}
+		sub.Kind = KindDisposition
 	}
 	if err := v.Err(); err != nil {
 		return ledger.Submission{}, err
 	}
-	return ledger.Submission{
-		ID:          id,
-		Leaf:        env,
-		Member:      member,
-		ShipmentRef: ev.GetShipmentRef(),
-		CAS:         ev.GetChemical().GetCas(),
-		Kind:        kindName(ev.GetKind()),
-	}, nil
+	return sub, nil
+}
+
+// checkReferences refuses references to entries the log does not have.
+func (s *ledgerService) checkReferences(v *badinput.List, ev *chemledgerv1.ShipmentEvent) {
+	latest, _ := s.ledger.Checkpoint()
+	for i, r := range ev.GetReferences() {
+		if r.GetIndex() >= latest.Size {
+			v.Add(fieldf("event.references[%d].index", i), "entry %d does not exist (the log has %d entries)", r.GetIndex(), latest.Size)
+		}
+	}
+}
+
+// Kinds of entries other than shipment events, as stored and filtered on.
+const (
+	KindLicence           = "REGISTRY_LICENCE"
+	KindWatchListEntry    = "REGISTRY_WATCH_LIST_ENTRY"
+	KindAnnualRequirement = "REGISTRY_ANNUAL_REQUIREMENT"
+	KindDisposition       = "DISPOSITION"
+)
+
+// registryKind is the stored kind of a registry entry, and the CAS number
+// it is indexed under when it names one.
+func registryKind(r *chemledgerv1.RegistryEntry) (kind, cas string) {
+	switch ch := r.GetChange().(type) {
+	case *chemledgerv1.RegistryEntry_Licence:
+		if len(ch.Licence.GetCas()) == 1 {
+			cas = ch.Licence.GetCas()[0]
+		}
+		return KindLicence, cas
+	case *chemledgerv1.RegistryEntry_WatchListEntry:
+		return KindWatchListEntry, ""
+	case *chemledgerv1.RegistryEntry_AnnualRequirement:
+		return KindAnnualRequirement, ch.AnnualRequirement.GetCas()
+	}
+	return "", ""
 }
 
 // kindName is the stored (and filterable) name of an event kind: the enum
@@ -79,6 +115,10 @@ func kindName(k chemledgerv1.EventKind) string {
 
 // kindFromFilter resolves a kind as written in a filter.
 func kindFromFilter(s string) (string, bool) {
+	switch s {
+	case KindLicence, KindWatchListEntry, KindAnnualRequirement, KindDisposition:
+		return s, true
+	}
 	for v := range chemledgerv1.EventKind_name {
 		k := chemledgerv1.EventKind(v)
 		if k == chemledgerv1.EventKind_EVENT_KIND_UNSPECIFIED {

@@ -297,8 +297,8 @@ func (s *ledgerService) entryProto(e *ledger.Entry) *chemledgerv1.Entry {
 	// schema moved on), the exact leaf is still served.
 	if env, err := envelope.Parse(e.Leaf); err == nil {
 		out.PayloadType = env.PayloadType
-		if ev, err := envelope.DecodeEvent(env); err == nil {
-			out.Event = ev
+		if p, err := envelope.DecodePayload(env); err == nil {
+			out.Event, out.Registry, out.Disposition = p.Event, p.Registry, p.Disposition
 		}
 	}
 	return out

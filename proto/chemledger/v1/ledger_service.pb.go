@@ -566,8 +566,14 @@ type Entry struct {
 	IntegratedTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=integrated_time,json=integratedTime,proto3" json:"integrated_time,omitempty"`
 	// The envelope's payload type.
 	PayloadType string `protobuf:"bytes,7,opt,name=payload_type,json=payloadType,proto3" json:"payload_type,omitempty"`
-	// The shipment event decoded from the envelope payload.
-	Event         *ShipmentEvent `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"`
+	// The shipment event decoded from the envelope payload, when the entry
+	// is one.
+	Event *ShipmentEvent `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"`
+	// The registry entry decoded from the envelope payload, when the entry is
+	// one.
+	Registry *RegistryEntry `protobuf:"bytes,9,opt,name=registry,proto3" json:"registry,omitempty"`
+	// The disposition decoded from the envelope payload, when the entry is one.
+	Disposition   *Disposition `protobuf:"bytes,10,opt,name=disposition,proto3" json:"disposition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -658,13 +664,29 @@ func (x *Entry) GetEvent() *ShipmentEvent {
 	return nil
 }
 
+func (x *Entry) GetRegistry() *RegistryEntry {
+	if x != nil {
+		return x.Registry
+	}
+	return nil
+}
+
+func (x *Entry) GetDisposition() *Disposition {
+	if x != nil {
+		return x.Disposition
+	}
+	return nil
+}
+
 // ListEntriesRequest lists entries.
 type ListEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A filter in a subset of AIP-160: comparisons joined by AND, on
 	// shipment_ref, member, cas and kind (with "="), and integrated_time (with
-	// ">=", ">", "<=", "<" and an RFC 3339 string). Example:
-	// shipment_ref = "PEN-US-2026-000123" AND kind = EXPORT_DECLARATION
+	// ">=", ">", "<=", "<" and an RFC 3339 string). Kinds are the event kinds
+	// (EXPORT_DECLARATION, ...) and REGISTRY_LICENCE,
+	// REGISTRY_WATCH_LIST_ENTRY, REGISTRY_ANNUAL_REQUIREMENT and DISPOSITION.
+	// Example: shipment_ref = "PEN-US-2026-000123" AND kind = EXPORT_DECLARATION
 	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The maximum number of entries to return (default 50, at most 1000).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -1235,7 +1257,7 @@ var File_chemledger_v1_ledger_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\n" +
-	"\"chemledger/v1/ledger_service.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
+	"\"chemledger/v1/ledger_service.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1cchemledger/v1/registry.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
 	"\x12CreateEntryRequest\x12#\n" +
 	"\rsubmission_id\x18\x01 \x01(\tR\fsubmissionId\x12\x1a\n" +
 	"\benvelope\x18\x02 \x01(\fR\benvelope\"[\n" +
@@ -1273,7 +1295,7 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x0fintegrated_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0eintegratedTime\x12\x16\n" +
 	"\x06member\x18\a \x01(\tR\x06member\"'\n" +
 	"\x0fGetEntryRequest\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"\xa7\x02\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"\x9f\x03\n" +
 	"\x05Entry\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04leaf\x18\x02 \x01(\fR\x04leaf\x12\x1b\n" +
@@ -1282,7 +1304,10 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\rsubmission_id\x18\x05 \x01(\tR\fsubmissionId\x12C\n" +
 	"\x0fintegrated_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0eintegratedTime\x12!\n" +
 	"\fpayload_type\x18\a \x01(\tR\vpayloadType\x122\n" +
-	"\x05event\x18\b \x01(\v2\x1c.chemledger.v1.ShipmentEventR\x05event\"h\n" +
+	"\x05event\x18\b \x01(\v2\x1c.chemledger.v1.ShipmentEventR\x05event\x128\n" +
+	"\bregistry\x18\t \x01(\v2\x1c.chemledger.v1.RegistryEntryR\bregistry\x12<\n" +
+	"\vdisposition\x18\n" +
+	" \x01(\v2\x1a.chemledger.v1.DispositionR\vdisposition\"h\n" +
 	"\x12ListEntriesRequest\x12\x16\n" +
 	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -1364,6 +1389,8 @@ var file_chemledger_v1_ledger_service_proto_goTypes = []any{
 	(*ConsistencyProof)(nil),           // 18: chemledger.v1.ConsistencyProof
 	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
 	(*ShipmentEvent)(nil),              // 20: chemledger.v1.ShipmentEvent
+	(*RegistryEntry)(nil),              // 21: chemledger.v1.RegistryEntry
+	(*Disposition)(nil),                // 22: chemledger.v1.Disposition
 }
 var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	3,  // 0: chemledger.v1.BulkCreateEntriesResponse.results:type_name -> chemledger.v1.BulkResult
@@ -1374,29 +1401,31 @@ var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	19, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
 	19, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
 	20, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
-	8,  // 8: chemledger.v1.ListEntriesResponse.entries:type_name -> chemledger.v1.Entry
-	14, // 9: chemledger.v1.InclusionProof.checkpoint:type_name -> chemledger.v1.Checkpoint
-	0,  // 10: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
-	1,  // 11: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
-	7,  // 12: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
-	9,  // 13: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
-	11, // 14: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
-	13, // 15: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
-	15, // 16: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
-	17, // 17: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
-	6,  // 18: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
-	2,  // 19: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
-	8,  // 20: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
-	10, // 21: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
-	12, // 22: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
-	14, // 23: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
-	16, // 24: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
-	18, // 25: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	21, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
+	22, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
+	8,  // 10: chemledger.v1.ListEntriesResponse.entries:type_name -> chemledger.v1.Entry
+	14, // 11: chemledger.v1.InclusionProof.checkpoint:type_name -> chemledger.v1.Checkpoint
+	0,  // 12: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
+	1,  // 13: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
+	7,  // 14: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
+	9,  // 15: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
+	11, // 16: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
+	13, // 17: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
+	15, // 18: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
+	17, // 19: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
+	6,  // 20: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
+	2,  // 21: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
+	8,  // 22: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
+	10, // 23: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
+	12, // 24: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
+	14, // 25: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
+	16, // 26: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
+	18, // 27: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_ledger_service_proto_init() }
@@ -1405,6 +1434,7 @@ func file_chemledger_v1_ledger_service_proto_init() {
 		return
 	}
 	file_chemledger_v1_event_proto_init()
+	file_chemledger_v1_registry_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

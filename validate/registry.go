@@ -1,0 +1,155 @@
+package validate
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+
+	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+	"github.com/chemledger/chemledger/refdata"
+)
+
+// Limits on registry entries and dispositions.
+const (
+	// MaxLicenceCAS bounds the chemicals one licence lists.
+	MaxLicenceCAS = 64
+	// MaxAliases bounds a watch-list entry's other names.
+	MaxAliases = 32
+	// MaxListNameChars bounds a watch list's name.
+	MaxListNameChars = 64
+	// MaxReasonChars bounds a watch-list entry's reason.
+	MaxReasonChars = 1024
+	// MaxAnnualKilograms bounds an annual requirement (a country's whole
+	// year, in kg of pure substance).
+	MaxAnnualKilograms = 1e10
+	// MaxDispositionNoteBytes bounds an analyst's note.
+	MaxDispositionNoteBytes = 4096
+)
+
+// RegistryEntry returns nil if r is a valid registry entry, and otherwise a
+// *badinput.Error listing every violation, with field paths under
+// "registry".
+func RegistryEntry(r *v1.RegistryEntry) error {
+	c := &checker{}
+	if r == nil {
+		c.add("registry", "is required")
+		return c.l.Err()
+	}
+	c.text("registry.entry_id", r.GetEntryId(), true, MaxEventIDChars, printable)
+	c.timestamp("registry.effective_time", r.GetEffectiveTime(), true)
+	switch ch := r.GetChange().(type) {
+	case *v1.RegistryEntry_Licence:
+		c.licence(ch.Licence)
+	case *v1.RegistryEntry_WatchListEntry:
+		c.watchListEntry(ch.WatchListEntry)
+	case *v1.RegistryEntry_AnnualRequirement:
+		c.annualRequirement(ch.AnnualRequirement)
+	default:
+		c.add("registry.change", "is required: a licence, a watch_list_entry or an annual_requirement")
+	}
+	return c.l.Err()
+}
+
+func (c *checker) licence(l *v1.Licence) {
+	const f = "registry.licence"
+	c.text(f+".number", l.GetNumber(), true, MaxAuthorisationNumberChars, printable)
+	c.country(f+".issuing_country", l.GetIssuingCountry(), true)
+	if l.GetHolder() == nil {
+		c.add(f+".holder", "is required: the licensed operator")
+	} else {
+		c.party(f+".holder", l.GetHolder())
+	}
+	switch n := len(l.GetCas()); {
+	case n == 0:
+		c.add(f+".cas", "is required: the CAS registry numbers the licence covers")
+	case n > MaxLicenceCAS:
+		c.add(f+".cas", "has %d entries; at most %d are allowed", n, MaxLicenceCAS)
+	default:
+		for i, cas := range l.GetCas() {
+			c.cas(fmt.Sprintf("%s.cas[%d]", f, i), cas)
+		}
+	}
+	from := c.timestamp(f+".valid_from", l.GetValidFrom(), true)
+	until := c.timestamp(f+".valid_until", l.GetValidUntil(), true)
+	if from && until && !l.GetValidUntil().AsTime().After(l.GetValidFrom().AsTime()) {
+		c.add(f+".valid_until", "is not after valid_from")
+	}
+}
+
+func (c *checker) watchListEntry(w *v1.WatchListEntry) {
+	const f = "registry.watch_list_entry"
+	if w.GetParty() == nil {
+		c.add(f+".party", "is required")
+	} else {
+		p := w.GetParty()
+		// A listed party's country may be unknown.
+		c.text(f+".party.name", p.GetName(), true, MaxPartyNameChars, printable)
+		c.country(f+".party.country", p.GetCountry(), false)
+		c.text(f+".party.address", p.GetAddress(), false, MaxAddressChars, plain)
+	}
+	if n := len(w.GetAliases()); n > MaxAliases {
+		c.add(f+".aliases", "has %d entries; at most %d are allowed", n, MaxAliases)
+	} else {
+		for i, a := range w.GetAliases() {
+			c.text(fmt.Sprintf("%s.aliases[%d]", f, i), a, true, MaxPartyNameChars, printable)
+		}
+	}
+	c.text(f+".list", w.GetList(), true, MaxListNameChars, printable)
+	c.text(f+".reason", w.GetReason(), false, MaxReasonChars, plain)
+}
+
+func (c *checker) annualRequirement(a *v1.AnnualRequirement) {
+	const f = "registry.annual_requirement"
+	c.country(f+".country", a.GetCountry(), true)
+	c.cas(f+".cas", a.GetCas())
+	if kg := a.GetKilograms(); math.IsNaN(kg) || kg < 0 || kg > MaxAnnualKilograms {
+		c.add(f+".kilograms", "%v is out of range: want 0 to %g kg of pure substance", kg, float64(MaxAnnualKilograms))
+	}
+	if y := a.GetYear(); y < 1990 || y > 2100 {
+		c.add(f+".year", "%d is out of range: want 1990 to 2100", y)
+	}
+}
+
+// cas checks a CAS registry number that must be in the catalogue.
+func (c *checker) cas(field, cas string) {
+	switch {
+	case cas == "":
+		c.add(field, "is required: a CAS registry number, for example \"39742-60-4\"")
+	case !refdata.ValidCASFormat(cas):
+		c.add(field, "%s is not a CAS registry number", quote(cas))
+	case !refdata.ValidCASCheckDigit(cas):
+		c.add(field, "%s has a wrong check digit", quote(cas))
+	default:
+		if _, ok := refdata.ChemicalByCAS(cas); !ok {
+			c.add(field, "%s is not a chemical the catalogue lists (reference data %s)", quote(cas), refdata.Version)
+		}
+	}
+}
+
+// flagIDPattern is the shape of a flag id: a rule id, a dash and hex digits.
+var flagIDPattern = regexp.MustCompile(`^R[0-9]{1,2}[A-Z]?-[0-9a-f]{8,64}$`)
+
+// Disposition returns nil if d is a valid disposition, and otherwise a
+// *badinput.Error with field paths under "disposition". Whether the flag
+// exists is the caller's question.
+func Disposition(d *v1.Disposition) error {
+	c := &checker{}
+	if d == nil {
+		c.add("disposition", "is required")
+		return c.l.Err()
+	}
+	if id := d.GetFlagId(); !flagIDPattern.MatchString(id) {
+		c.add("disposition.flag_id", "%s is not a flag id (a rule id, a dash and hex digits, such as \"R1-3f9a0c2b1d4e\")", quote(id))
+	}
+	switch d.GetStatus() {
+	case v1.DispositionStatus_DISPOSITION_STATUS_CONFIRMED, v1.DispositionStatus_DISPOSITION_STATUS_DISMISSED, v1.DispositionStatus_DISPOSITION_STATUS_ESCALATED:
+	default:
+		c.add("disposition.status", "must be CONFIRMED, DISMISSED or ESCALATED")
+	}
+	if len(d.GetNote()) > MaxDispositionNoteBytes {
+		c.add("disposition.note", "is %d bytes; at most %d are allowed", len(d.GetNote()), MaxDispositionNoteBytes)
+	} else {
+		c.text("disposition.note", d.GetNote(), true, MaxDispositionNoteBytes, multiline)
+	}
+	return c.l.Err()
+}
