@@ -35,11 +35,25 @@ var (
 	bucketByKind   = []byte("by_kind")
 	// bucketByTime: integrated time (unix ns, u64) ‖ index (u64) → empty.
 	bucketByTime = []byte("by_time")
+
+	// Derived state: everything below can be dropped and rebuilt from the
+	// log (DESIGN invariant 1), so it is written in transactions of its own,
+	// never in the ledger's commit.
+
+	// bucketFlags: flag id → the flag, encoded by the detector.
+	bucketFlags = []byte("derived_flags")
+	// bucketDetector: named values of the detector (how far it has read,
+	// its state snapshot, the policy version it ran with).
+	bucketDetector = []byte("derived_detector")
 )
+
+// derivedBuckets are dropped and recreated by DropDerived.
+var derivedBuckets = [][]byte{bucketFlags, bucketDetector}
 
 var allBuckets = [][]byte{
 	bucketEntries, bucketMeta, bucketNodes, bucketSubmissions, bucketCheckpoints,
 	bucketState, bucketByRef, bucketByMember, bucketByCAS, bucketByKind, bucketByTime,
+	bucketFlags, bucketDetector,
 }
 
 // appendOnly buckets get keys in increasing order only.

@@ -375,3 +375,42 @@ func TestUpdateMaxSize(t *testing.T) {
 	// The store still takes writes that fit.
 	appendMetas(t, s, []Meta{{SubmissionID: "small", IntegratedTime: 1}})
 }
+
+func TestDerivedStateDropsWithoutTouchingTheLog(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update(func(tx *WriteTx) error {
+		if err := tx.AppendEntry(0, []byte("leaf"), Meta{SubmissionID: "s-0"}); err != nil {
+			return err
+		}
+		if err := tx.PutFlag("R1-00aa", []byte("flag")); err != nil {
+			return err
+		}
+		return tx.PutDetectorValue("applied", []byte{1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropDerived(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.View(func(tx *ReadTx) error {
+		if _, err := tx.Flag("R1-00aa"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("flag after DropDerived: %v, want ErrNotFound", err)
+		}
+		if v := tx.DetectorValue("applied"); v != nil {
+			t.Errorf("detector value after DropDerived: %x", v)
+		}
+		if n := tx.FlagCount(); n != 0 {
+			t.Errorf("%d flags after DropDerived", n)
+		}
+		if leaf, err := tx.Leaf(0); err != nil || string(leaf) != "leaf" {
+			t.Errorf("entry 0 after DropDerived: %q, %v; the log must be untouched", leaf, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
