@@ -36,21 +36,107 @@ func (e *Error) Error() string { return fmt.Sprintf("filter: at offset %d: %s", 
 // EVENT_KIND_EXPORT_DECLARATION) to the stored kind name, or reports false.
 type KindName func(s string) (string, bool)
 
-// Parse parses expr into a storage filter. kinds resolves kind values.
+// FieldKind is what a field can be compared with.
+type FieldKind int
+
+const (
+	// Equality fields take "=" and a non-empty value.
+	Equality FieldKind = iota
+	// Time fields take >=, >, <= or < and an RFC 3339 time, at most one
+	// lower and one upper bound.
+	Time
+)
+
+// Field is a field a filter may name.
+type Field struct {
+	Name string
+	Kind FieldKind
+}
+
+// Cond is one comparison of a parsed filter.
+type Cond struct {
+	Field string
+	Op    string
+	Value string
+	// Time is the value of a Time field's comparison.
+	Time time.Time
+	// ValuePos is the byte offset of the value, for errors about it.
+	ValuePos int
+}
+
+// Bounds is a time range in unix nanoseconds, Since inclusive and Until
+// exclusive; zero means unbounded.
+type Bounds struct{ Since, Until int64 }
+
+// Add narrows b by a Time comparison.
+func (b *Bounds) Add(c Cond) {
+	n := c.Time.UnixNano()
+	switch c.Op {
+	case ">=":
+		b.Since = n
+	case ">":
+		b.Since = n + 1
+	case "<":
+		b.Until = n
+	case "<=":
+		b.Until = n + 1
+	}
+}
+
+// Parse parses expr into a storage filter over log entries. kinds resolves
+// kind values.
 func Parse(expr string, kinds KindName) (storage.Filter, error) {
 	var f storage.Filter
-	if len(expr) > MaxLength {
-		return f, &Error{Pos: MaxLength, Msg: fmt.Sprintf("longer than %d bytes", MaxLength)}
-	}
-	toks, err := lex(expr)
+	conds, err := Conds(expr, EntryFields)
 	if err != nil {
 		return f, err
 	}
+	var b Bounds
+	for _, c := range conds {
+		switch c.Field {
+		case "shipment_ref":
+			f.ShipmentRef = c.Value
+		case "member":
+			f.Member = c.Value
+		case "cas":
+			f.CAS = c.Value
+		case "kind":
+			name, ok := kinds(c.Value)
+			if !ok {
+				return f, &Error{Pos: c.ValuePos, Msg: fmt.Sprintf("%q is not an event kind", c.Value)}
+			}
+			f.Kind = name
+		case "integrated_time":
+			b.Add(c)
+		}
+	}
+	f.SinceNano, f.UntilNano = b.Since, b.Until
+	return f, nil
+}
+
+// EntryFields are the fields of a ListEntries filter.
+var EntryFields = []Field{
+	{"shipment_ref", Equality}, {"member", Equality}, {"cas", Equality}, {"kind", Equality}, {"integrated_time", Time},
+}
+
+// Conds parses expr into comparisons of the given fields: each field
+// compared once (a Time field once from below and once from above), with
+// an operator its kind takes, and a time range that is not empty.
+func Conds(expr string, fields []Field) ([]Cond, error) {
+	if len(expr) > MaxLength {
+		return nil, &Error{Pos: MaxLength, Msg: fmt.Sprintf("longer than %d bytes", MaxLength)}
+	}
+	toks, err := lex(expr)
+	if err != nil {
+		return nil, err
+	}
+	var conds []Cond
 	seen := map[string]bool{}
+	bounds := map[string]*Bounds{}
 	for i := 0; i < len(toks); {
 		if i > 0 {
 			if toks[i].kind != tokWord || toks[i].text != "AND" {
-				return f, &Error{Pos: toks[i].pos, Msg: fmt.Sprintf("want AND between comparisons, got %q (OR, NOT and parentheses are not supported)", toks[i].text)}
+				return nil, &Error{Pos: toks[i].pos, Msg: fmt.Sprintf("want AND between comparisons, got %q (OR, NOT and parentheses are not supported)", toks[i].text)}
 			}
 			i++
 		}
@@ -59,95 +145,96 @@ func Parse(expr string, kinds KindName) (storage.Filter, error) {
 			if i < len(toks) {
 				pos = toks[i].pos
 			}
-			return f, &Error{Pos: pos, Msg: "incomplete comparison: want FIELD OP VALUE"}
+			return nil, &Error{Pos: pos, Msg: "incomplete comparison: want FIELD OP VALUE"}
 		}
 		field, op, val := toks[i], toks[i+1], toks[i+2]
 		i += 3
 		if field.kind != tokWord {
-			return f, &Error{Pos: field.pos, Msg: fmt.Sprintf("want a field name, got %q", field.text)}
+			return nil, &Error{Pos: field.pos, Msg: fmt.Sprintf("want a field name, got %q", field.text)}
 		}
 		if op.kind != tokOp {
-			return f, &Error{Pos: op.pos, Msg: fmt.Sprintf("want an operator after %s, got %q", field.text, op.text)}
+			return nil, &Error{Pos: op.pos, Msg: fmt.Sprintf("want an operator after %s, got %q", field.text, op.text)}
 		}
 		if val.kind != tokWord && val.kind != tokString {
-			return f, &Error{Pos: val.pos, Msg: fmt.Sprintf("want a value, got %q", val.text)}
+			return nil, &Error{Pos: val.pos, Msg: fmt.Sprintf("want a value, got %q", val.text)}
 		}
-		// integrated_time may have one lower and one upper bound.
+		fd, ok := lookup(fields, field.text)
+		if !ok {
+			return nil, &Error{Pos: field.pos, Msg: fmt.Sprintf("unknown field %q; filter on %s", field.text, names(fields))}
+		}
+		// A Time field may have one lower and one upper bound.
 		key := field.text
-		if field.text == "integrated_time" {
+		if fd.Kind == Time {
 			key += strings.TrimSuffix(op.text, "=")
 		}
 		if seen[key] {
-			return f, &Error{Pos: field.pos, Msg: fmt.Sprintf("%s is compared twice", field.text)}
+			return nil, &Error{Pos: field.pos, Msg: fmt.Sprintf("%s is compared twice", field.text)}
 		}
 		seen[key] = true
-		if err := apply(&f, field, op, val, kinds); err != nil {
-			return f, err
+		c := Cond{Field: field.text, Op: op.text, Value: val.text, ValuePos: val.pos}
+		switch fd.Kind {
+		case Equality:
+			if op.text != "=" {
+				return nil, &Error{Pos: op.pos, Msg: fmt.Sprintf("%s takes only =", field.text)}
+			}
+			if val.text == "" {
+				return nil, &Error{Pos: val.pos, Msg: fmt.Sprintf("%s = \"\" matches nothing; leave it out", field.text)}
+			}
+		case Time:
+			t, err := time.Parse(time.RFC3339Nano, val.text)
+			if err != nil {
+				return nil, &Error{Pos: val.pos, Msg: fmt.Sprintf("%s wants an RFC 3339 time such as \"2026-03-01T00:00:00Z\": %v", field.text, err)}
+			}
+			if t.Year() < 1970 || t.Year() > 2200 {
+				return nil, &Error{Pos: val.pos, Msg: field.text + " is out of range"}
+			}
+			switch op.text {
+			case ">=", ">", "<", "<=":
+			default:
+				return nil, &Error{Pos: op.pos, Msg: field.text + " takes >=, >, <= or <"}
+			}
+			if t.UnixNano() <= 0 {
+				return nil, &Error{Pos: val.pos, Msg: field.text + " must be after 1970"}
+			}
+			c.Time = t
+			b := bounds[field.text]
+			if b == nil {
+				b = &Bounds{}
+				bounds[field.text] = b
+			}
+			b.Add(c)
+			if b.Since != 0 && b.Until != 0 && b.Since >= b.Until {
+				return nil, &Error{Pos: 0, Msg: fmt.Sprintf("the %s range is empty", field.text)}
+			}
 		}
+		conds = append(conds, c)
 	}
-	if f.SinceNano != 0 && f.UntilNano != 0 && f.SinceNano >= f.UntilNano {
-		return f, &Error{Pos: 0, Msg: "the integrated_time range is empty"}
-	}
-	return f, nil
+	return conds, nil
 }
 
-func apply(f *storage.Filter, field, op, val token, kinds KindName) error {
-	eqOnly := func(dst *string) error {
-		if op.text != "=" {
-			return &Error{Pos: op.pos, Msg: fmt.Sprintf("%s takes only =", field.text)}
+func lookup(fields []Field, name string) (Field, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
 		}
-		if val.text == "" {
-			return &Error{Pos: val.pos, Msg: fmt.Sprintf("%s = \"\" matches nothing; leave it out", field.text)}
-		}
-		*dst = val.text
-		return nil
 	}
-	switch field.text {
-	case "shipment_ref":
-		return eqOnly(&f.ShipmentRef)
-	case "member":
-		return eqOnly(&f.Member)
-	case "cas":
-		return eqOnly(&f.CAS)
-	case "kind":
-		var k string
-		if err := eqOnly(&k); err != nil {
-			return err
-		}
-		name, ok := kinds(k)
-		if !ok {
-			return &Error{Pos: val.pos, Msg: fmt.Sprintf("%q is not an event kind", k)}
-		}
-		f.Kind = name
-		return nil
-	case "integrated_time":
-		t, err := time.Parse(time.RFC3339Nano, val.text)
-		if err != nil {
-			return &Error{Pos: val.pos, Msg: fmt.Sprintf("integrated_time wants an RFC 3339 time such as \"2026-03-01T00:00:00Z\": %v", err)}
-		}
-		if t.Year() < 1970 || t.Year() > 2200 {
-			return &Error{Pos: val.pos, Msg: "integrated_time is out of range"}
-		}
-		n := t.UnixNano()
-		switch op.text {
-		case ">=":
-			f.SinceNano = n
-		case ">":
-			f.SinceNano = n + 1
-		case "<":
-			f.UntilNano = n
-		case "<=":
-			f.UntilNano = n + 1
+	return Field{}, false
+}
+
+// names lists field names for a message: "a, b or c".
+func names(fields []Field) string {
+	var b strings.Builder
+	for i, f := range fields {
+		switch {
+		case i == 0:
+		case i == len(fields)-1:
+			b.WriteString(" or ")
 		default:
-			return &Error{Pos: op.pos, Msg: "integrated_time takes >=, >, <= or <"}
+			b.WriteString(", ")
 		}
-		if n <= 0 {
-			return &Error{Pos: val.pos, Msg: "integrated_time must be after 1970"}
-		}
-		return nil
-	default:
-		return &Error{Pos: field.pos, Msg: fmt.Sprintf("unknown field %q; filter on shipment_ref, member, cas, kind or integrated_time", field.text)}
+		b.WriteString(f.Name)
 	}
+	return b.String()
 }
 
 type tokKind int

@@ -166,6 +166,9 @@ type Ledger struct {
 	mu       sync.RWMutex
 	latest   checkpoint.Checkpoint
 	noteText []byte
+	// grown is closed, and replaced, whenever a new checkpoint is
+	// published, so followers of the log can wait for it without polling.
+	grown chan struct{}
 
 	// Owned by the sequencer goroutine.
 	tree     *compact.Range
@@ -203,6 +206,7 @@ func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 		queue:   make(chan *request, cfg.QueueSize),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
+		grown:   make(chan struct{}),
 	}
 	if err := l.load(); err != nil {
 		return nil, err
@@ -240,11 +244,31 @@ func (l *Ledger) Close() error {
 	return nil
 }
 
-// publish makes a new checkpoint visible to readers.
+// publish makes a new checkpoint visible to readers and wakes followers.
 func (l *Ledger) publish(c checkpoint.Checkpoint, noteText []byte) {
 	l.mu.Lock()
 	l.latest, l.noteText = c, noteText
+	close(l.grown)
+	l.grown = make(chan struct{})
 	l.mu.Unlock()
+}
+
+// WaitBeyond blocks until the log holds more than size entries, or ctx
+// ends, and returns the latest size.
+func (l *Ledger) WaitBeyond(ctx context.Context, size uint64) (uint64, error) {
+	for {
+		l.mu.RLock()
+		latest, grown := l.latest.Size, l.grown
+		l.mu.RUnlock()
+		if latest > size {
+			return latest, nil
+		}
+		select {
+		case <-grown:
+		case <-ctx.Done():
+			return latest, ctx.Err()
+		}
+	}
 }
 
 func (l *Ledger) sign(size uint64, root []byte) (checkpoint.Checkpoint, []byte, error) {

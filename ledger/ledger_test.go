@@ -296,3 +296,26 @@ func TestCloseCommitsQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWaitBeyond(t *testing.T) {
+	l, _ := openTestLedger(t, t.TempDir())
+	got := make(chan uint64, 1)
+	go func() {
+		n, err := l.WaitBeyond(t.Context(), 0)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- n
+	}()
+	if _, err := l.Submit(t.Context(), sub(0)); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != 1 {
+		t.Fatalf("WaitBeyond(0) = %d, want 1", n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := l.WaitBeyond(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitBeyond with a canceled context: %v", err)
+	}
+}
