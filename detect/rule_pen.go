@@ -1,0 +1,126 @@
+package detect
+
+import (
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+// evalShipmentAfterObjection is R3: goods moved although the importing
+// country objected.
+func evalShipmentAfterObjection(c *evalCtx) {
+	l := c.leg
+	sh, ok := c.v.Shipment(l.Ref)
+	if !ok {
+		return
+	}
+	var objection, movement *Leg
+	var text string
+	switch {
+	case isMovement(l.Kind) && sh.Reply != nil && sh.Reply.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION:
+		objection, movement = sh.Reply, l
+		text = "the " + kindText(l.Kind) + " of " + day(l.Occurred) + " (entry " + idx(l.Index) + ") shows the goods moving after it"
+	case l.Kind == chemledgerv1.EventKind_EVENT_KIND_PEN_REPLY && l.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION && sh.Movement != nil:
+		objection, movement = l, sh.Movement
+		text = "the " + kindText(movement.Kind) + " of " + day(movement.Occurred) + " (entry " + idx(movement.Index) + ") had already recorded the goods moving, so the consignment is under way against the objection and should be stopped"
+	default:
+		return
+	}
+	ev := []uint64{objection.Index, movement.Index}
+	if sh.PEN != nil {
+		ev = append(ev, sh.PEN.Index)
+	}
+	c.add(finding{
+		key: l.Ref, ref: l.Ref, subject: l.Ref, cas: l.CAS, countries: legCountries(objection, movement, sh.PEN),
+		evidence: ev,
+		vars: []string{
+			"ref", l.Ref, "chemical", l.Chemical, "cas", l.CAS,
+			"objection_index", idx(objection.Index), "objection_date", day(objection.Occurred),
+			"movement_text", text,
+		},
+	})
+}
+
+// evalNoPEN is R4: an export declaration to a country that requires a
+// pre-export notification, with none recorded before it.
+func evalNoPEN(c *evalCtx) {
+	l := c.leg
+	if l.Kind != chemledgerv1.EventKind_EVENT_KIND_EXPORT_DECLARATION {
+		return
+	}
+	country := l.Importer.Country
+	if country == "" {
+		country = l.Consignee.Country
+	}
+	if !c.e.policy.Tables.PENRequired[country][l.CAS] {
+		return
+	}
+	if sh, ok := c.v.Shipment(l.Ref); ok && sh.PEN != nil {
+		return
+	}
+	note := "requirement matrix pen_required.json, version " + c.e.policy.Tables.Version
+	for _, f := range c.e.policy.Tables.Illustrative {
+		if f == "pen_required.json" {
+			note += ", illustrative values"
+		}
+	}
+	c.add(finding{
+		key: l.Ref, ref: l.Ref, subject: l.Ref, cas: l.CAS, countries: legCountries(l),
+		evidence: []uint64{l.Index},
+		vars: []string{
+			"ref", l.Ref, "quantity", l.Amount.Declared(), "chemical", l.Chemical, "cas", l.CAS,
+			"exporter_country", countryText(l.Exporter.Country), "importer_country", country,
+			"export_index", idx(l.Index), "export_date", day(l.Occurred), "matrix_note", note,
+		},
+	})
+}
+
+// evalNoReply is R5: exported after the reply-by date with no reply.
+func evalNoReply(c *evalCtx) {
+	l := c.leg
+	if l.Kind != chemledgerv1.EventKind_EVENT_KIND_EXPORT_DECLARATION {
+		return
+	}
+	sh, ok := c.v.Shipment(l.Ref)
+	if !ok || sh.PEN == nil || sh.Reply != nil || sh.PEN.ReplyBy.IsZero() || !l.Occurred.After(sh.PEN.ReplyBy) {
+		return
+	}
+	p := sh.PEN
+	c.add(finding{
+		key: l.Ref, ref: l.Ref, subject: l.Ref, cas: l.CAS, countries: legCountries(p, l),
+		evidence: []uint64{p.Index, l.Index},
+		vars: []string{
+			"ref", l.Ref, "chemical", l.Chemical, "cas", l.CAS, "pen_index", idx(p.Index),
+			"importer_country", countryText(importingCountry(p)), "reply_by", day(p.ReplyBy),
+			"export_date", day(l.Occurred), "export_index", idx(l.Index),
+		},
+	})
+}
+
+// evalConsigneeChanged is R7: a later leg names a different ultimate
+// consignee than the notification.
+func evalConsigneeChanged(c *evalCtx) {
+	l := c.leg
+	if !isMovement(l.Kind) || !l.ConsigneeStated {
+		return
+	}
+	sh, ok := c.v.Shipment(l.Ref)
+	if !ok || sh.PEN == nil || !sh.PEN.ConsigneeStated {
+		return
+	}
+	p := sh.PEN
+	th := c.th()
+	if p.Consignee.Country == l.Consignee.Country {
+		if _, same := similarEnough(p.Consignee.Norm, l.Consignee.Norm, th.get("name_similarity")); same {
+			return
+		}
+	}
+	c.add(finding{
+		key: l.Ref, ref: l.Ref, subject: l.Ref, cas: l.CAS, countries: legCountries(p, l),
+		evidence: []uint64{p.Index, l.Index}, th: th,
+		vars: []string{
+			"ref", l.Ref, "chemical", l.Chemical, "cas", l.CAS, "pen_index", idx(p.Index),
+			"pen_consignee", partyText(p.Consignee), "pen_country", countryText(p.Consignee.Country),
+			"kind", kindText(l.Kind), "date", day(l.Occurred), "index", idx(l.Index),
+			"consignee", partyText(l.Consignee), "consignee_country", countryText(l.Consignee.Country),
+		},
+	})
+}

@@ -1,0 +1,55 @@
+package detect
+
+import (
+	"strconv"
+
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+// evalCompanyShopping is R12: after a refusal, the same importer or
+// consignee turns up in a new notification for the chemical from another
+// exporter.
+func evalCompanyShopping(c *evalCtx) {
+	l := c.leg
+	if l.Kind != chemledgerv1.EventKind_EVENT_KIND_PRE_EXPORT_NOTIFICATION || l.Exporter.Key == "" {
+		return
+	}
+	th := c.th()
+	window := days(th.get("window_days"))
+	parties := []*Party{l.Importer}
+	if l.Consignee.Key != l.Importer.Key {
+		parties = append(parties, l.Consignee)
+	}
+	for _, p := range parties {
+		if p.Key == "" {
+			continue
+		}
+		for _, r := range c.v.Refusals(p.Key) {
+			gap := l.Occurred.Sub(r.Occurred)
+			if r.CAS != l.CAS || r.Ref == l.Ref || r.Exporter.Key == "" || r.Exporter.Key == l.Exporter.Key || gap < 0 || gap > window {
+				continue
+			}
+			c.add(finding{
+				key: idx(r.Index), ref: l.Ref, subject: p.Key, cas: l.CAS,
+				countries: append(legCountries(l), r.Exporter.Country), evidence: []uint64{r.Index, l.Index}, th: th,
+				vars: []string{
+					"party", partyText(p), "country", countryText(p.Country), "refusal_text", refusalText(r),
+					"refused_ref", r.Ref, "chemical", l.Chemical, "cas", l.CAS,
+					"refused_exporter", partyText(r.Exporter), "refusal_date", day(r.Occurred),
+					"refusal_index", idx(r.Index), "days", strconv.Itoa(int(gap.Hours() / 24)),
+					"ref", l.Ref, "index", idx(l.Index), "exporter", partyText(l.Exporter),
+				},
+			})
+		}
+	}
+}
+
+func refusalText(r Refusal) string {
+	switch {
+	case r.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION:
+		return "met the importing country's objection to shipment"
+	case r.Reply == chemledgerv1.PenReply_PEN_REPLY_INFORMATION_REQUESTED:
+		return "met the importing country's request for more information about shipment"
+	}
+	return "was party to the stopped shipment"
+}

@@ -1,0 +1,255 @@
+package detect
+
+import (
+	"iter"
+	"time"
+
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+// View is the read-only face of the detector's indexed history that rules
+// evaluate against. It is what an entry sees of everything before it: Apply
+// evaluates the rules against the View first and folds the entry in after.
+// State is the in-memory implementation; a storage-backed one must return
+// the same answers for the same log prefix, in the same order, because flags
+// must be byte-identical across rebuilds. Returned values are shared: rules
+// must not modify them.
+type View interface {
+	// Shipment returns what is known of a shipment reference.
+	Shipment(ref string) (*Shipment, bool)
+	// Licences returns the licences whose holder matches p by licence
+	// number, shared identifier or normalised name and country, sorted by
+	// issuing country and number.
+	Licences(p Party) []Licence
+	// AnnualRequirement returns the annual legitimate requirement recorded
+	// in the log for country and catalogue CAS that applies to year: the
+	// entry with the latest first year not after it.
+	AnnualRequirement(country, cas string, year int) (ALR, bool)
+	// Imported returns the import declarations so far into country of cas
+	// in the calendar year.
+	Imported(country, cas string, year int) Cumulative
+	// Orders returns the pre-export notifications, export and import
+	// declarations naming consignee (a party key) as ultimate consignee, in
+	// log order, within the detector's look-back horizon.
+	Orders(consignee string) []Order
+	// Refusals returns the objections, information requests and stopped
+	// shipments concerning a party key as importer or consignee, in log
+	// order, within the look-back horizon.
+	Refusals(party string) []Refusal
+	// FirstSeen returns when a party key first appeared in a shipment
+	// event, in any role.
+	FirstSeen(party string) (Sighting, bool)
+	// LogStart returns the earliest occurred time of any shipment event.
+	LogStart() (time.Time, bool)
+	// WatchList returns the watch-list entries in force, sorted by key.
+	WatchList() []WatchEntry
+	// KnownProfile reports whether a party profile (Party.Profile) has
+	// appeared before; every known profile has been screened against every
+	// watch-list entry in force.
+	KnownProfile(profile string) bool
+	// Profiles yields every known party profile in profile order.
+	Profiles() iter.Seq[Party]
+	// Raised reports whether the flag with this id was raised already.
+	Raised(flagID string) bool
+	// Consumed reports whether a rule's flag already used key (a shipment
+	// reference) as evidence, so the same shipments do not make a second
+	// structuring or combination flag.
+	Consumed(scope, key string) bool
+}
+
+// Party is a party as the rules compare it.
+type Party struct {
+	// Key is the normalised name without spaces and the country,
+	// "name|CC"; empty when the event names no party in this role.
+	Key string
+	// Name is the name as declared.
+	Name string
+	// Norm is NormalizeName(Name).
+	Norm string
+	// Country is the ISO 3166-1 alpha-2 country of establishment.
+	Country string
+	// IDs are the party's identifiers as "SCHEME:VALUE", upper case,
+	// letters and digits only, sorted.
+	IDs []string
+	// Profile is Key plus the identifiers: a new profile is screened
+	// against the watch list.
+	Profile string
+}
+
+// Amount is a declared quantity turned into kilograms of pure substance.
+type Amount struct {
+	// Known is false when the event has no quantity or its unit is not
+	// one the reference data knows.
+	Known bool
+	// KG is the quantity in kilograms of pure substance.
+	KG float64
+	// Value, Unit and Percent are the quantity as declared; Percent is
+	// the concentration, 100 when undeclared.
+	Value   float64
+	Unit    string
+	Percent float64
+	// Volume is true when the quantity was declared by volume.
+	Volume bool
+	// Density is the kg/l used for a volume.
+	Density float64
+	// DensityAssumed is true when no density was on file and 1.0 kg/l was
+	// used.
+	DensityAssumed bool
+}
+
+// Leg is one shipment event reduced to the facts the rules use.
+type Leg struct {
+	// Index is the entry's log index; Member the member that signed it.
+	Index  uint64
+	Member string
+	Kind   chemledgerv1.EventKind
+	// Ref is the shipment reference.
+	Ref string
+	// Logged is the integrated time; Occurred the event's occurred_time,
+	// or Logged when unset.
+	Logged, Occurred time.Time
+	// CAS is the catalogue CAS (the parent for a salt), or the declared one
+	// when the catalogue does not know it.
+	CAS string
+	// Chemical is the catalogue name, or the declared one.
+	Chemical string
+	// HS is the declared HS code, with any national extension.
+	HS string
+	// Amount is the declared quantity in kg of pure substance.
+	Amount Amount
+	// The parties are shared between legs (State interns them) and never
+	// nil: an absent party has an empty Key.
+	Exporter *Party
+	Importer *Party
+	// Consignee is the ultimate consignee when one is stated, else the
+	// importer; ConsigneeStated says which.
+	Consignee       *Party
+	ConsigneeStated bool
+	// Dispatch, Arrival and ReplyBy are the declared dates; zero when
+	// not given.
+	Dispatch time.Time
+	Arrival  time.Time
+	ReplyBy  time.Time
+	// Reply is a PEN reply's answer; Incident an incident's kind.
+	Reply    chemledgerv1.PenReply
+	Incident chemledgerv1.IncidentKind
+	// Location is the country where the event happened.
+	Location string
+}
+
+// Shipment is the state of one shipment reference: the latest leg of each
+// kind that rules compare, in log order.
+type Shipment struct {
+	Ref string
+	// PEN is the latest pre-export notification.
+	PEN *Leg
+	// Reply is the latest reply to it.
+	Reply *Leg
+	// Export is the latest export declaration (a correction supersedes).
+	Export *Leg
+	// Receipt is the latest receipt confirmation.
+	Receipt *Leg
+	// Movement is the first leg that moved goods: export, transit, import
+	// or receipt.
+	Movement *Leg
+	// Closed is the incident that ended the shipment (seizure or stopped
+	// shipment), so no arrival is expected.
+	Closed *Leg
+}
+
+// Licence is a licence as the registry holds it now.
+type Licence struct {
+	// Number and IssuingCountry identify the licence.
+	Number         string
+	IssuingCountry string
+	// Holder is the licensed operator.
+	Holder Party
+	// CAS are catalogue CAS numbers.
+	CAS []string
+	// ValidFrom and ValidUntil bound its validity; zero is open-ended.
+	ValidFrom  time.Time
+	ValidUntil time.Time
+	// RevokedAt is when a revocation took effect; zero if none.
+	RevokedAt time.Time
+	// Index is the log index of the latest entry about the licence.
+	Index uint64
+}
+
+// covers reports whether the licence lists cas.
+func (l Licence) covers(cas string) bool {
+	for _, c := range l.CAS {
+		if c == cas {
+			return true
+		}
+	}
+	return false
+}
+
+// ALR is an annual legitimate requirement recorded in the log.
+type ALR struct {
+	// KG is the requirement in kg of pure substance a year.
+	KG float64
+	// Year is the first year it applies to.
+	Year int
+	// Index is the registry entry's log index.
+	Index uint64
+}
+
+// Cumulative is a running total of imports.
+type Cumulative struct {
+	// KG is the total in kg of pure substance.
+	KG float64
+	// Evidence are the log indexes of the entries summed, in log order.
+	Evidence []uint64
+}
+
+// Order is a notification or declaration naming a consignee: the entry's
+// index and kind, the shipment, catalogue CAS, kg of pure substance,
+// exporter and occurred time.
+type Order struct {
+	Index    uint64
+	Kind     chemledgerv1.EventKind
+	Ref      string
+	CAS      string
+	KG       float64
+	Exporter *Party
+	Occurred time.Time
+}
+
+// Refusal is a refused or stopped shipment: the entry's index, what it
+// was, the shipment, catalogue CAS, exporter and occurred time.
+type Refusal struct {
+	Index uint64
+	// What is the reply (objection, information requested) or the
+	// incident kind.
+	Reply    chemledgerv1.PenReply
+	Incident chemledgerv1.IncidentKind
+	Ref      string
+	CAS      string
+	Exporter *Party
+	Occurred time.Time
+}
+
+// Sighting is a party's first appearance: when it happened and the entry.
+type Sighting struct {
+	Occurred time.Time
+	Index    uint64
+}
+
+// WatchEntry is a party on a watch list.
+type WatchEntry struct {
+	// Key is the list, the normalised name and the country (the
+	// identifiers when the entry names no one).
+	Key string
+	// List names the list, for example "OFAC-SDN".
+	List string
+	// Party is the listed party, normalised.
+	Party Party
+	// Aliases are the other names as listed; AliasNorms the same
+	// normalised.
+	Aliases    []string
+	AliasNorms []string
+	// Reason is why the party is listed; Index the entry's log index.
+	Reason string
+	Index  uint64
+}
