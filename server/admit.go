@@ -19,6 +19,12 @@ var submissionIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // signatures against the members' keys, and the event's content. It writes
 // nothing.
 func (s *ledgerService) admit(id string, env []byte) (ledger.Submission, error) {
+	sub, _, err := s.admitPayload(id, env)
+	return sub, err
+}
+
+// admitPayload is admit, also returning the decoded payload.
+func (s *ledgerService) admitPayload(id string, env []byte) (ledger.Submission, envelope.Payload, error) {
 	var v badinput.List
 	if !submissionIDPattern.MatchString(id) {
 		v.Add("submission_id", "must be 1 to 128 characters of letters, digits and . _ : -")
@@ -26,45 +32,45 @@ func (s *ledgerService) admit(id string, env []byte) (ledger.Submission, error) 
 	e, err := envelope.Parse(env)
 	if err != nil {
 		if !v.Merge("", err) {
-			return ledger.Submission{}, err
+			return ledger.Submission{}, envelope.Payload{}, err
 		}
-		return ledger.Submission{}, v.Err()
+		return ledger.Submission{}, envelope.Payload{}, v.Err()
 	}
 	member, err := envelope.Verify(e, s.members.Key)
 	if err != nil {
 		if !v.Merge("", err) {
-			return ledger.Submission{}, err
+			return ledger.Submission{}, envelope.Payload{}, err
 		}
-		return ledger.Submission{}, v.Err()
+		return ledger.Submission{}, envelope.Payload{}, v.Err()
 	}
 	p, err := envelope.DecodePayload(e)
 	if err != nil {
 		v.Merge("", err)
-		return ledger.Submission{}, v.Err()
+		return ledger.Submission{}, envelope.Payload{}, v.Err()
 	}
 	sub := ledger.Submission{ID: id, Leaf: env, Member: member}
 	switch {
 	case p.Event != nil:
 		if err := validate.Event(p.Event); err != nil && !v.Merge("", err) {
-			return ledger.Submission{}, err
+			return ledger.Submission{}, envelope.Payload{}, err
 		}
 		s.checkReferences(&v, p.Event)
 		sub.ShipmentRef, sub.CAS, sub.Kind = p.Event.GetShipmentRef(), p.Event.GetChemical().GetCas(), kindName(p.Event.GetKind())
 	case p.Registry != nil:
 		if err := validate.RegistryEntry(p.Registry); err != nil && !v.Merge("", err) {
-			return ledger.Submission{}, err
+			return ledger.Submission{}, envelope.Payload{}, err
 		}
 		sub.Kind, sub.CAS = registryKind(p.Registry)
 	case p.Disposition != nil:
 		if err := validate.Disposition(p.Disposition); err != nil && !v.Merge("", err) {
-			return ledger.Submission{}, err
+			return ledger.Submission{}, envelope.Payload{}, err
 		}
 		sub.Kind = KindDisposition
 	}
 	if err := v.Err(); err != nil {
-		return ledger.Submission{}, err
+		return ledger.Submission{}, envelope.Payload{}, err
 	}
-	return sub, nil
+	return sub, p, nil
 }
 
 // checkReferences refuses references to entries the log does not have.

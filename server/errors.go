@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/chemledger/chemledger/badinput"
+	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/filter"
 	"github.com/chemledger/chemledger/ledger"
@@ -34,6 +35,7 @@ const (
 	ReasonInternal        = "INTERNAL"
 	ReasonCanceled        = "CANCELED"
 	ReasonBodyTooLarge    = "BODY_TOO_LARGE"
+	ReasonFlagNotFound    = "FLAG_NOT_FOUND"
 )
 
 // errBadPageToken marks a page token that is not one of ours.
@@ -60,7 +62,9 @@ func toStatus(log *slog.Logger, err error) error {
 		return withDetails(codes.InvalidArgument, err.Error(), ReasonBadInput, bad.Violations)
 	case errors.As(err, &fe):
 		return withDetails(codes.InvalidArgument, fe.Error(), ReasonBadFilter, []badinput.Violation{{Field: "filter", Description: fe.Error()}})
-	case errors.Is(err, errBadPageToken):
+	case errors.Is(err, derive.ErrNoFlag):
+		return withDetails(codes.NotFound, err.Error(), ReasonFlagNotFound, nil)
+	case errors.Is(err, errBadPageToken), errors.Is(err, derive.ErrBadPageToken):
 		return withDetails(codes.InvalidArgument, err.Error(), ReasonBadPageToken, []badinput.Violation{{Field: "page_token", Description: err.Error()}})
 	case errors.As(err, &revoked):
 		return withDetails(codes.PermissionDenied, err.Error(), ReasonKeyRevoked, []badinput.Violation{{Field: revoked.Field, Description: "the key has been revoked"}})

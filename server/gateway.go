@@ -43,6 +43,11 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	if err := chemledgerv1.RegisterLedgerServiceHandler(ctx, gw, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
+	if s.analyst {
+		if err := chemledgerv1.RegisterAnalystServiceHandler(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register analyst gateway: %w", err)
+		}
+	}
 	client := chemledgerv1.NewLedgerServiceClient(conn)
 
 	mux := http.NewServeMux()

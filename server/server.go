@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/chemledger/chemledger/derive"
+	"github.com/chemledger/chemledger/detect"
 	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
@@ -68,13 +70,28 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	metrics *metrics
+	// analyst says whether the analyst API is served.
+	analyst bool
+}
+
+// Deps are what the server serves.
+type Deps struct {
+	Ledger  *ledger.Ledger
+	Members *members.Registry
+	// VerifierKey is the note verifier key of the log's checkpoint signer.
+	VerifierKey string
+	// Deriver, when set, serves the analyst API over the detector's flags.
+	Deriver *derive.Deriver
+	// Policy is the detection policy the Deriver runs.
+	Policy detect.Policy
 }
 
 // New assembles the gRPC server around an open ledger.
-func New(cfg Config, l *ledger.Ledger, reg *members.Registry, verifierKey string) *Server {
+func New(cfg Config, deps Deps) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	l := deps.Ledger
 	s := &Server{cfg: cfg, ledger: l, health: health.NewServer()}
 	s.metrics = newMetrics(func() float64 {
 		cp, _ := l.Checkpoint()
@@ -87,7 +104,12 @@ func New(cfg Config, l *ledger.Ledger, reg *members.Registry, verifierKey string
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxConcurrentStreams(1024),
 	)
-	chemledgerv1.RegisterLedgerServiceServer(s.grpc, NewLedgerService(l, reg, verifierKey, cfg.Logger))
+	entries := NewLedgerService(l, deps.Members, deps.VerifierKey, cfg.Logger)
+	chemledgerv1.RegisterLedgerServiceServer(s.grpc, entries)
+	if deps.Deriver != nil {
+		chemledgerv1.RegisterAnalystServiceServer(s.grpc, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
+		s.analyst = true
+	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

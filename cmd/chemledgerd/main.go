@@ -25,6 +25,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/derive"
+	"github.com/chemledger/chemledger/detect"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/server"
@@ -54,6 +56,7 @@ type options struct {
 	logFormat string
 	maxBatch  int
 	dbMaxSize int
+	policy    string
 	readyFile string
 }
 
@@ -70,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", env("CHEMLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (env CHEMLEDGER_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("CHEMLEDGER_LOG_FORMAT", "text"), "text or json (env CHEMLEDGER_LOG_FORMAT)")
 	fs.StringVar(&o.readyFile, "ready-file", env("CHEMLEDGER_READY_FILE", ""), "once listening, write the bound gRPC and HTTP addresses to this file as JSON (useful with port 0) (env CHEMLEDGER_READY_FILE)")
+	fs.StringVar(&o.policy, "policy", env("CHEMLEDGER_POLICY", ""), "detection policy file (JSON); default: the embedded policy (env CHEMLEDGER_POLICY)")
 	fs.IntVar(&o.maxBatch, "max-batch", ledger.DefaultMaxBatch, "most submissions committed in one transaction")
 	fs.IntVar(&o.dbMaxSize, "db-max-size", 0, "cap on the database file in bytes; 0 means none")
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +119,9 @@ func newLogger(o options, w io.Writer) (*slog.Logger, error) {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rebuild" {
+		return runRebuild(args[1:], stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -179,9 +186,23 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		grpcLis.Close()
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
+	dcfg, err := deriveConfig(o.policy, log)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
+	d, err := derive.Open(store, l, dcfg)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return fmt.Errorf("open detector: %w", err)
+	}
+	go d.Run(ctx)
+
 	scfg := server.DefaultConfig()
 	scfg.Logger = log
-	srv := server.New(scfg, l, reg, vkey)
+	srv := server.New(scfg, server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy})
 	cp, _ := l.Checkpoint()
 	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
 		"origin", l.Origin(), "size", cp.Size, "members", len(reg.Members()))
@@ -203,6 +224,23 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	err = srv.Serve(ctx, grpcLis, httpLis)
 	log.Info("stopped")
 	return err
+}
+
+// deriveConfig is the detector's configuration, with the policy file when
+// one is named.
+func deriveConfig(policyFile string, log *slog.Logger) (derive.Config, error) {
+	c := derive.DefaultConfig()
+	c.Logger = log
+	if policyFile != "" {
+		b, err := os.ReadFile(policyFile)
+		if err != nil {
+			return c, fmt.Errorf("read policy: %w", err)
+		}
+		if c.Policy, err = detect.ParsePolicy(b); err != nil {
+			return c, fmt.Errorf("policy %s: %w", policyFile, err)
+		}
+	}
+	return c, nil
 }
 
 // writeReadyFile writes the bound addresses atomically, so a reader never

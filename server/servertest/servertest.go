@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/server"
@@ -32,6 +33,8 @@ type Instance struct {
 	Members     *members.Registry
 	// Keys holds the demo members' private keys by member id.
 	Keys map[string]members.PrivateKey
+	// Deriver is the detector following the log (nil with NoDetection).
+	Deriver *derive.Deriver
 
 	cancel context.CancelFunc
 	done   chan error
@@ -45,6 +48,8 @@ type Options struct {
 	Server func(*server.Config)
 	// Logger receives the service's logs (default: discarded).
 	Logger *slog.Logger
+	// NoDetection leaves the detector and the analyst API out.
+	NoDetection bool
 }
 
 // Start creates a dev data directory in dir (or reuses one) and serves it.
@@ -117,12 +122,31 @@ func Start(dir string, opts Options) (*Instance, error) {
 	if opts.Server != nil {
 		opts.Server(&scfg)
 	}
-	srv := server.New(scfg, l, reg, vkey)
+	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey}
+	var runDeriver func(context.Context) error
+	if !opts.NoDetection {
+		dcfg := derive.DefaultConfig()
+		dcfg.Logger = log
+		d, err := derive.Open(st, l, dcfg)
+		if err != nil {
+			gl.Close()
+			hl.Close()
+			l.Close()
+			st.Close()
+			return nil, err
+		}
+		deps.Deriver, deps.Policy, runDeriver = d, dcfg.Policy, d.Run
+	}
+	srv := server.New(scfg, deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &Instance{
 		Dir: dir, GRPCAddr: gl.Addr().String(), HTTPAddr: hl.Addr().String(), VerifierKey: vkey,
 		Ledger: l, Store: st, Members: reg, Keys: keys, cancel: cancel, done: make(chan error, 1),
 	}
+	if runDeriver != nil {
+		go runDeriver(ctx)
+	}
+	in.Deriver = deps.Deriver
 	go func() { in.done <- srv.Serve(ctx, gl, hl) }()
 	return in, nil
 }
