@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -282,6 +283,11 @@ func (l *Ledger) sign(size uint64, root []byte) (checkpoint.Checkpoint, []byte, 
 
 // Entry reads one entry.
 func (l *Ledger) Entry(ctx context.Context, index uint64) (*Entry, error) {
+	// Serve only what a published checkpoint covers: a commit is in the
+	// store a moment before its checkpoint is published.
+	if cp, _ := l.Checkpoint(); index >= cp.Size {
+		return nil, fmt.Errorf("entry %d: %w", index, ErrNotFound)
+	}
 	var e *Entry
 	err := l.store.View(func(tx *storage.ReadTx) error {
 		var err error
@@ -313,10 +319,18 @@ func readEntry(tx *storage.ReadTx, index uint64) (*Entry, error) {
 // List returns up to limit entries at or after start matching f, and where
 // the next page starts (done when there is none).
 func (l *Ledger) List(ctx context.Context, f storage.Filter, start uint64, limit int) (entries []*Entry, next uint64, done bool, err error) {
+	// Stop at the published checkpoint, as Entry does.
+	cp, _ := l.Checkpoint()
 	err = l.store.View(func(tx *storage.ReadTx) error {
 		p, err := tx.List(f, start, limit)
 		if err != nil {
 			return err
+		}
+		if k := slices.IndexFunc(p.Indexes, func(i uint64) bool { return i >= cp.Size }); k >= 0 || !p.Done && p.Next >= cp.Size {
+			if k >= 0 {
+				p.Indexes = p.Indexes[:k]
+			}
+			p.Done = true
 		}
 		for _, i := range p.Indexes {
 			e, err := readEntry(tx, i)

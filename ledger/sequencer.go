@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,7 +153,7 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		out[i] = &settled{req: r}
 	}
 	start := l.tree.End()
-	saved := l.tree.Hashes()
+	saved := slices.Clone(l.tree.Hashes())
 	now := max(l.cfg.Now().UnixNano(), l.lastTime)
 
 	var (
