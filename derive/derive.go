@@ -137,6 +137,9 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 	return d, nil
 }
 
+// Amount reckons an event's quantity as the rules do.
+func (d *Deriver) Amount(ev *chemledgerv1.ShipmentEvent) detect.Amount { return d.engine.Amount(ev) }
+
 // PolicyVersion is the version of the policy in force.
 func (d *Deriver) PolicyVersion() string { return d.engine.PolicyVersion() }
 

@@ -216,3 +216,21 @@ func (d *Deriver) Snapshot() []Flag {
 	slices.SortFunc(out, func(a, b Flag) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
+
+// Match returns every flag matching a ListFlags filter, in no particular
+// order.
+func (d *Deriver) Match(expr string) ([]Flag, error) {
+	m, err := parseFlagFilter(expr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []Flag
+	for _, f := range d.flags {
+		if m.match(f) {
+			out = append(out, *f)
+		}
+	}
+	return out, nil
+}

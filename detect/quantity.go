@@ -59,3 +59,14 @@ func (a Amount) densityNote() string {
 		return " The quantity was declared by volume and converted at " + num(a.Density) + " kg/l, the density on file for this chemical."
 	}
 }
+
+// Amount is ev's quantity in kilograms of pure substance, reckoned exactly
+// as the rules reckon it under this engine's policy (densities, salts), for
+// views that reconcile a shipment's legs.
+func (e *Engine) Amount(ev *chemledgerv1.ShipmentEvent) Amount {
+	cas := ev.GetChemical().GetCas()
+	if info, ok := e.chems[cas]; ok {
+		cas = info.CAS
+	}
+	return amount(ev.GetQuantity(), ev.GetChemical(), cas, e.policy.Tables.Densities)
+}

@@ -239,3 +239,68 @@ func TestListFlagsMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+func TestGetShipmentAndStats(t *testing.T) {
+	in := start(t, "")
+	conn := dial(t, in)
+	submitAll(t, chemledgerv1.NewLedgerServiceClient(conn), signedExamples(t, in))
+	waitDerived(t, in)
+	a := chemledgerv1.NewAnalystServiceClient(conn)
+
+	sh, err := a.GetShipment(t.Context(), &chemledgerv1.GetShipmentRequest{Ref: "PEN-CN-2026-000871"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []string
+	var exported, received float64
+	for _, l := range sh.GetLegs() {
+		members = append(members, l.GetMember())
+		switch l.GetKind() {
+		case chemledgerv1.EventKind_EVENT_KIND_EXPORT_DECLARATION:
+			exported = l.GetKilograms()
+		case chemledgerv1.EventKind_EVENT_KIND_RECEIPT_CONFIRMATION:
+			received = l.GetKilograms()
+		}
+	}
+	for _, m := range []string{"CN-GACC", "MX-ANAM", "PA-ANA"} {
+		if !slices.Contains(members, m) {
+			t.Errorf("shipment legs reported by %v; want legs from %s too", members, m)
+		}
+	}
+	// 500 kg and 430 kg declared at 99 %: reconciled in kg of pure 4-AP.
+	if exported != 495 || received != 425.7 {
+		t.Errorf("reconciled quantities: exported %v kg, received %v kg; want 495 and 425.7 (kg pure)", exported, received)
+	}
+	found := false
+	for _, q := range sh.GetOpenQuestions() {
+		found = found || q == "Exported 495 kg, received 425.7 kg (-14.0 %)."
+	}
+	if !found {
+		t.Errorf("open questions %q do not mention the 70 kg gap", sh.GetOpenQuestions())
+	}
+	if len(sh.GetFlags()) == 0 {
+		t.Error("no flags on the shipment")
+	}
+	if _, err := a.GetShipment(t.Context(), &chemledgerv1.GetShipmentRequest{Ref: "PEN-XX-0000"}); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown shipment: %v, want NOT_FOUND", err)
+	}
+
+	st, err := a.GetStats(t.Context(), &chemledgerv1.GetStatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := in.Deriver.Snapshot()
+	if st.GetTotal() != int64(len(all)) {
+		t.Fatalf("stats total %d, want %d", st.GetTotal(), len(all))
+	}
+	var sum int64
+	for _, c := range st.GetByRule() {
+		sum += c.GetCount()
+	}
+	if sum != st.GetTotal() {
+		t.Errorf("counts by rule add up to %d, total %d", sum, st.GetTotal())
+	}
+	if _, err := a.GetStats(t.Context(), &chemledgerv1.GetStatsRequest{Filter: "month = 3"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("bad stats filter: %v, want INVALID_ARGUMENT", err)
+	}
+}

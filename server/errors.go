@@ -23,20 +23,24 @@ const errorDomain = "chemledger.dev"
 
 // Reasons are the machine-readable ErrorInfo reasons clients can switch on.
 const (
-	ReasonBadInput        = "BAD_INPUT"
-	ReasonBadFilter       = "BAD_FILTER"
-	ReasonBadPageToken    = "BAD_PAGE_TOKEN"
-	ReasonKeyRevoked      = "KEY_REVOKED"
-	ReasonSubmissionReuse = "SUBMISSION_ID_REUSED"
-	ReasonEntryNotFound   = "ENTRY_NOT_FOUND"
-	ReasonTreeSize        = "TREE_SIZE_OUT_OF_RANGE"
-	ReasonUnavailable     = "LEDGER_UNAVAILABLE"
-	ReasonNoSpace         = "NO_SPACE"
-	ReasonInternal        = "INTERNAL"
-	ReasonCanceled        = "CANCELED"
-	ReasonBodyTooLarge    = "BODY_TOO_LARGE"
-	ReasonFlagNotFound    = "FLAG_NOT_FOUND"
+	ReasonBadInput         = "BAD_INPUT"
+	ReasonBadFilter        = "BAD_FILTER"
+	ReasonBadPageToken     = "BAD_PAGE_TOKEN"
+	ReasonKeyRevoked       = "KEY_REVOKED"
+	ReasonSubmissionReuse  = "SUBMISSION_ID_REUSED"
+	ReasonEntryNotFound    = "ENTRY_NOT_FOUND"
+	ReasonTreeSize         = "TREE_SIZE_OUT_OF_RANGE"
+	ReasonUnavailable      = "LEDGER_UNAVAILABLE"
+	ReasonNoSpace          = "NO_SPACE"
+	ReasonInternal         = "INTERNAL"
+	ReasonCanceled         = "CANCELED"
+	ReasonBodyTooLarge     = "BODY_TOO_LARGE"
+	ReasonFlagNotFound     = "FLAG_NOT_FOUND"
+	ReasonShipmentNotFound = "SHIPMENT_NOT_FOUND"
 )
+
+// errNoShipment means no entry carries a shipment reference.
+var errNoShipment = errors.New("no entries for this shipment")
 
 // errBadPageToken marks a page token that is not one of ours.
 var errBadPageToken = errors.New("invalid page token")
@@ -62,6 +66,8 @@ func toStatus(log *slog.Logger, err error) error {
 		return withDetails(codes.InvalidArgument, err.Error(), ReasonBadInput, bad.Violations)
 	case errors.As(err, &fe):
 		return withDetails(codes.InvalidArgument, fe.Error(), ReasonBadFilter, []badinput.Violation{{Field: "filter", Description: fe.Error()}})
+	case errors.Is(err, errNoShipment):
+		return withDetails(codes.NotFound, err.Error(), ReasonShipmentNotFound, nil)
 	case errors.Is(err, derive.ErrNoFlag):
 		return withDetails(codes.NotFound, err.Error(), ReasonFlagNotFound, nil)
 	case errors.Is(err, errBadPageToken), errors.Is(err, derive.ErrBadPageToken):

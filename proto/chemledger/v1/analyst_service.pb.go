@@ -964,11 +964,432 @@ func (x *Rule) GetTimeBased() bool {
 	return false
 }
 
+// GetShipmentRequest asks for one shipment.
+type GetShipmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shipment reference (PEN reference or UCR).
+	Ref           string `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetShipmentRequest) Reset() {
+	*x = GetShipmentRequest{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetShipmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetShipmentRequest) ProtoMessage() {}
+
+func (x *GetShipmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetShipmentRequest.ProtoReflect.Descriptor instead.
+func (*GetShipmentRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetShipmentRequest) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+// Shipment is every leg of one shipment, from every member, reconciled.
+type Shipment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shipment reference.
+	Ref string `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// The legs, in log order.
+	Legs []*ShipmentLeg `protobuf:"bytes,2,rep,name=legs,proto3" json:"legs,omitempty"`
+	// What the record does not (yet) show, in plain words: a missing reply,
+	// export, import or receipt, and quantities that do not reconcile.
+	OpenQuestions []string `protobuf:"bytes,3,rep,name=open_questions,json=openQuestions,proto3" json:"open_questions,omitempty"`
+	// The flags on the shipment.
+	Flags         []*Flag `protobuf:"bytes,4,rep,name=flags,proto3" json:"flags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Shipment) Reset() {
+	*x = Shipment{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Shipment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Shipment) ProtoMessage() {}
+
+func (x *Shipment) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Shipment.ProtoReflect.Descriptor instead.
+func (*Shipment) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Shipment) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *Shipment) GetLegs() []*ShipmentLeg {
+	if x != nil {
+		return x.Legs
+	}
+	return nil
+}
+
+func (x *Shipment) GetOpenQuestions() []string {
+	if x != nil {
+		return x.OpenQuestions
+	}
+	return nil
+}
+
+func (x *Shipment) GetFlags() []*Flag {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+// ShipmentLeg is one event of a shipment.
+type ShipmentLeg struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log index of the entry.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The member that reported it.
+	Member string `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	// What happened.
+	Kind EventKind `protobuf:"varint,3,opt,name=kind,proto3,enum=chemledger.v1.EventKind" json:"kind,omitempty"`
+	// When it happened.
+	OccurredTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_time,json=occurredTime,proto3" json:"occurred_time,omitempty"`
+	// Where it happened.
+	LocationCountry string `protobuf:"bytes,5,opt,name=location_country,json=locationCountry,proto3" json:"location_country,omitempty"`
+	// The quantity in kilograms of pure substance; 0 when unknown.
+	Kilograms float64 `protobuf:"fixed64,6,opt,name=kilograms,proto3" json:"kilograms,omitempty"`
+	// The quantity as declared, for example "500 KGM at 100 %".
+	DeclaredQuantity string `protobuf:"bytes,7,opt,name=declared_quantity,json=declaredQuantity,proto3" json:"declared_quantity,omitempty"`
+	// The consignee named on this leg.
+	Consignee string `protobuf:"bytes,8,opt,name=consignee,proto3" json:"consignee,omitempty"`
+	// For a reply to a PEN: the answer.
+	PenReply      PenReply `protobuf:"varint,9,opt,name=pen_reply,json=penReply,proto3,enum=chemledger.v1.PenReply" json:"pen_reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShipmentLeg) Reset() {
+	*x = ShipmentLeg{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShipmentLeg) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShipmentLeg) ProtoMessage() {}
+
+func (x *ShipmentLeg) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShipmentLeg.ProtoReflect.Descriptor instead.
+func (*ShipmentLeg) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ShipmentLeg) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ShipmentLeg) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *ShipmentLeg) GetKind() EventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EventKind_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *ShipmentLeg) GetOccurredTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredTime
+	}
+	return nil
+}
+
+func (x *ShipmentLeg) GetLocationCountry() string {
+	if x != nil {
+		return x.LocationCountry
+	}
+	return ""
+}
+
+func (x *ShipmentLeg) GetKilograms() float64 {
+	if x != nil {
+		return x.Kilograms
+	}
+	return 0
+}
+
+func (x *ShipmentLeg) GetDeclaredQuantity() string {
+	if x != nil {
+		return x.DeclaredQuantity
+	}
+	return ""
+}
+
+func (x *ShipmentLeg) GetConsignee() string {
+	if x != nil {
+		return x.Consignee
+	}
+	return ""
+}
+
+func (x *ShipmentLeg) GetPenReply() PenReply {
+	if x != nil {
+		return x.PenReply
+	}
+	return PenReply_PEN_REPLY_UNSPECIFIED
+}
+
+// GetStatsRequest asks for flag counts.
+type GetStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A filter as in ListFlagsRequest.
+	Filter        string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatsRequest) Reset() {
+	*x = GetStatsRequest{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatsRequest) ProtoMessage() {}
+
+func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetStatsRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetStatsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+// Stats counts flags.
+type Stats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// All matching flags.
+	Total int64 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// By rule id.
+	ByRule []*Count `protobuf:"bytes,2,rep,name=by_rule,json=byRule,proto3" json:"by_rule,omitempty"`
+	// By country involved (a flag counts once for each of its countries).
+	ByCountry []*Count `protobuf:"bytes,3,rep,name=by_country,json=byCountry,proto3" json:"by_country,omitempty"`
+	// By chemical (CAS registry number).
+	ByChemical []*Count `protobuf:"bytes,4,rep,name=by_chemical,json=byChemical,proto3" json:"by_chemical,omitempty"`
+	// By month raised ("2026-03").
+	ByMonth       []*Count `protobuf:"bytes,5,rep,name=by_month,json=byMonth,proto3" json:"by_month,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stats) Reset() {
+	*x = Stats{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stats) ProtoMessage() {}
+
+func (x *Stats) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stats.ProtoReflect.Descriptor instead.
+func (*Stats) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Stats) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *Stats) GetByRule() []*Count {
+	if x != nil {
+		return x.ByRule
+	}
+	return nil
+}
+
+func (x *Stats) GetByCountry() []*Count {
+	if x != nil {
+		return x.ByCountry
+	}
+	return nil
+}
+
+func (x *Stats) GetByChemical() []*Count {
+	if x != nil {
+		return x.ByChemical
+	}
+	return nil
+}
+
+func (x *Stats) GetByMonth() []*Count {
+	if x != nil {
+		return x.ByMonth
+	}
+	return nil
+}
+
+// Count is a number of flags under a key.
+type Count struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The number of flags.
+	Count         int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Count) Reset() {
+	*x = Count{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Count) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Count) ProtoMessage() {}
+
+func (x *Count) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Count.ProtoReflect.Descriptor instead.
+func (*Count) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Count) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Count) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_chemledger_v1_analyst_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"\n" +
-	"#chemledger/v1/analyst_service.proto\x12\rchemledger.v1\x1a\"chemledger/v1/ledger_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x04\n" +
+	"#chemledger/v1/analyst_service.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\"chemledger/v1/ledger_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x04\n" +
 	"\x04Flag\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12!\n" +
@@ -1033,7 +1454,37 @@ const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"thresholds\x12\x16\n" +
 	"\x06source\x18\a \x01(\tR\x06source\x12\x1d\n" +
 	"\n" +
-	"time_based\x18\b \x01(\bR\ttimeBased*v\n" +
+	"time_based\x18\b \x01(\bR\ttimeBased\"&\n" +
+	"\x12GetShipmentRequest\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\tR\x03ref\"\x9e\x01\n" +
+	"\bShipment\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\tR\x03ref\x12.\n" +
+	"\x04legs\x18\x02 \x03(\v2\x1a.chemledger.v1.ShipmentLegR\x04legs\x12%\n" +
+	"\x0eopen_questions\x18\x03 \x03(\tR\ropenQuestions\x12)\n" +
+	"\x05flags\x18\x04 \x03(\v2\x13.chemledger.v1.FlagR\x05flags\"\xf4\x02\n" +
+	"\vShipmentLeg\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\tR\x06member\x12,\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x18.chemledger.v1.EventKindR\x04kind\x12?\n" +
+	"\roccurred_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\foccurredTime\x12)\n" +
+	"\x10location_country\x18\x05 \x01(\tR\x0flocationCountry\x12\x1c\n" +
+	"\tkilograms\x18\x06 \x01(\x01R\tkilograms\x12+\n" +
+	"\x11declared_quantity\x18\a \x01(\tR\x10declaredQuantity\x12\x1c\n" +
+	"\tconsignee\x18\b \x01(\tR\tconsignee\x124\n" +
+	"\tpen_reply\x18\t \x01(\x0e2\x17.chemledger.v1.PenReplyR\bpenReply\")\n" +
+	"\x0fGetStatsRequest\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\"\xe9\x01\n" +
+	"\x05Stats\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x03R\x05total\x12-\n" +
+	"\aby_rule\x18\x02 \x03(\v2\x14.chemledger.v1.CountR\x06byRule\x123\n" +
+	"\n" +
+	"by_country\x18\x03 \x03(\v2\x14.chemledger.v1.CountR\tbyCountry\x125\n" +
+	"\vby_chemical\x18\x04 \x03(\v2\x14.chemledger.v1.CountR\n" +
+	"byChemical\x12/\n" +
+	"\bby_month\x18\x05 \x03(\v2\x14.chemledger.v1.CountR\abyMonth\"/\n" +
+	"\x05Count\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count*v\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSEVERITY_INFO\x10\x01\x12\x13\n" +
@@ -1046,12 +1497,14 @@ const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"\x10FLAG_STATUS_OPEN\x10\x01\x12\x19\n" +
 	"\x15FLAG_STATUS_CONFIRMED\x10\x02\x12\x19\n" +
 	"\x15FLAG_STATUS_DISMISSED\x10\x03\x12\x19\n" +
-	"\x15FLAG_STATUS_ESCALATED\x10\x042\xcb\x02\n" +
+	"\x15FLAG_STATUS_ESCALATED\x10\x042\xd8\x03\n" +
 	"\x0eAnalystService\x12N\n" +
 	"\tListFlags\x12\x1f.chemledger.v1.ListFlagsRequest\x1a .chemledger.v1.ListFlagsResponse\x12C\n" +
 	"\aGetFlag\x12\x1d.chemledger.v1.GetFlagRequest\x1a\x19.chemledger.v1.FlagDetail\x12T\n" +
 	"\x11CreateDisposition\x12'.chemledger.v1.CreateDispositionRequest\x1a\x16.chemledger.v1.Receipt\x12N\n" +
-	"\tListRules\x12\x1f.chemledger.v1.ListRulesRequest\x1a .chemledger.v1.ListRulesResponseBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
+	"\tListRules\x12\x1f.chemledger.v1.ListRulesRequest\x1a .chemledger.v1.ListRulesResponse\x12I\n" +
+	"\vGetShipment\x12!.chemledger.v1.GetShipmentRequest\x1a\x17.chemledger.v1.Shipment\x12@\n" +
+	"\bGetStats\x12\x1e.chemledger.v1.GetStatsRequest\x1a\x14.chemledger.v1.StatsBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
 var (
 	file_chemledger_v1_analyst_service_proto_rawDescOnce sync.Once
@@ -1066,7 +1519,7 @@ func file_chemledger_v1_analyst_service_proto_rawDescGZIP() []byte {
 }
 
 var file_chemledger_v1_analyst_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_chemledger_v1_analyst_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_chemledger_v1_analyst_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_chemledger_v1_analyst_service_proto_goTypes = []any{
 	(Severity)(0),                    // 0: chemledger.v1.Severity
 	(FlagStatus)(0),                  // 1: chemledger.v1.FlagStatus
@@ -1081,39 +1534,60 @@ var file_chemledger_v1_analyst_service_proto_goTypes = []any{
 	(*ListRulesRequest)(nil),         // 10: chemledger.v1.ListRulesRequest
 	(*ListRulesResponse)(nil),        // 11: chemledger.v1.ListRulesResponse
 	(*Rule)(nil),                     // 12: chemledger.v1.Rule
-	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
-	(*Entry)(nil),                    // 14: chemledger.v1.Entry
-	(*InclusionProof)(nil),           // 15: chemledger.v1.InclusionProof
-	(*Receipt)(nil),                  // 16: chemledger.v1.Receipt
+	(*GetShipmentRequest)(nil),       // 13: chemledger.v1.GetShipmentRequest
+	(*Shipment)(nil),                 // 14: chemledger.v1.Shipment
+	(*ShipmentLeg)(nil),              // 15: chemledger.v1.ShipmentLeg
+	(*GetStatsRequest)(nil),          // 16: chemledger.v1.GetStatsRequest
+	(*Stats)(nil),                    // 17: chemledger.v1.Stats
+	(*Count)(nil),                    // 18: chemledger.v1.Count
+	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
+	(*Entry)(nil),                    // 20: chemledger.v1.Entry
+	(*InclusionProof)(nil),           // 21: chemledger.v1.InclusionProof
+	(EventKind)(0),                   // 22: chemledger.v1.EventKind
+	(PenReply)(0),                    // 23: chemledger.v1.PenReply
+	(*Receipt)(nil),                  // 24: chemledger.v1.Receipt
 }
 var file_chemledger_v1_analyst_service_proto_depIdxs = []int32{
 	0,  // 0: chemledger.v1.Flag.severity:type_name -> chemledger.v1.Severity
 	1,  // 1: chemledger.v1.Flag.status:type_name -> chemledger.v1.FlagStatus
-	13, // 2: chemledger.v1.Flag.raised_time:type_name -> google.protobuf.Timestamp
+	19, // 2: chemledger.v1.Flag.raised_time:type_name -> google.protobuf.Timestamp
 	3,  // 3: chemledger.v1.Flag.thresholds:type_name -> chemledger.v1.Threshold
 	4,  // 4: chemledger.v1.Flag.status_history:type_name -> chemledger.v1.StatusChange
 	1,  // 5: chemledger.v1.StatusChange.status:type_name -> chemledger.v1.FlagStatus
-	13, // 6: chemledger.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	19, // 6: chemledger.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
 	2,  // 7: chemledger.v1.ListFlagsResponse.flags:type_name -> chemledger.v1.Flag
 	2,  // 8: chemledger.v1.FlagDetail.flag:type_name -> chemledger.v1.Flag
-	14, // 9: chemledger.v1.FlagDetail.evidence:type_name -> chemledger.v1.Entry
-	15, // 10: chemledger.v1.FlagDetail.proofs:type_name -> chemledger.v1.InclusionProof
+	20, // 9: chemledger.v1.FlagDetail.evidence:type_name -> chemledger.v1.Entry
+	21, // 10: chemledger.v1.FlagDetail.proofs:type_name -> chemledger.v1.InclusionProof
 	12, // 11: chemledger.v1.ListRulesResponse.rules:type_name -> chemledger.v1.Rule
 	0,  // 12: chemledger.v1.Rule.severity:type_name -> chemledger.v1.Severity
 	3,  // 13: chemledger.v1.Rule.thresholds:type_name -> chemledger.v1.Threshold
-	5,  // 14: chemledger.v1.AnalystService.ListFlags:input_type -> chemledger.v1.ListFlagsRequest
-	7,  // 15: chemledger.v1.AnalystService.GetFlag:input_type -> chemledger.v1.GetFlagRequest
-	9,  // 16: chemledger.v1.AnalystService.CreateDisposition:input_type -> chemledger.v1.CreateDispositionRequest
-	10, // 17: chemledger.v1.AnalystService.ListRules:input_type -> chemledger.v1.ListRulesRequest
-	6,  // 18: chemledger.v1.AnalystService.ListFlags:output_type -> chemledger.v1.ListFlagsResponse
-	8,  // 19: chemledger.v1.AnalystService.GetFlag:output_type -> chemledger.v1.FlagDetail
-	16, // 20: chemledger.v1.AnalystService.CreateDisposition:output_type -> chemledger.v1.Receipt
-	11, // 21: chemledger.v1.AnalystService.ListRules:output_type -> chemledger.v1.ListRulesResponse
-	18, // [18:22] is the sub-list for method output_type
-	14, // [14:18] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	15, // 14: chemledger.v1.Shipment.legs:type_name -> chemledger.v1.ShipmentLeg
+	2,  // 15: chemledger.v1.Shipment.flags:type_name -> chemledger.v1.Flag
+	22, // 16: chemledger.v1.ShipmentLeg.kind:type_name -> chemledger.v1.EventKind
+	19, // 17: chemledger.v1.ShipmentLeg.occurred_time:type_name -> google.protobuf.Timestamp
+	23, // 18: chemledger.v1.ShipmentLeg.pen_reply:type_name -> chemledger.v1.PenReply
+	18, // 19: chemledger.v1.Stats.by_rule:type_name -> chemledger.v1.Count
+	18, // 20: chemledger.v1.Stats.by_country:type_name -> chemledger.v1.Count
+	18, // 21: chemledger.v1.Stats.by_chemical:type_name -> chemledger.v1.Count
+	18, // 22: chemledger.v1.Stats.by_month:type_name -> chemledger.v1.Count
+	5,  // 23: chemledger.v1.AnalystService.ListFlags:input_type -> chemledger.v1.ListFlagsRequest
+	7,  // 24: chemledger.v1.AnalystService.GetFlag:input_type -> chemledger.v1.GetFlagRequest
+	9,  // 25: chemledger.v1.AnalystService.CreateDisposition:input_type -> chemledger.v1.CreateDispositionRequest
+	10, // 26: chemledger.v1.AnalystService.ListRules:input_type -> chemledger.v1.ListRulesRequest
+	13, // 27: chemledger.v1.AnalystService.GetShipment:input_type -> chemledger.v1.GetShipmentRequest
+	16, // 28: chemledger.v1.AnalystService.GetStats:input_type -> chemledger.v1.GetStatsRequest
+	6,  // 29: chemledger.v1.AnalystService.ListFlags:output_type -> chemledger.v1.ListFlagsResponse
+	8,  // 30: chemledger.v1.AnalystService.GetFlag:output_type -> chemledger.v1.FlagDetail
+	24, // 31: chemledger.v1.AnalystService.CreateDisposition:output_type -> chemledger.v1.Receipt
+	11, // 32: chemledger.v1.AnalystService.ListRules:output_type -> chemledger.v1.ListRulesResponse
+	14, // 33: chemledger.v1.AnalystService.GetShipment:output_type -> chemledger.v1.Shipment
+	17, // 34: chemledger.v1.AnalystService.GetStats:output_type -> chemledger.v1.Stats
+	29, // [29:35] is the sub-list for method output_type
+	23, // [23:29] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_analyst_service_proto_init() }
@@ -1121,6 +1595,7 @@ func file_chemledger_v1_analyst_service_proto_init() {
 	if File_chemledger_v1_analyst_service_proto != nil {
 		return
 	}
+	file_chemledger_v1_event_proto_init()
 	file_chemledger_v1_ledger_service_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1128,7 +1603,7 @@ func file_chemledger_v1_analyst_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_analyst_service_proto_rawDesc), len(file_chemledger_v1_analyst_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

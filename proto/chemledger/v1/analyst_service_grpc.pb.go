@@ -23,6 +23,8 @@ const (
 	AnalystService_GetFlag_FullMethodName           = "/chemledger.v1.AnalystService/GetFlag"
 	AnalystService_CreateDisposition_FullMethodName = "/chemledger.v1.AnalystService/CreateDisposition"
 	AnalystService_ListRules_FullMethodName         = "/chemledger.v1.AnalystService/ListRules"
+	AnalystService_GetShipment_FullMethodName       = "/chemledger.v1.AnalystService/GetShipment"
+	AnalystService_GetStats_FullMethodName          = "/chemledger.v1.AnalystService/GetStats"
 )
 
 // AnalystServiceClient is the client API for AnalystService service.
@@ -43,6 +45,11 @@ type AnalystServiceClient interface {
 	CreateDisposition(ctx context.Context, in *CreateDispositionRequest, opts ...grpc.CallOption) (*Receipt, error)
 	// ListRules returns the rule catalogue with the thresholds in force.
 	ListRules(ctx context.Context, in *ListRulesRequest, opts ...grpc.CallOption) (*ListRulesResponse, error)
+	// GetShipment follows one shipment across every member's records as a
+	// single reconciled timeline.
+	GetShipment(ctx context.Context, in *GetShipmentRequest, opts ...grpc.CallOption) (*Shipment, error)
+	// GetStats counts flags by rule, country, chemical and month.
+	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*Stats, error)
 }
 
 type analystServiceClient struct {
@@ -93,6 +100,26 @@ func (c *analystServiceClient) ListRules(ctx context.Context, in *ListRulesReque
 	return out, nil
 }
 
+func (c *analystServiceClient) GetShipment(ctx context.Context, in *GetShipmentRequest, opts ...grpc.CallOption) (*Shipment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Shipment)
+	err := c.cc.Invoke(ctx, AnalystService_GetShipment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *analystServiceClient) GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*Stats, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Stats)
+	err := c.cc.Invoke(ctx, AnalystService_GetStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AnalystServiceServer is the server API for AnalystService service.
 // All implementations must embed UnimplementedAnalystServiceServer
 // for forward compatibility.
@@ -111,6 +138,11 @@ type AnalystServiceServer interface {
 	CreateDisposition(context.Context, *CreateDispositionRequest) (*Receipt, error)
 	// ListRules returns the rule catalogue with the thresholds in force.
 	ListRules(context.Context, *ListRulesRequest) (*ListRulesResponse, error)
+	// GetShipment follows one shipment across every member's records as a
+	// single reconciled timeline.
+	GetShipment(context.Context, *GetShipmentRequest) (*Shipment, error)
+	// GetStats counts flags by rule, country, chemical and month.
+	GetStats(context.Context, *GetStatsRequest) (*Stats, error)
 	mustEmbedUnimplementedAnalystServiceServer()
 }
 
@@ -132,6 +164,12 @@ func (UnimplementedAnalystServiceServer) CreateDisposition(context.Context, *Cre
 }
 func (UnimplementedAnalystServiceServer) ListRules(context.Context, *ListRulesRequest) (*ListRulesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRules not implemented")
+}
+func (UnimplementedAnalystServiceServer) GetShipment(context.Context, *GetShipmentRequest) (*Shipment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetShipment not implemented")
+}
+func (UnimplementedAnalystServiceServer) GetStats(context.Context, *GetStatsRequest) (*Stats, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
 }
 func (UnimplementedAnalystServiceServer) mustEmbedUnimplementedAnalystServiceServer() {}
 func (UnimplementedAnalystServiceServer) testEmbeddedByValue()                        {}
@@ -226,6 +264,42 @@ func _AnalystService_ListRules_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AnalystService_GetShipment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetShipmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnalystServiceServer).GetShipment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AnalystService_GetShipment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnalystServiceServer).GetShipment(ctx, req.(*GetShipmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AnalystService_GetStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnalystServiceServer).GetStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AnalystService_GetStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnalystServiceServer).GetStats(ctx, req.(*GetStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AnalystService_ServiceDesc is the grpc.ServiceDesc for AnalystService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -248,6 +322,14 @@ var AnalystService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRules",
 			Handler:    _AnalystService_ListRules_Handler,
+		},
+		{
+			MethodName: "GetShipment",
+			Handler:    _AnalystService_GetShipment_Handler,
+		},
+		{
+			MethodName: "GetStats",
+			Handler:    _AnalystService_GetStats_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
