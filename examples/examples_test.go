@@ -1,7 +1,9 @@
-// Package examples_test checks the demo data in events.jsonl: every line is a
-// strictly valid ShipmentEvent in protojson, and the shipments it tells are
+// Package examples_test checks the demo data. In events.jsonl every line is
+// a strictly valid ShipmentEvent in protojson, and the shipments it tells are
 // internally consistent and still carry the diversion patterns the README
-// describes.
+// describes. In registry.jsonl every line is a valid RegistryEntry, and the
+// licences name exactly the importers and consignees the README says are
+// licensed.
 package examples_test
 
 import (
@@ -12,12 +14,15 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/detect"
+	"github.com/chemledger/chemledger/eventfile"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/refdata"
 	"github.com/chemledger/chemledger/validate"
@@ -410,5 +415,248 @@ func TestDiversionPatternsPresent(t *testing.T) {
 	}
 	if len(exporters) < 3 || total < 50 {
 		t.Errorf("structuring: %d exporter countries, %v kg in total", len(exporters), total)
+	}
+}
+
+// The registry: registry.jsonl holds the licences, the annual requirement
+// and the watch-list entry that events.jsonl is judged against, so it is
+// submitted first.
+
+// substitute is the unlicensed consignee the 4-AP shipment's import
+// declaration names instead of the licensed importer; R6 must find no
+// licence for it.
+var substitute = partyName{"Comercializadora Agroindustrial del Noroeste S.A. de C.V.", "MX"}
+
+// p2pImporter holds a licence, for solvents only: Mexico's objection says it
+// has no permit for P-2-P.
+var p2pImporter = partyName{"Solventes y Aromáticos del Bajío S.A. de C.V.", "MX"}
+
+type partyName struct{ name, country string }
+
+func nameOf(p *chemledgerv1.Party) partyName { return partyName{p.GetName(), p.GetCountry()} }
+
+type regLine struct {
+	n int
+	e *chemledgerv1.RegistryEntry
+}
+
+func loadRegistry(t *testing.T) []regLine {
+	t.Helper()
+	data, err := os.ReadFile("registry.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		t.Errorf("registry.jsonl does not end with a newline")
+	}
+	for i, raw := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if !json.Valid(raw) || !bytes.HasPrefix(raw, []byte("{")) {
+			t.Fatalf("registry.jsonl line %d: not one JSON object", i+1)
+		}
+	}
+	var out []regLine
+	for l := range eventfile.ReadRegistry(bytes.NewReader(data)) {
+		if l.Err != nil {
+			t.Fatalf("registry.jsonl: %v", l.Err)
+		}
+		out = append(out, regLine{l.Number, l.Entry})
+	}
+	if len(out) == 0 {
+		t.Fatal("registry.jsonl is empty")
+	}
+	return out
+}
+
+// licensedFor reports whether a licence in reg names p, as R6 matches (by
+// normalised name and country, or by a licence number among p's
+// identifiers), and covers cas at time at.
+func licensedFor(reg []regLine, p *chemledgerv1.Party, cas string, at time.Time) bool {
+	for _, r := range reg {
+		l := r.e.GetLicence()
+		if l == nil || !names(l, p) || !slices.Contains(l.GetCas(), cas) {
+			continue
+		}
+		if !at.Before(l.GetValidFrom().AsTime()) && !at.After(l.GetValidUntil().AsTime()) {
+			return true
+		}
+	}
+	return false
+}
+
+// names reports whether licence l names party p.
+func names(l *chemledgerv1.Licence, p *chemledgerv1.Party) bool {
+	h := l.GetHolder()
+	if detect.NormalizeName(h.GetName()) == detect.NormalizeName(p.GetName()) && h.GetCountry() == p.GetCountry() {
+		return true
+	}
+	for _, id := range p.GetIdentifiers() {
+		if id.GetValue() == l.GetNumber() || slices.ContainsFunc(h.GetIdentifiers(), func(hid *chemledgerv1.Identifier) bool {
+			return hid.GetScheme() == id.GetScheme() && hid.GetValue() == id.GetValue()
+		}) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRegistryIsValid(t *testing.T) {
+	reg := loadRegistry(t)
+	y2026 := [2]time.Time{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)}
+	seen := map[string]int{}
+	var licences, alrs, watch int
+	for _, r := range reg {
+		e, n := r.e, r.n
+		if err := validate.RegistryEntry(e); err != nil {
+			t.Errorf("line %d: validate.RegistryEntry: %v", n, err)
+		}
+		if prev, dup := seen[e.GetEntryId()]; dup {
+			t.Errorf("line %d: entryId %q already used on line %d", n, e.GetEntryId(), prev)
+		}
+		seen[e.GetEntryId()] = n
+		member, err := eventfile.DemoMemberForRegistry(e)
+		if err != nil {
+			t.Errorf("line %d: %v", n, err)
+		} else if !strings.HasPrefix(e.GetEntryId(), member+"-") {
+			t.Errorf("line %d: entryId %q does not start with its reporting member %s", n, e.GetEntryId(), member)
+		}
+		switch {
+		case e.GetLicence() != nil:
+			licences++
+			l := e.GetLicence()
+			if l.GetHolder().GetCountry() != l.GetIssuingCountry() {
+				t.Errorf("line %d: licence %s issued by %s to a holder in %s", n, l.GetNumber(), l.GetIssuingCountry(), l.GetHolder().GetCountry())
+			}
+			if !slices.ContainsFunc(l.GetHolder().GetIdentifiers(), func(id *chemledgerv1.Identifier) bool {
+				return id.GetScheme() == "LICENCE" && id.GetValue() == l.GetNumber()
+			}) {
+				t.Errorf("line %d: holder of licence %s has no LICENCE identifier with that number", n, l.GetNumber())
+			}
+			if l.GetValidFrom().AsTime().After(y2026[0]) || l.GetValidUntil().AsTime().Before(y2026[1]) {
+				t.Errorf("line %d: licence %s valid %v to %v, want all of 2026", n, l.GetNumber(), l.GetValidFrom().AsTime(), l.GetValidUntil().AsTime())
+			}
+			if l.GetRevoked() {
+				t.Errorf("line %d: licence %s is revoked", n, l.GetNumber())
+			}
+		case e.GetAnnualRequirement() != nil:
+			alrs++
+		case e.GetWatchListEntry() != nil:
+			watch++
+			if w := e.GetWatchListEntry(); w.GetList() != "ILLUSTRATIVE-WATCHLIST" || w.GetReason() == "" || w.GetRemoved() {
+				t.Errorf("line %d: watch-list entry on list %q, reason %q, removed %v; want an ILLUSTRATIVE-WATCHLIST listing with a reason", n, w.GetList(), w.GetReason(), w.GetRemoved())
+			}
+		}
+	}
+	if licences == 0 || alrs == 0 || watch == 0 {
+		t.Errorf("registry holds %d licences, %d annual requirements, %d watch-list entries; want at least one of each", licences, alrs, watch)
+	}
+}
+
+func TestRegistryMatchesEvents(t *testing.T) {
+	reg := loadRegistry(t)
+	lines := load(t)
+
+	// Who the events name, and as what.
+	traders := map[partyName]bool{} // importers and consignees
+	everyone := map[partyName]bool{}
+	for _, l := range lines {
+		e := l.ev
+		for _, p := range []*chemledgerv1.Party{e.GetImporter(), e.GetConsignee()} {
+			if p != nil {
+				traders[nameOf(p)] = true
+			}
+		}
+		for _, p := range append([]*chemledgerv1.Party{e.GetExporter(), e.GetImporter(), e.GetConsignee()}, e.GetIntermediaries()...) {
+			if p != nil {
+				everyone[nameOf(p)] = true
+			}
+		}
+	}
+
+	licensed := map[partyName]bool{}
+	for _, r := range reg {
+		if l := r.e.GetLicence(); l != nil {
+			h := nameOf(l.GetHolder())
+			if !traders[h] {
+				t.Errorf("line %d: licence holder %v is no importer or consignee in events.jsonl", r.n, h)
+			}
+			if h == substitute {
+				t.Errorf("line %d: licence %s for %v, the substitute consignee that must stay unlicensed", r.n, l.GetNumber(), h)
+			}
+			licensed[h] = true
+		}
+		if w := r.e.GetWatchListEntry(); w != nil {
+			for p := range everyone {
+				if s := detect.Similarity(detect.NormalizeName(w.GetParty().GetName()), detect.NormalizeName(p.name)); s >= 0.8 {
+					t.Errorf("line %d: watch-listed %q is %.2f similar to %v in events.jsonl; it should be fictional and unrelated", r.n, w.GetParty().GetName(), s, p)
+				}
+			}
+		}
+	}
+	for p := range traders {
+		if p != substitute && !licensed[p] {
+			t.Errorf("%v, an importer or consignee in events.jsonl, holds no licence", p)
+		}
+	}
+
+	// Every consignee that declares an import or confirms a receipt holds
+	// a licence for the chemical on that day, except the two R6 is meant
+	// to find.
+	for _, l := range lines {
+		e := l.ev
+		switch e.GetKind() {
+		case chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION, chemledgerv1.EventKind_EVENT_KIND_RECEIPT_CONFIRMATION:
+		default:
+			continue
+		}
+		c, cas, at := e.GetConsignee(), e.GetChemical().GetCas(), e.GetOccurredTime().AsTime()
+		got := licensedFor(reg, c, cas, at)
+		if want := nameOf(c) != substitute && nameOf(c) != p2pImporter; got != want {
+			t.Errorf("line %d: consignee %v licensed for %s on %s = %v, want %v", l.n, nameOf(c), cas, at.Format(time.DateOnly), got, want)
+		}
+	}
+}
+
+// TestRegistryR6 runs the detection engine over registry.jsonl then
+// events.jsonl, in file order, as the log would receive them.
+func TestRegistryR6(t *testing.T) {
+	reg := loadRegistry(t)
+	lines := load(t)
+	r6 := func(registers ...string) []string {
+		p := detect.DefaultPolicy()
+		p.LicenceRegisters.Countries = append(p.LicenceRegisters.Countries, registers...)
+		e, s := detect.NewEngine(p), detect.NewState()
+		var idx uint64
+		var refs []string
+		collect := func(flags []detect.Flag) {
+			for _, f := range flags {
+				if f.RuleID == "R6" {
+					refs = append(refs, f.ShipmentRef)
+				}
+				if strings.HasPrefix(f.RuleID, "R27") || f.ShipmentRef == "PEN-IN-2026-001204" {
+					t.Errorf("unexpected flag %s on %s: %s", f.RuleID, f.ShipmentRef, f.Explanation)
+				}
+			}
+		}
+		for _, r := range reg {
+			collect(e.Apply(s, detect.Record{Index: idx, Time: r.e.GetEffectiveTime().AsTime(), Registry: r.e}))
+			idx++
+		}
+		for _, l := range lines {
+			collect(e.Apply(s, detect.Record{Index: idx, Time: l.ev.GetOccurredTime().AsTime(), Event: l.ev}))
+			idx++
+		}
+		slices.Sort(refs)
+		return slices.Compact(refs)
+	}
+	// The default policy's complete registers include the US and Mexico:
+	// R6 finds the substitute consignee and the P-2-P importer, and the
+	// clean pseudoephedrine shipment's US consignee is licensed.
+	if got, want := r6(), []string{"PEN-CN-2026-000871", "PEN-DE-2026-000317"}; !slices.Equal(got, want) {
+		t.Errorf("R6 under the default policy flags %v, want %v", got, want)
+	}
+	// Were Mexico's and Panama's registers complete, R6 would find the
+	// substitute consignee and the P-2-P importer, and no one else.
+	if got, want := r6("MX", "PA"), []string{"PEN-CN-2026-000871", "PEN-DE-2026-000317"}; !slices.Equal(got, want) {
+		t.Errorf("R6 with MX and PA registers flags %v, want %v", got, want)
 	}
 }

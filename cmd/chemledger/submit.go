@@ -28,6 +28,7 @@ import (
 type submitFlags struct {
 	member  string
 	keyFile string
+	kind    string
 	unary   bool
 }
 
@@ -35,27 +36,38 @@ func newSubmitCmd(a *app) *cobra.Command {
 	var fl submitFlags
 	cmd := &cobra.Command{
 		Use:   "submit FILE.jsonl",
-		Short: "Sign and submit shipment events, one proto3 JSON ShipmentEvent per line",
-		Long: `Submit signs each line of FILE.jsonl ("-" reads standard input), a
-chemledger.v1.ShipmentEvent in proto3 JSON, exactly as written, and submits
-it. The submission id is MEMBER:EVENT_ID (or MEMBER:sha256-... of the line when
-the event id does not fit), so running the same file again is safe: the log
-answers with the original entries.
+		Short: "Sign and submit shipment events or registry entries, one proto3 JSON message per line",
+		Long: `Submit signs each line of FILE.jsonl ("-" reads standard input), exactly as
+written, and submits it. With --type event (the default) a line is a
+chemledger.v1.ShipmentEvent in proto3 JSON; with --type registry it is a
+chemledger.v1.RegistryEntry (a licence, a watch-list entry or an annual
+requirement). The submission id is MEMBER:EVENT_ID or MEMBER:ENTRY_ID (or
+MEMBER:sha256-... of the line when the id does not fit), so running the same
+file again is safe: the log answers with the original entries.
+
+With --member auto, each line is signed by the demo member of its country:
+an event's location_country; a licence's issuing_country, an annual
+requirement's country or a watch-listed party's country.
 
 It prints one JSON object per line: {"submission_id","index","leaf_hash"} for
-an accepted event, {"submission_id","line","error"} for a refused one, and
+an accepted line, {"submission_id","line","error"} for a refused one, and
 exits non-zero if any was refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return a.submit(cmd, args[0], fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.member, "member", "auto", `member that signs; "auto" picks, in dev mode, the demo member of each event's location_country`)
+	f.StringVar(&fl.member, "member", "auto", `member that signs; "auto" picks, in dev mode, the demo member of each line's country`)
+	f.StringVar(&fl.kind, "type", "event", `what each line is: "event" (a ShipmentEvent) or "registry" (a RegistryEntry)`)
 	f.StringVar(&fl.keyFile, "key", "", "member private key file (default: DATA_DIR/keys/MEMBER.json)")
-	f.BoolVar(&fl.unary, "unary", false, "submit one event at a time, verifying each full receipt, instead of over one bulk stream")
+	f.BoolVar(&fl.unary, "unary", false, "submit one line at a time, verifying each full receipt, instead of over one bulk stream")
 	return cmd
 }
 
 func (a *app) submit(cmd *cobra.Command, path string, fl submitFlags) error {
+	kind, ok := lineKinds[fl.kind]
+	if !ok {
+		return fmt.Errorf("--type %q: want event or registry", fl.kind)
+	}
 	raw, err := readInput(cmd.InOrStdin(), path)
 	if err != nil {
 		return err
@@ -66,7 +78,7 @@ func (a *app) submit(cmd *cobra.Command, path string, fl submitFlags) error {
 	}
 	lines := make([]*line, 0, len(raw))
 	for _, r := range raw {
-		l, err := keys.prepare(r)
+		l, err := keys.prepare(r, kind)
 		if err != nil {
 			return fmt.Errorf("line %d: %w", r.n, err)
 		}
@@ -82,7 +94,7 @@ func (a *app) submit(cmd *cobra.Command, path string, fl submitFlags) error {
 		return err
 	}
 	if rep.refused > 0 {
-		return fmt.Errorf("%d of %d events refused", rep.refused, len(lines))
+		return fmt.Errorf("%d of %d %s refused", rep.refused, len(lines), kind.plural)
 	}
 	return nil
 }
@@ -185,19 +197,64 @@ type line struct {
 // error here too, before anything is sent.
 var strictJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
 
+// lineKind is what the lines of a file are, as --type names it.
+type lineKind struct {
+	plural      string // for the summary: "3 of 6 events refused"
+	payloadType string
+	// parse reads one line strictly, or refuses it.
+	parse func(text []byte) (parsed, *client.ItemError)
+}
+
+// parsed is what signing a line needs to know about it.
+type parsed struct {
+	// country, at field, picks the demo member with --member auto.
+	country, field string
+	// id is the line's submission id when member signs it.
+	id func(member string) string
+}
+
+var lineKinds = map[string]lineKind{
+	"event":    {plural: "events", payloadType: envelope.PayloadTypeEventJSON, parse: parseEvent},
+	"registry": {plural: "registry entries", payloadType: envelope.PayloadTypeRegistryJSON, parse: parseRegistry},
+}
+
+func parseEvent(text []byte) (parsed, *client.ItemError) {
+	ev := &chemledgerv1.ShipmentEvent{}
+	if err := strictJSON.Unmarshal(text, ev); err != nil {
+		return parsed{}, refusal("", "not a chemledger.v1.ShipmentEvent in proto3 JSON: %v", err)
+	}
+	return parsed{
+		country: ev.GetLocationCountry(), field: "location_country",
+		id: func(member string) string { return submissionID(member, ev, text) },
+	}, nil
+}
+
+func parseRegistry(text []byte) (parsed, *client.ItemError) {
+	e := &chemledgerv1.RegistryEntry{}
+	if err := strictJSON.Unmarshal(text, e); err != nil {
+		return parsed{}, refusal("", "not a chemledger.v1.RegistryEntry in proto3 JSON: %v", err)
+	}
+	country, field := eventfile.RegistryCountry(e)
+	return parsed{
+		country: country, field: field,
+		id: func(member string) string {
+			return eventfile.RegistrySubmissionID(member, eventfile.RegistryLine{Raw: text, Entry: e})
+		},
+	}, nil
+}
+
 // prepare checks and signs one line. The payload is the line's own bytes,
 // not a re-encoding, so the same file gives the same envelopes every time.
 // The error is for what stops the whole run (a missing key file); a bad line
 // is refused in line.err.
-func (k *keyring) prepare(r rawLine) (*line, error) {
+func (k *keyring) prepare(r rawLine, kind lineKind) (*line, error) {
 	l := &line{n: r.n}
-	ev := &chemledgerv1.ShipmentEvent{}
-	if err := strictJSON.Unmarshal(r.text, ev); err != nil {
-		l.err = refusal("", "not a chemledger.v1.ShipmentEvent in proto3 JSON: %v", err)
+	p, ie := kind.parse(r.text)
+	if ie != nil {
+		l.err = ie
 		return l, nil
 	}
-	key, err := k.keyFor(ev)
-	var ie *client.ItemError
+	key, err := k.keyFor(p.field, p.country)
 	if errors.As(err, &ie) {
 		l.err = ie
 		return l, nil
@@ -205,8 +262,8 @@ func (k *keyring) prepare(r rawLine) (*line, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.id = submissionID(key.Member, ev, r.text)
-	if l.env, err = envelope.Sign(envelope.PayloadTypeEventJSON, r.text, key.Signer()); err != nil {
+	l.id = p.id(key.Member)
+	if l.env, err = envelope.Sign(kind.payloadType, r.text, key.Signer()); err != nil {
 		return nil, err
 	}
 	if len(l.env) > envelope.MaxEnvelopeBytes {
@@ -231,7 +288,7 @@ func refusal(field, format string, args ...any) *client.ItemError {
 	return ie
 }
 
-// keyring finds the key that signs each event.
+// keyring finds the key that signs each line.
 type keyring struct {
 	layout datadir.Layout
 	fixed  *members.PrivateKey // from --key or an explicit --member
@@ -260,11 +317,13 @@ func newKeyring(l datadir.Layout, member, keyFile string) (*keyring, error) {
 	return k, nil
 }
 
-func (k *keyring) keyFor(ev *chemledgerv1.ShipmentEvent) (members.PrivateKey, error) {
+// keyFor is the fixed key, or the key of the demo member of country (which
+// the line has at field).
+func (k *keyring) keyFor(field, country string) (members.PrivateKey, error) {
 	if k.fixed != nil {
 		return *k.fixed, nil
 	}
-	m, err := demoMember(ev.GetLocationCountry())
+	m, err := demoMember(field, country)
 	if err != nil {
 		return members.PrivateKey{}, err
 	}
@@ -288,17 +347,17 @@ func (k *keyring) load(member string) (members.PrivateKey, error) {
 }
 
 // demoMember picks, for --member auto, the dev-mode member that reports
-// from country.
-func demoMember(country string) (string, error) {
+// from country, which a line has at field.
+func demoMember(field, country string) (string, error) {
 	for _, d := range datadir.DemoMembers {
 		if d.Country == country {
 			return d.ID, nil
 		}
 	}
 	if country == "" {
-		return "", refusal("location_country", "required to pick the member with --member auto; or pass --member or --key")
+		return "", refusal(field, "required to pick the member with --member auto; or pass --member or --key")
 	}
-	return "", refusal("location_country", "no demo member reports from %q; pass --member or --key", country)
+	return "", refusal(field, "no demo member reports from %q; pass --member or --key", country)
 }
 
 // reporter prints one JSON line per input line, in input order, as answers

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,7 +19,9 @@ import (
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/eventfile"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+	"github.com/chemledger/chemledger/server/servertest"
 )
 
 func TestSubmissionID(t *testing.T) {
@@ -78,7 +82,7 @@ func TestDemoMember(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		got, err := demoMember(tt.country)
+		got, err := demoMember("location_country", tt.country)
 		if tt.want != "" {
 			if got != tt.want || err != nil {
 				t.Errorf("demoMember(%q) = %q, %v; want %q", tt.country, got, err, tt.want)
@@ -127,7 +131,7 @@ func TestPrepareLines(t *testing.T) {
 	}
 	var gots []got
 	for _, r := range raw {
-		l, err := keys.prepare(r)
+		l, err := keys.prepare(r, lineKinds["event"])
 		if err != nil {
 			t.Fatalf("prepare line %d: %v", r.n, err)
 		}
@@ -150,7 +154,7 @@ func TestPrepareLines(t *testing.T) {
 	}
 
 	// The payload is the trimmed line itself, so a rerun signs the same bytes.
-	l, _ := keys.prepare(raw[1])
+	l, _ := keys.prepare(raw[1], lineKinds["event"])
 	env, err := envelope.Parse(l.env)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +162,7 @@ func TestPrepareLines(t *testing.T) {
 	if wantPayload := `{"eventId":"IMP-1","locationCountry":"MX"}`; string(env.Payload) != wantPayload || env.PayloadType != envelope.PayloadTypeEventJSON {
 		t.Errorf("envelope carries %s %q, want %s %q", env.PayloadType, env.Payload, envelope.PayloadTypeEventJSON, wantPayload)
 	}
-	again, _ := keys.prepare(raw[1])
+	again, _ := keys.prepare(raw[1], lineKinds["event"])
 	if !bytes.Equal(again.env, l.env) {
 		t.Error("signing the same line twice gave different envelopes")
 	}
@@ -345,4 +349,145 @@ func TestSubmitStopsOnALyingLog(t *testing.T) {
 	if !errors.Is(r.err, client.ErrVerification) || r.stdout != "" {
 		t.Errorf("submit to a lying log: stdout %q, err %v; want no output and ErrVerification", r.stdout, r.err)
 	}
+}
+
+func TestPrepareRegistryLines(t *testing.T) {
+	input := strings.Join([]string{
+		`{"entryId":"US-CBP-REG-1","licence":{"number":"RN1","issuingCountry":"US","holder":{"name":"A","country":"US"}}}`, // 1
+		`{"entryId":"MX-ANAM-REG-1","annualRequirement":{"country":"MX","cas":"90-82-4","kilograms":10,"year":2026}}`,      // 2
+		`{"entryId":"PA-ANA-REG-1","watchListEntry":{"party":{"name":"B","country":"PA"},"list":"L"}}`,                     // 3
+		`{"entryId":"W-2","watchListEntry":{"party":{"name":"C"},"list":"L"}}`,                                             // 4
+		`{"entryId":"L-2","licence":{"number":"X","issuingCountry":"FR"}}`,                                                 // 5
+		`{"eventId":"EXP-1","locationCountry":"US"}`,                                                                       // 6
+		`{"entryId":"LIC/3","licence":{"issuingCountry":"DE"}}`,                                                            // 7
+	}, "\n")
+	raw, err := readLines(strings.NewReader(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDevLog(t)
+	keys, err := newKeyring(datadir.Layout{Dir: d.dir}, "auto", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashed := "DE-ZOLL:sha256-" + func() string {
+		s := sha256.Sum256(raw[6].text)
+		return hex.EncodeToString(s[:])[:32]
+	}()
+	tests := []struct {
+		n            int
+		id           string
+		field, inErr string // a refusal's field and part of its message
+	}{
+		{n: 1, id: "US-CBP:US-CBP-REG-1"},
+		{n: 2, id: "MX-ANAM:MX-ANAM-REG-1"},
+		{n: 3, id: "PA-ANA:PA-ANA-REG-1"},
+		{n: 4, field: "registry.watch_list_entry.party.country", inErr: "required to pick the member"},
+		{n: 5, field: "registry.licence.issuing_country", inErr: `no demo member reports from "FR"`},
+		{n: 6, inErr: `not a chemledger.v1.RegistryEntry`},
+		{n: 7, id: hashed},
+	}
+	if len(raw) != len(tests) {
+		t.Fatalf("read %d lines, want %d", len(raw), len(tests))
+	}
+	for i, tt := range tests {
+		l, err := keys.prepare(raw[i], lineKinds["registry"])
+		if err != nil {
+			t.Fatalf("prepare line %d: %v", tt.n, err)
+		}
+		if tt.inErr != "" {
+			if l.err == nil || !strings.Contains(l.err.Message, tt.inErr) || (tt.field != "" && (len(l.err.FieldViolations) != 1 || l.err.FieldViolations[0].Field != tt.field)) {
+				t.Errorf("line %d: refusal %+v, want %q at field %q", tt.n, l.err, tt.inErr, tt.field)
+			}
+			continue
+		}
+		if l.err != nil || l.id != tt.id {
+			t.Errorf("line %d: id %q, refusal %+v; want id %q", tt.n, l.id, l.err, tt.id)
+			continue
+		}
+		env, err := envelope.Parse(l.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.PayloadType != envelope.PayloadTypeRegistryJSON || string(env.Payload) != string(raw[i].text) {
+			t.Errorf("line %d: envelope carries %s %q, want %s and the line itself", tt.n, env.PayloadType, env.Payload, envelope.PayloadTypeRegistryJSON)
+		}
+	}
+}
+
+func TestSubmitUnknownType(t *testing.T) {
+	d := newDevLog(t)
+	file := writeFile(t, "x.jsonl", `{"eventId":"T-1","locationCountry":"US"}`+"\n")
+	r := run(t, nil, nil, d.flags("submit", "--type", "disposition", file)...)
+	if r.err == nil || !strings.Contains(r.err.Error(), `--type "disposition"`) || r.stdout != "" || d.srv.Size() != 0 {
+		t.Errorf("--type disposition: %q, %v, log size %d; want an error, no output, nothing sent", r.stdout, r.err, d.srv.Size())
+	}
+}
+
+// TestSubmitExamples submits examples/registry.jsonl, then
+// examples/events.jsonl, to a real service, as the examples README says.
+// The fake log reads only shipment events, so this needs the real one.
+func TestSubmitExamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a service")
+	}
+	in, err := servertest.Start(t.TempDir(), servertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := in.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	flags := func(args ...string) []string {
+		return append([]string{"--server", in.GRPCAddr, "--data-dir", in.Dir, "--timeout", "30s"}, args...)
+	}
+	registry := filepath.Join("..", "..", "examples", "registry.jsonl")
+	events := filepath.Join("..", "..", "examples", "events.jsonl")
+
+	reg := run(t, nil, nil, flags("submit", "--type", "registry", registry)...)
+	if reg.err != nil {
+		t.Fatalf("submit --type registry: %v\n%s", reg.err, reg.stdout)
+	}
+	out := parseOutput(t, reg.stdout)
+	var want []string
+	for l := range eventfile.ReadRegistry(strings.NewReader(readFile(t, registry))) {
+		m, err := eventfile.DemoMemberForRegistry(l.Entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, eventfile.RegistrySubmissionID(m, l))
+	}
+	if len(out) != len(want) {
+		t.Fatalf("submit --type registry printed %d lines, want %d:\n%s", len(out), len(want), reg.stdout)
+	}
+	for i, o := range out {
+		if o.Error != nil || o.SubmissionID != want[i] || o.Index == nil || *o.Index != uint64(i) {
+			t.Errorf("registry output %d = %+v, want %s accepted at %d", i, o, want[i], i)
+		}
+	}
+
+	ev := run(t, nil, nil, flags("submit", events)...)
+	if ev.err != nil {
+		t.Fatalf("submit events: %v\n%s", ev.err, ev.stdout)
+	}
+	if n := len(parseOutput(t, ev.stdout)); n != strings.Count(readFile(t, events), "\n") {
+		t.Errorf("submit events printed %d lines, want one per event", n)
+	}
+
+	// Registry entries are idempotent too.
+	again := run(t, nil, nil, flags("submit", "--type", "registry", "--unary", registry)...)
+	if again.err != nil || again.stdout != reg.stdout {
+		t.Errorf("resubmitting the registry: %v\n%s\nwant\n%s", again.err, again.stdout, reg.stdout)
+	}
+}
+
+func readFile(tb testing.TB, path string) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }
