@@ -43,7 +43,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	if err := chemledgerv1.RegisterLedgerServiceHandler(ctx, gw, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
-	if s.analyst {
+	if s.deriver != nil {
 		if err := chemledgerv1.RegisterAnalystServiceHandler(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register analyst gateway: %w", err)
 		}
@@ -53,8 +53,13 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		cp, _ := s.ledger.Checkpoint()
+		h := map[string]any{"status": "SERVING", "tree_size": cp.Size}
+		if s.deriver != nil {
+			// How far the detector has read: flags cover entries below it.
+			h["detector_applied"] = s.deriver.Applied()
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"status": "SERVING", "tree_size": cp.Size})
+		json.NewEncoder(w).Encode(h)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {

@@ -70,8 +70,8 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	metrics *metrics
-	// analyst says whether the analyst API is served.
-	analyst bool
+	// deriver, when set, is the detector behind the analyst API.
+	deriver *derive.Deriver
 }
 
 // Deps are what the server serves.
@@ -108,7 +108,7 @@ func New(cfg Config, deps Deps) *Server {
 	chemledgerv1.RegisterLedgerServiceServer(s.grpc, entries)
 	if deps.Deriver != nil {
 		chemledgerv1.RegisterAnalystServiceServer(s.grpc, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
-		s.analyst = true
+		s.deriver = deps.Deriver
 	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

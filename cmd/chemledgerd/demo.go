@@ -2,28 +2,42 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
 	"os"
+	"path/filepath"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/eventfile"
 	"github.com/chemledger/chemledger/members"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
-// runDemo shows a newcomer the service doing its job: it submits a file of
-// events through the public gRPC API as the demo member agencies, checks
-// every receipt's signed checkpoint and inclusion proof, proves the log grew
-// consistently, and says how to look further.
+// runDemo shows a newcomer the service doing its job: it submits the
+// examples through the public gRPC API as the demo member agencies (the
+// registry first, then the shipment events), checks every receipt's signed
+// checkpoint and inclusion proof, proves the log grew consistently, lists
+// the diversion flags the detector raised, and says how to look further.
+// path is a directory holding registry.jsonl and events.jsonl, or one file
+// of events.
 func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadir.Layout, vkey string, out io.Writer) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+	registry, events := "", path
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		registry, events = filepath.Join(path, "registry.jsonl"), filepath.Join(path, "events.jsonl")
+		if _, err := os.Stat(registry); errors.Is(err, fs.ErrNotExist) {
+			registry = ""
+		}
 	}
-	defer f.Close()
 	c, err := client.Dial(grpcAddr, client.WithLogVerifierKey(vkey))
 	if err != nil {
 		return err
@@ -31,14 +45,43 @@ func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadi
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-
 	_, kept, err := c.Checkpoint(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n== demo: submitting %s as the demo member agencies ==\n", path)
-	keys := map[string]members.PrivateKey{}
+	keys := keyring{layout: layout, keys: map[string]members.PrivateKey{}}
+
 	n := 0
+	if registry != "" {
+		fmt.Fprintf(out, "\n== demo: the registry (%s), signed by the issuing countries' agencies ==\n", registry)
+		f, err := os.Open(registry)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		for line := range eventfile.ReadRegistry(f) {
+			if line.Err != nil {
+				return line.Err
+			}
+			member, err := eventfile.DemoMemberForRegistry(line.Entry)
+			if err != nil {
+				return fmt.Errorf("%s line %d: %w", registry, line.Number, err)
+			}
+			r, err := keys.submit(ctx, c, member, envelope.PayloadTypeRegistryJSON, line.Raw, eventfile.RegistrySubmissionID(member, line))
+			if err != nil {
+				return fmt.Errorf("%s line %d: %w", registry, line.Number, err)
+			}
+			n++
+			fmt.Fprintf(out, "  entry %3d  %-9s %-26s receipt verified (checkpoint %d)\n", r.Index, member, registryWhat(line.Entry), r.Checkpoint.Size)
+		}
+	}
+
+	fmt.Fprintf(out, "\n== demo: shipment events (%s), each signed by the agency of the country that reports it ==\n", events)
+	f, err := os.Open(events)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	for line := range eventfile.Read(f) {
 		if line.Err != nil {
 			return line.Err
@@ -47,18 +90,7 @@ func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadi
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line.Number, err)
 		}
-		key, ok := keys[member]
-		if !ok {
-			if key, err = members.ReadPrivateKey(layout.MemberKey(member)); err != nil {
-				return err
-			}
-			keys[member] = key
-		}
-		env, err := envelope.Sign(envelope.PayloadTypeEventJSON, line.Raw, key.Signer())
-		if err != nil {
-			return err
-		}
-		r, err := c.SubmitEnvelope(ctx, eventfile.SubmissionID(member, line), env)
+		r, err := keys.submit(ctx, c, member, envelope.PayloadTypeEventJSON, line.Raw, eventfile.SubmissionID(member, line))
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line.Number, err)
 		}
@@ -72,13 +104,138 @@ func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadi
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "== %d events submitted; every receipt's checkpoint signature and inclusion proof verified;\n", n)
+	fmt.Fprintf(out, "== %d entries submitted; every receipt's checkpoint signature and inclusion proof verified;\n", n)
 	fmt.Fprintf(out, "   the log of %d entries is consistent with the checkpoint kept before the demo ==\n", latest.Size)
-	fmt.Fprintf(out, "Look further:\n")
+
+	if err := printFlags(ctx, grpcAddr, httpAddr, latest.Size, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nLook further:\n")
 	fmt.Fprintf(out, "  curl -s http://%s/v1/checkpoint\n", httpAddr)
-	fmt.Fprintf(out, "  curl -s 'http://%s/v1/entries?filter=shipment_ref%%3D%%22PEN-CN-2026-000871%%22'\n", httpAddr)
+	fmt.Fprintf(out, "  curl -s http://%s/v1/shipments/PEN-CN-2026-000871\n", httpAddr)
+	fmt.Fprintf(out, "  curl -s 'http://%s/v1/flags?order_by=severity%%20desc'\n", httpAddr)
 	fmt.Fprintf(out, "  go run ./cmd/chemledger list --filter 'kind = RECEIPT_CONFIRMATION'\n")
 	fmt.Fprintf(out, "  go run ./cmd/chemledger verify inclusion 3\n")
 	fmt.Fprintf(out, "The service keeps running; stop it with Ctrl-C.\n\n")
 	return nil
+}
+
+// keyring signs as the demo members, reading each key once.
+type keyring struct {
+	layout datadir.Layout
+	keys   map[string]members.PrivateKey
+}
+
+func (k keyring) submit(ctx context.Context, c *client.Client, member, payloadType string, payload []byte, id string) (*client.Receipt, error) {
+	key, ok := k.keys[member]
+	if !ok {
+		var err error
+		if key, err = members.ReadPrivateKey(k.layout.MemberKey(member)); err != nil {
+			return nil, err
+		}
+		k.keys[member] = key
+	}
+	env, err := envelope.Sign(payloadType, payload, key.Signer())
+	if err != nil {
+		return nil, err
+	}
+	return c.SubmitEnvelope(ctx, id, env)
+}
+
+func registryWhat(e *chemledgerv1.RegistryEntry) string {
+	switch {
+	case e.GetLicence() != nil:
+		return "licence " + e.GetLicence().GetNumber()
+	case e.GetAnnualRequirement() != nil:
+		return "annual requirement " + e.GetAnnualRequirement().GetCountry()
+	case e.GetWatchListEntry() != nil:
+		return "watch list " + e.GetWatchListEntry().GetList()
+	}
+	return "registry entry"
+}
+
+// printFlags waits for the detector to reach size (it follows the log a
+// moment behind the commits; /healthz says how far it has read) and prints
+// what it flagged, most severe first.
+func printFlags(ctx context.Context, grpcAddr, httpAddr string, size uint64, out io.Writer) error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if applied, err := detectorApplied(ctx, httpAddr); err != nil || applied >= size {
+			break
+		}
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := chemledgerv1.NewAnalystServiceClient(conn).ListFlags(ctx, &chemledgerv1.ListFlagsRequest{OrderBy: "severity desc", PageSize: 100})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n== the detector raised %d flags; each names its rule, thresholds and evidence ==\n", len(resp.GetFlags()))
+	for _, f := range resp.GetFlags() {
+		sev := f.GetSeverity().String()[len("SEVERITY_"):]
+		fmt.Fprintf(out, "  %-8s %-4s %-21s evidence %v\n           %s\n", sev, f.GetRuleId(), f.GetShipmentRef(), f.GetEvidence(), wrap(f.GetExplanation(), 100, "           "))
+	}
+	return nil
+}
+
+func detectorApplied(ctx context.Context, httpAddr string) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+httpAddr+"/healthz", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Applied uint64 `json:"detector_applied"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	return h.Applied, err
+}
+
+// wrap breaks text into lines of at most width, indenting continuation
+// lines.
+func wrap(text string, width int, indent string) string {
+	var b []byte
+	col := 0
+	for i, w := range splitWords(text) {
+		if i > 0 {
+			if col+1+len(w) > width {
+				b = append(b, '\n')
+				b = append(b, indent...)
+				col = 0
+			} else {
+				b = append(b, ' ')
+				col++
+			}
+		}
+		b = append(b, w...)
+		col += len(w)
+	}
+	return string(b)
+}
+
+func splitWords(s string) []string {
+	var out []string
+	start := -1
+	for i, r := range s {
+		if r == ' ' || r == '\n' {
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
 }

@@ -1,7 +1,7 @@
 // Command chemledgerd runs the chemledger service: the shared, tamper-evident
 // log of signed precursor-chemical shipment events, over gRPC and HTTP/JSON.
 //
-//	go run ./cmd/chemledgerd --dev --demo examples/events.jsonl
+//	go run ./cmd/chemledgerd --dev --demo examples
 //
 // With --dev it creates, when missing, a log signing key and demo member
 // agencies with their keys in the data directory, so the service and the
