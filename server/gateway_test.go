@@ -43,16 +43,17 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("GET /healthz: status %d, content type %q, body %s; want 200 application/json", code, h.Get("Content-Type"), b)
 	}
 	var got struct {
-		Status   string `json:"status"`
-		TreeSize uint64 `json:"tree_size"`
+		Status          string `json:"status"`
+		TreeSize        uint64 `json:"tree_size"`
+		DetectorApplied uint64 `json:"detector_applied"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&got); err != nil {
 		t.Fatalf("GET /healthz: body %s: %v", b, err)
 	}
-	if got.Status != "SERVING" || got.TreeSize != 2 {
-		t.Errorf("GET /healthz: %+v, want status SERVING, tree_size 2", got)
+	if got.Status != "SERVING" || got.TreeSize != 2 || got.DetectorApplied > 2 {
+		t.Errorf("GET /healthz: %+v, want status SERVING, tree_size 2, detector_applied at most 2", got)
 	}
 }
 
