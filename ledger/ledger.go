@@ -41,6 +41,11 @@ type Submission struct {
 	ShipmentRef string
 	CAS         string
 	Kind        string
+	// EventKey is the member's own id of the event or registry entry
+	// (member ‖ 0x00 ‖ id). A second submission of it under another
+	// submission id is refused: a replayed envelope cannot become a second
+	// shipment leg.
+	EventKey string
 }
 
 // Receipt proves that an entry is in the log.
@@ -68,6 +73,9 @@ type Entry struct {
 var (
 	// ErrConflict means the submission id was used before with other bytes.
 	ErrConflict = errors.New("submission id already used for a different envelope")
+	// ErrDuplicateEvent means the member's event id is already in the log
+	// under another submission id.
+	ErrDuplicateEvent = errors.New("event already in the log")
 	// ErrNotFound means no entry has that index.
 	ErrNotFound = errors.New("no such entry")
 	// ErrTreeSize means a proof was asked for a tree size the log has not

@@ -165,6 +165,7 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		// Decide first, so every new entry's metadata can name the
 		// checkpoint size this batch ends at.
 		pending := map[string]*settled{}
+		pendingEvents := map[string]uint64{}
 		var fresh []*settled
 		next := start
 		for _, s := range out {
@@ -189,6 +190,17 @@ func (l *Ledger) commit(batch []*request) []*settled {
 				}
 				continue
 			}
+			if sub.EventKey != "" {
+				if i, ok := pendingEvents[sub.EventKey]; ok {
+					s.err = duplicateEvent(sub.EventKey, i)
+					continue
+				}
+				if i, ok := tx.EventKey(sub.EventKey); ok {
+					s.err = duplicateEvent(sub.EventKey, i)
+					continue
+				}
+				pendingEvents[sub.EventKey] = next
+			}
 			s.index = next
 			next++
 			pending[sub.ID] = s
@@ -207,7 +219,7 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		for _, s := range fresh {
 			sub := &s.req.sub
 			m := storage.Meta{
-				SubmissionID: sub.ID, Member: sub.Member, ShipmentRef: sub.ShipmentRef,
+				SubmissionID: sub.ID, Member: sub.Member, ShipmentRef: sub.ShipmentRef, EventKey: sub.EventKey,
 				CAS: sub.CAS, Kind: sub.Kind, IntegratedTime: now, CheckpointSize: end,
 			}
 			if err := tx.AppendEntry(s.index, sub.Leaf, m); err != nil {
@@ -257,6 +269,11 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		l.publish(newCP, newNote)
 	}
 	return out
+}
+
+func duplicateEvent(key string, index uint64) error {
+	member, id, _ := strings.Cut(key, "\x00")
+	return fmt.Errorf("%w: member %s already submitted %q as entry %d; a correction is a new event that references it", ErrDuplicateEvent, member, id, index)
 }
 
 func conflict(id string, index uint64) error {

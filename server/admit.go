@@ -56,11 +56,13 @@ func (s *ledgerService) admitPayload(id string, env []byte) (ledger.Submission, 
 		}
 		s.checkReferences(&v, p.Event)
 		sub.ShipmentRef, sub.CAS, sub.Kind = p.Event.GetShipmentRef(), p.Event.GetChemical().GetCas(), kindName(p.Event.GetKind())
+		sub.EventKey = member + "\x00" + p.Event.GetEventId()
 	case p.Registry != nil:
 		if err := validate.RegistryEntry(p.Registry); err != nil && !v.Merge("", err) {
 			return ledger.Submission{}, envelope.Payload{}, err
 		}
 		sub.Kind, sub.CAS = registryKind(p.Registry)
+		sub.EventKey = member + "\x00" + p.Registry.GetEntryId()
 	case p.Disposition != nil:
 		if err := validate.Disposition(p.Disposition); err != nil && !v.Merge("", err) {
 			return ledger.Submission{}, envelope.Payload{}, err

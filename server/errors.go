@@ -37,6 +37,7 @@ const (
 	ReasonBodyTooLarge     = "BODY_TOO_LARGE"
 	ReasonFlagNotFound     = "FLAG_NOT_FOUND"
 	ReasonShipmentNotFound = "SHIPMENT_NOT_FOUND"
+	ReasonDuplicateEvent   = "DUPLICATE_EVENT"
 )
 
 // errNoShipment means no entry carries a shipment reference.
@@ -76,6 +77,8 @@ func toStatus(log *slog.Logger, err error) error {
 		return withDetails(codes.PermissionDenied, err.Error(), ReasonKeyRevoked, []badinput.Violation{{Field: revoked.Field, Description: "the key has been revoked"}})
 	case errors.Is(err, ledger.ErrConflict):
 		return withDetails(codes.AlreadyExists, err.Error(), ReasonSubmissionReuse, []badinput.Violation{{Field: "submission_id", Description: "already used for a different envelope; choose a new id"}})
+	case errors.Is(err, ledger.ErrDuplicateEvent):
+		return withDetails(codes.AlreadyExists, err.Error(), ReasonDuplicateEvent, []badinput.Violation{{Field: "envelope.payload", Description: "this event (by its member and event id) is already in the log"}})
 	case errors.Is(err, ledger.ErrNotFound):
 		return withDetails(codes.NotFound, err.Error(), ReasonEntryNotFound, nil)
 	case errors.Is(err, ledger.ErrTreeSize):

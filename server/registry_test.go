@@ -144,3 +144,36 @@ func TestRegistryAndDispositionEntries(t *testing.T) {
 		t.Fatalf("log size %d after refused entries, want %d", got, size)
 	}
 }
+
+// A signed event replayed under a new submission id is refused with a clear
+// duplicate error; as a new event (a new event id) it is accepted.
+func TestReplayedEventUnderNewSubmissionID(t *testing.T) {
+	in := start(t, "")
+	c := ledgerClient(t, in)
+	exs := signedExamples(t, in)
+	submitAll(t, c, exs[:1])
+	size := logSize(t, c)
+
+	_, err := c.CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: "replay-1", Envelope: exs[0].env})
+	st := status.Convert(err)
+	if st.Code() != codes.AlreadyExists || detailsOf(st).reason != "DUPLICATE_EVENT" {
+		t.Fatalf("replayed envelope under a new submission id: %v (reason %q), want ALREADY_EXISTS / DUPLICATE_EVENT", err, detailsOf(st).reason)
+	}
+	// The same through the bulk stream, twice in one stream.
+	results := runBulk(t, c, []bulkItem{{id: "replay-2", env: exs[0].env}, {id: "replay-3", env: exs[0].env}})
+	for _, r := range results {
+		if r.GetError().GetReason() != "DUPLICATE_EVENT" {
+			t.Errorf("bulk replay %s: %v, want DUPLICATE_EVENT", r.GetSubmissionId(), r.GetError())
+		}
+	}
+	if got := logSize(t, c); got != size {
+		t.Fatalf("log size %d after replays, want %d", got, size)
+	}
+
+	ev := proto.Clone(exs[0].line.Event).(*chemledgerv1.ShipmentEvent)
+	ev.EventId += "-2"
+	payload, _ := proto.Marshal(ev)
+	if _, err := c.CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: "new-event", Envelope: signAs(t, in, exs[0].member, envelope.PayloadTypeEventProto, payload)}); err != nil {
+		t.Fatalf("a new event id: %v", err)
+	}
+}

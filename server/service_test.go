@@ -646,9 +646,12 @@ func TestGetEntry(t *testing.T) {
 		}
 	}
 
-	// A binary protobuf payload decodes to the same event.
+	// A binary protobuf payload decodes to the same event. (Under a new
+	// event id: the same event again would be a replay, refused.)
 	ex := l.exs[0]
-	payload, err := proto.Marshal(ex.line.Event)
+	pbEvent := proto.Clone(ex.line.Event).(*chemledgerv1.ShipmentEvent)
+	pbEvent.EventId += "-PB"
+	payload, err := proto.Marshal(pbEvent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -662,8 +665,8 @@ func TestGetEntry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetEntry(%d): %v", r.GetIndex(), err)
 	}
-	if e.GetPayloadType() != envelope.PayloadTypeEventProto || !proto.Equal(e.GetEvent(), ex.line.Event) {
-		t.Errorf("protobuf payload entry: payload type %q, event diff:\n%s", e.GetPayloadType(), cmp.Diff(ex.line.Event, e.GetEvent(), protocmp.Transform()))
+	if e.GetPayloadType() != envelope.PayloadTypeEventProto || !proto.Equal(e.GetEvent(), pbEvent) {
+		t.Errorf("protobuf payload entry: payload type %q, event diff:\n%s", e.GetPayloadType(), cmp.Diff(pbEvent, e.GetEvent(), protocmp.Transform()))
 	}
 }
 

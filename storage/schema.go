@@ -24,6 +24,10 @@ var (
 	bucketNodes = []byte("nodes")
 	// bucketSubmissions: submission id → index (u64) ‖ SHA-256 of the leaf.
 	bucketSubmissions = []byte("submissions")
+	// bucketEventKeys: member ‖ 0x00 ‖ the member's own event or entry id
+	// → index (u64). A signed event replayed under a new submission id is
+	// found here.
+	bucketEventKeys = []byte("event_keys")
 	// bucketCheckpoints: tree size (u64) → signed checkpoint note.
 	bucketCheckpoints = []byte("checkpoints")
 	// bucketState: named singletons (keyTree, keySchema).
@@ -51,7 +55,7 @@ var (
 var derivedBuckets = [][]byte{bucketFlags, bucketDetector}
 
 var allBuckets = [][]byte{
-	bucketEntries, bucketMeta, bucketNodes, bucketSubmissions, bucketCheckpoints,
+	bucketEntries, bucketMeta, bucketNodes, bucketSubmissions, bucketEventKeys, bucketCheckpoints,
 	bucketState, bucketByRef, bucketByMember, bucketByCAS, bucketByKind, bucketByTime,
 	bucketFlags, bucketDetector,
 }

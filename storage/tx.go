@@ -18,6 +18,9 @@ type Meta struct {
 	ShipmentRef string
 	CAS         string
 	Kind        string
+	// EventKey is the member and its own id for the event or registry
+	// entry (member ‖ 0x00 ‖ id); it is indexed, not stored in the record.
+	EventKey string
 	// IntegratedTime is when the entry joined the log (unix nanoseconds).
 	IntegratedTime int64
 	// CheckpointSize is the size of the first checkpoint that covers the
@@ -98,6 +101,16 @@ func (t *ReadTx) Submission(id string) (Submission, bool, error) {
 	s := Submission{Index: binary.BigEndian.Uint64(v)}
 	copy(s.LeafDigest[:], v[8:])
 	return s, true, nil
+}
+
+// EventKey looks up a member's own event id: the index of the entry that
+// carries it.
+func (t *ReadTx) EventKey(key string) (uint64, bool) {
+	v := t.tx.Bucket(bucketEventKeys).Get([]byte(key))
+	if len(v) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(v), true
 }
 
 // Checkpoint returns the signed checkpoint of the given tree size.
@@ -182,6 +195,11 @@ func (t *WriteTx) AppendEntry(index uint64, leaf []byte, m Meta) error {
 	digest := sha256.Sum256(leaf)
 	if err := t.bucket(bucketSubmissions).Put([]byte(m.SubmissionID), append(k, digest[:]...)); err != nil {
 		return fmt.Errorf("put submission %q: %w", m.SubmissionID, err)
+	}
+	if m.EventKey != "" {
+		if err := t.bucket(bucketEventKeys).Put([]byte(m.EventKey), k); err != nil {
+			return fmt.Errorf("put event key of entry %d: %w", index, err)
+		}
 	}
 	for _, ix := range []struct {
 		bucket []byte
