@@ -367,21 +367,30 @@ func (d *Deriver) Flag(id string) (Flag, error) {
 }
 
 // Rebuild drops all derived state and derives it again from the log, up to
-// the latest checkpoint, then sweeps as of asOf. It runs on a store no
-// Deriver is following.
-func Rebuild(store *storage.Store, l *ledger.Ledger, cfg Config, asOf time.Time) (*Deriver, error) {
-	if err := store.DropDerived(); err != nil {
-		return nil, err
+// the latest checkpoint, then, unless asOf is zero, sweeps as of asOf. It
+// runs on a live Deriver: queries see the old flags until the new ones are
+// complete, and new entries wait until it is done.
+func (d *Deriver) Rebuild(asOf time.Time) error {
+	d.run.Lock()
+	defer d.run.Unlock()
+	if err := d.store.DropDerived(); err != nil {
+		return err
 	}
-	d, err := Open(store, l, cfg)
-	if err != nil {
-		return nil, err
+	fresh := &Deriver{store: d.store, ledger: d.ledger, engine: d.engine, cfg: d.cfg, state: detect.NewState(), flags: map[string]*Flag{}}
+	cp, _ := d.ledger.Checkpoint()
+	for next := uint64(0); next < cp.Size; next = fresh.next {
+		if err := fresh.fold(next, min(cp.Size, next+batchSize), true); err != nil {
+			return err
+		}
 	}
-	if err := d.CatchUp(0); err != nil {
-		return nil, err
+	if !asOf.IsZero() {
+		if err := fresh.record(d.engine.Sweep(fresh.state, asOf), nil, fresh.next); err != nil {
+			return err
+		}
 	}
-	if err := d.Sweep(asOf); err != nil {
-		return nil, err
-	}
-	return d, nil
+	d.state, d.clock = fresh.state, fresh.clock
+	d.mu.Lock()
+	d.flags, d.next = fresh.flags, fresh.next
+	d.mu.Unlock()
+	return nil
 }

@@ -210,10 +210,10 @@ func TestRebuildIsByteIdentical(t *testing.T) {
 		t.Fatal("no flags derived from the examples")
 	}
 
-	r, err := Rebuild(f.store, f.ledger, testConfig(), asOf)
-	if err != nil {
+	if err := d.Rebuild(asOf); err != nil {
 		t.Fatal(err)
 	}
+	r := d
 	rebuilt := storedFlags(t, f.store)
 	if len(rebuilt) != len(live) {
 		t.Fatalf("rebuild stored %d flags, the live detector %d", len(rebuilt), len(live))

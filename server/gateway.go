@@ -47,6 +47,9 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		if err := chemledgerv1.RegisterAnalystServiceHandler(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register analyst gateway: %w", err)
 		}
+		if err := chemledgerv1.RegisterAdminServiceHandler(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register admin gateway: %w", err)
+		}
 	}
 	client := chemledgerv1.NewLedgerServiceClient(conn)
 

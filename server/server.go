@@ -108,6 +108,7 @@ func New(cfg Config, deps Deps) *Server {
 	chemledgerv1.RegisterLedgerServiceServer(s.grpc, entries)
 	if deps.Deriver != nil {
 		chemledgerv1.RegisterAnalystServiceServer(s.grpc, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
+		chemledgerv1.RegisterAdminServiceServer(s.grpc, NewAdminService(deps.Deriver, cfg.Logger))
 		s.deriver = deps.Deriver
 	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -57,25 +57,19 @@ func runRebuild(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	if err := store.DropDerived(); err != nil {
-		return err
+	var at time.Time
+	if *asOf != "" {
+		if at, err = time.Parse(time.RFC3339, *asOf); err != nil {
+			return fmt.Errorf("--as-of: %w", err)
+		}
 	}
+	start := time.Now()
 	d, err := derive.Open(store, l, dcfg)
 	if err != nil {
 		return err
 	}
-	if err := d.CatchUp(0); err != nil {
+	if err := d.Rebuild(at); err != nil {
 		return err
-	}
-	if *asOf != "" {
-		t, err := time.Parse(time.RFC3339, *asOf)
-		if err != nil {
-			return fmt.Errorf("--as-of: %w", err)
-		}
-		if err := d.Sweep(t); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(stderr, "rebuilt the derived state from %d entries: %d flags (policy %s) in %v\n",
 		d.Applied(), len(d.Snapshot()), d.PolicyVersion(), time.Since(start).Round(time.Millisecond))
