@@ -28,9 +28,12 @@ import (
 // registry first, then the shipment events), checks every receipt's signed
 // checkpoint and inclusion proof, proves the log grew consistently, lists
 // the diversion flags the detector raised, and says how to look further.
-// path is a directory holding registry.jsonl and events.jsonl, or one file
-// of events.
+// path is a directory holding registry.jsonl and events.jsonl, one file of
+// events, or "scenario" for a generated year of trade.
 func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadir.Layout, vkey string, out io.Writer) error {
+	if path == "scenario" {
+		return runScenarioDemo(ctx, grpcAddr, httpAddr, layout, vkey, out)
+	}
 	registry, events := "", path
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		registry, events = filepath.Join(path, "registry.jsonl"), filepath.Join(path, "events.jsonl")
@@ -158,10 +161,8 @@ func registryWhat(e *chemledgerv1.RegistryEntry) string {
 // moment behind the commits; /healthz says how far it has read) and prints
 // what it flagged, most severe first.
 func printFlags(ctx context.Context, grpcAddr, httpAddr string, size uint64, out io.Writer) error {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if applied, err := detectorApplied(ctx, httpAddr); err != nil || applied >= size {
-			break
-		}
+	if err := waitDetector(ctx, httpAddr, size); err != nil {
+		return err
 	}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -68,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.grpcAddr, "grpc-addr", env("CHEMLEDGER_GRPC_ADDR", "127.0.0.1:7070"), "gRPC listen address (env CHEMLEDGER_GRPC_ADDR)")
 	fs.StringVar(&o.httpAddr, "http-addr", env("CHEMLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "HTTP/JSON listen address (env CHEMLEDGER_HTTP_ADDR)")
 	fs.BoolVar(&o.dev, "dev", envBool("CHEMLEDGER_DEV"), "development mode: create a log key and demo member keys in the data dir when missing (env CHEMLEDGER_DEV)")
-	fs.StringVar(&o.demo, "demo", env("CHEMLEDGER_DEMO", ""), "dev mode: once serving, submit this JSONL file of events through the API, verify the receipts and print what happened (env CHEMLEDGER_DEMO)")
+	fs.StringVar(&o.demo, "demo", env("CHEMLEDGER_DEMO", ""), "dev mode: once serving, submit examples through the API, verify the receipts and show the flags: a directory with registry.jsonl and events.jsonl, one JSONL file of events, or \"scenario\" for a generated year of trade (env CHEMLEDGER_DEMO)")
 	fs.StringVar(&o.verify, "verify-on-start", env("CHEMLEDGER_VERIFY_ON_START", "full"), "start-up check: full (rehash every entry and node) or state (check the tree state against the signed checkpoint only) (env CHEMLEDGER_VERIFY_ON_START)")
 	fs.StringVar(&o.logLevel, "log-level", env("CHEMLEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (env CHEMLEDGER_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("CHEMLEDGER_LOG_FORMAT", "text"), "text or json (env CHEMLEDGER_LOG_FORMAT)")
