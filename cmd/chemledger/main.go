@@ -1,7 +1,9 @@
 // Command chemledger is the command-line client of a chemledger log: it
 // signs and submits shipment events, reads entries and checkpoints, and
-// verifies inclusion and consistency proofs, like etcdctl with one file per
-// verb.
+// verifies inclusion and consistency proofs; for analysts it lists and shows
+// the detector's flags with their evidence verified, records signed
+// dispositions, follows shipments across members, and prints the rules and
+// flag counts. Like etcdctl, it has one file per verb.
 package main
 
 import (

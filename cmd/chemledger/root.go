@@ -38,10 +38,15 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 	a := &app{getenv: getenv}
 	root := &cobra.Command{
 		Use:   "chemledger",
-		Short: "Submit shipment events to a chemledger log and audit it",
+		Short: "Submit shipment events to a chemledger log, audit it, and work its flags",
 		Long: `chemledger signs and submits shipment events to a chemledger log, reads its
 entries and signed checkpoints, and verifies inclusion and consistency
-proofs. Every answer from the log is checked against the log's key.`,
+proofs. Every answer from the log is checked against the log's key.
+
+For analysts it lists and shows the flags the detection engine raised, with
+their evidence verified to be in the log ("flags"), records signed decisions
+on them ("flags dispose"), follows a shipment across members ("shipment
+show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return a.applyEnv(cmd) },
@@ -58,6 +63,10 @@ proofs. Every answer from the log is checked against the log's key.`,
 		newCheckpointCmd(a),
 		newVerifyCmd(a),
 		newKeygenCmd(a),
+		newFlagsCmd(a),
+		newShipmentCmd(a),
+		newRulesCmd(a),
+		newStatsCmd(a),
 	)
 	return root
 }
