@@ -12,7 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chemledger/chemledger/checkpoint"
+	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server/servertest"
 )
@@ -323,5 +325,40 @@ func TestRebuildDerivedStateRPC(t *testing.T) {
 	}
 	if fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Fatalf("flags differ after the rebuild:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// A disposition signed by a key that is no member's is refused, and the
+// flag's history does not change.
+func TestDispositionByNonMemberRefused(t *testing.T) {
+	in := start(t, "")
+	conn := dial(t, in)
+	c := chemledgerv1.NewLedgerServiceClient(conn)
+	submitAll(t, c, signedExamples(t, in))
+	waitDerived(t, in)
+	a := chemledgerv1.NewAnalystServiceClient(conn)
+	flags, _, err := in.Deriver.ListFlags(derive.Query{Filter: `rule_id = "R1"`})
+	if err != nil || len(flags) == 0 {
+		t.Fatalf("no R1 flag: %v", err)
+	}
+	outsider, err := members.GenerateKey("XX-OUTSIDER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := proto.Marshal(&chemledgerv1.Disposition{FlagId: flags[0].ID, Status: chemledgerv1.DispositionStatus_DISPOSITION_STATUS_DISMISSED, Note: "nothing to see"})
+	env, err := envelope.Sign(envelope.PayloadTypeDispositionProto, payload, outsider.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := logSize(t, c)
+	_, err = a.CreateDisposition(t.Context(), &chemledgerv1.CreateDispositionRequest{Id: flags[0].ID, SubmissionId: "outsider-1", Envelope: env})
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !slices.Contains(detailsOf(st).fields, "envelope.signatures[0].keyid") {
+		t.Fatalf("disposition by a non-member key: %v, want INVALID_ARGUMENT on envelope.signatures[0].keyid", err)
+	}
+	if got := logSize(t, c); got != size {
+		t.Fatalf("log grew from %d to %d", size, got)
+	}
+	if f, _ := in.Deriver.Flag(flags[0].ID); len(f.History) != 0 {
+		t.Fatalf("flag history after a refused disposition: %+v", f.History)
 	}
 }
