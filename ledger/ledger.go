@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -179,6 +180,10 @@ type Ledger struct {
 	// published, so followers of the log can wait for it without polling.
 	grown chan struct{}
 
+	// writeErr is the error of the last commit, nil once one succeeds:
+	// health reports the ledger degraded while writes fail.
+	writeErr atomic.Pointer[error]
+
 	// Owned by the sequencer goroutine.
 	tree     *compact.Range
 	lastTime int64
@@ -222,6 +227,15 @@ func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 	}
 	go l.sequence()
 	return l, nil
+}
+
+// WriteError is the error of the last commit, or nil when the last commit
+// succeeded: while it is set, reads work and writes fail.
+func (l *Ledger) WriteError() error {
+	if p := l.writeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Origin is the checkpoint origin line that names the log.

@@ -259,11 +259,13 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		// whole batch. Nobody was answered, so nothing acknowledged is lost.
 		l.tree, _ = l.rf.NewRange(0, start, saved)
 		l.cfg.Logger.Error("commit failed", "batch", len(batch), "err", err)
+		l.writeErr.Store(&err)
 		for _, s := range out {
 			s.err = fmt.Errorf("commit: %w", err)
 		}
 		return out
 	}
+	l.writeErr.Store(nil)
 	if added > 0 {
 		l.lastTime = now
 		l.publish(newCP, newNote)

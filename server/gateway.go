@@ -57,11 +57,18 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		cp, _ := s.ledger.Checkpoint()
 		h := map[string]any{"status": "SERVING", "tree_size": cp.Size}
+		code := http.StatusOK
+		if err := s.ledger.WriteError(); err != nil {
+			// Reads work; writes do not. Say so loudly enough for a load
+			// balancer and an operator at 3 a.m.
+			h["status"], h["write_error"], code = "DEGRADED", err.Error(), http.StatusServiceUnavailable
+		}
 		if s.deriver != nil {
 			// How far the detector has read: flags cover entries below it.
 			h["detector_applied"] = s.deriver.Applied()
 		}
 		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(h)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))

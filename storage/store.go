@@ -125,6 +125,15 @@ func (s *Store) checkSchema() error {
 	})
 }
 
+// SetMaxSize changes the cap on the file size (0: none), as when an operator
+// frees disk space. It takes the writer's lock, so it never races a commit.
+func (s *Store) SetMaxSize(n int) error {
+	return s.db.Update(func(*bolt.Tx) error {
+		s.db.MaxSize = n
+		return nil
+	})
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -50,6 +50,8 @@ type Options struct {
 	Logger *slog.Logger
 	// NoDetection leaves the detector and the analyst API out.
 	NoDetection bool
+	// Storage, if set, edits the storage options.
+	Storage func(*storage.Options)
 }
 
 // Start creates a dev data directory in dir (or reuses one) and serves it.
@@ -86,7 +88,11 @@ func Start(dir string, opts Options) (*Instance, error) {
 		}
 		keys[m.ID] = k
 	}
-	st, err := storage.Open(layout.DB(), storage.DefaultOptions())
+	sopts := storage.DefaultOptions()
+	if opts.Storage != nil {
+		opts.Storage(&sopts)
+	}
+	st, err := storage.Open(layout.DB(), sopts)
 	if err != nil {
 		return nil, err
 	}
