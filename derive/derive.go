@@ -19,6 +19,7 @@ import (
 
 	"github.com/chemledger/chemledger/detect"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/failpoint"
 	"github.com/chemledger/chemledger/ledger"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/storage"
@@ -313,6 +314,7 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 	}
 	d.mu.RUnlock()
 
+	failpoint.Inject("derive/before-store") // flags folded, not stored
 	err := d.store.Update(func(tx *storage.WriteTx) error {
 		for id, f := range changed {
 			b, err := json.Marshal(f)
@@ -331,6 +333,7 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 	if err != nil {
 		return fmt.Errorf("store derived state: %w", err)
 	}
+	failpoint.Inject("derive/after-store") // stored, not visible to queries
 	d.mu.Lock()
 	for id, f := range changed {
 		d.flags[id] = f

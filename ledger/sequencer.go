@@ -11,6 +11,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/chemledger/chemledger/checkpoint"
+	"github.com/chemledger/chemledger/failpoint"
 	"github.com/chemledger/chemledger/storage"
 )
 
@@ -236,10 +237,12 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		if err != nil {
 			return fmt.Errorf("tree root: %w", err)
 		}
+		failpoint.Inject("ledger/before-sign") // entries written, checkpoint unsigned
 		newCP, newNote, err = l.sign(end, root)
 		if err != nil {
 			return err
 		}
+		failpoint.Inject("ledger/after-sign") // checkpoint signed, not stored
 		if err := tx.PutTree(storage.Tree{Size: end, Hashes: l.tree.Hashes()}); err != nil {
 			return err
 		}
@@ -252,6 +255,7 @@ func (l *Ledger) commit(batch []*request) []*settled {
 			}
 		}
 		added = len(fresh)
+		failpoint.Inject("ledger/before-commit") // all written, not committed
 		return nil
 	})
 	if err != nil {
@@ -265,6 +269,7 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		}
 		return out
 	}
+	failpoint.Inject("ledger/after-commit") // durable, not published or answered
 	l.writeErr.Store(nil)
 	if added > 0 {
 		l.lastTime = now
@@ -285,6 +290,7 @@ func conflict(id string, index uint64) error {
 // respond builds each settled request's receipt from committed state and
 // answers it. Every request is answered exactly once.
 func (l *Ledger) respond(batch []*settled) {
+	failpoint.Inject("ledger/before-reply") // committed, nobody answered
 	answered := 0
 	err := l.store.View(func(tx *storage.ReadTx) error {
 		for _, s := range batch {

@@ -15,6 +15,7 @@ import (
 	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/failpoint"
 	"github.com/chemledger/chemledger/filter"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
@@ -88,6 +89,7 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 				close(recvErr)
 				return
 			}
+			failpoint.Inject("server/bulk-mid-stream") // an item received, not admitted
 			sl := &slot{pos: pos, id: req.GetSubmissionId(), admitted: make(chan struct{})}
 			select {
 			case sem <- struct{}{}:
