@@ -8,11 +8,13 @@
 package derive
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"sync"
 	"time"
@@ -79,8 +81,12 @@ type Deriver struct {
 	// run serialises folding: the state and clock are not safe for
 	// concurrent use.
 	run   sync.Mutex
-	state *detect.State
+	state *detect.State // nil after a failed store, until reloaded
 	clock time.Time
+	snap  snapshotPace
+	// refolded counts the entries folded again only to rebuild the state
+	// (on Open, below a snapshot's mark never).
+	refolded uint64
 
 	// mu guards what queries read.
 	mu    sync.RWMutex
@@ -90,19 +96,22 @@ type Deriver struct {
 
 // Keys of the detector's values in storage.
 const (
-	keyApplied = "applied"
-	keyPolicy  = "policy"
+	keyApplied  = "applied"
+	keyPolicy   = "policy"
+	keySnapshot = "state"
 )
 
-// Open loads the stored flags and rebuilds the detector's in-memory index by
-// folding the entries it had already applied. A store derived under another
-// policy version is dropped and derived again, so that every flag names the
-// policy that judged it.
+// Open loads the stored flags and the detector's in-memory index: the latest
+// snapshot of it, then the entries applied after the snapshot folded in
+// (all of them when there is no usable snapshot). A store derived under
+// another policy version is dropped and derived again, so that every flag
+// names the policy that judged it.
 func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	d := &Deriver{store: store, ledger: l, engine: detect.NewEngine(cfg.Policy), cfg: cfg, state: detect.NewState(), flags: map[string]*Flag{}}
+	d.snap = defaultPace()
 	var applied uint64
 	var policy string
 	err := store.View(func(tx *storage.ReadTx) error {
@@ -130,11 +139,12 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 		d.flags, applied = map[string]*Flag{}, 0
 	}
 	start := time.Now()
-	if err := d.fold(0, applied, false); err != nil {
+	if err := d.loadState(applied); err != nil {
 		return nil, err
 	}
 	d.next = applied
-	cfg.Logger.Info("detector ready", "applied", applied, "flags", len(d.flags), "policy", d.engine.PolicyVersion(), "took", time.Since(start).Round(time.Millisecond))
+	cfg.Logger.Info("detector ready", "applied", applied, "flags", len(d.flags), "policy", d.engine.PolicyVersion(),
+		"snapshot", d.snap.mark, "refolded", d.refolded, "took", time.Since(start).Round(time.Millisecond))
 	return d, nil
 }
 
@@ -173,6 +183,9 @@ func (d *Deriver) CatchUp(size uint64) error {
 	}
 	d.run.Lock()
 	defer d.run.Unlock()
+	if err := d.reloadIfFailedLocked(); err != nil {
+		return err
+	}
 	for next := d.Applied(); next < size; next = d.Applied() {
 		end := min(size, next+batchSize)
 		if err := d.fold(next, end, true); err != nil {
@@ -217,6 +230,9 @@ const batchSize = 1024
 func (d *Deriver) Sweep(asOf time.Time) error {
 	d.run.Lock()
 	defer d.run.Unlock()
+	if err := d.reloadIfFailedLocked(); err != nil {
+		return err
+	}
 	return d.record(d.engine.Sweep(d.state, asOf), nil, d.Applied())
 }
 
@@ -227,6 +243,7 @@ func (d *Deriver) fold(from, to uint64, store bool) error {
 	if from >= to {
 		return nil
 	}
+	start := time.Now()
 	type item struct {
 		rec  detect.Record
 		disp *chemledgerv1.Disposition
@@ -270,7 +287,9 @@ func (d *Deriver) fold(from, to uint64, store bool) error {
 			disps = append(disps, disposition{it.disp, it.rec})
 		}
 	}
+	d.snap.folding += time.Since(start)
 	if !store {
+		d.refolded += to - from
 		return nil
 	}
 	return d.record(raised, disps, to)
@@ -282,7 +301,10 @@ type disposition struct {
 }
 
 // record stores new flags and dispositions and the applied mark in one
-// transaction, then makes them visible to queries.
+// transaction, with a snapshot of the state when one is due, then makes them
+// visible to queries. If the store fails, the state (already past applied)
+// is dropped, to be rebuilt before anything else is folded: folding the
+// same entries twice would give wrong flags, and a snapshot would keep them.
 func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint64) error {
 	d.mu.RLock()
 	changed := map[string]*Flag{}
@@ -314,6 +336,11 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 	}
 	d.mu.RUnlock()
 
+	snapStart := time.Now()
+	var snap []byte
+	if d.snap.due(applied) {
+		snap = d.encodeSnapshot(applied)
+	}
 	failpoint.Inject("derive/before-store") // flags folded, not stored
 	err := d.store.Update(func(tx *storage.WriteTx) error {
 		for id, f := range changed {
@@ -328,10 +355,19 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 		if err := tx.PutDetectorValue(keyPolicy, []byte(d.engine.PolicyVersion())); err != nil {
 			return err
 		}
+		if snap != nil {
+			if err := tx.PutDetectorValue(keySnapshot, snap); err != nil {
+				return err
+			}
+		}
 		return tx.PutDetectorValue(keyApplied, binary.BigEndian.AppendUint64(nil, applied))
 	})
 	if err != nil {
+		d.state = nil
 		return fmt.Errorf("store derived state: %w", err)
+	}
+	if snap != nil {
+		d.snap.taken(applied, time.Since(snapStart))
 	}
 	failpoint.Inject("derive/after-store") // stored, not visible to queries
 	d.mu.Lock()
@@ -379,7 +415,7 @@ func (d *Deriver) Rebuild(asOf time.Time) error {
 	if err := d.store.DropDerived(); err != nil {
 		return err
 	}
-	fresh := &Deriver{store: d.store, ledger: d.ledger, engine: d.engine, cfg: d.cfg, state: detect.NewState(), flags: map[string]*Flag{}}
+	fresh := &Deriver{store: d.store, ledger: d.ledger, engine: d.engine, cfg: d.cfg, state: detect.NewState(), flags: map[string]*Flag{}, snap: d.snap.restart()}
 	cp, _ := d.ledger.Checkpoint()
 	for next := uint64(0); next < cp.Size; next = fresh.next {
 		if err := fresh.fold(next, min(cp.Size, next+batchSize), true); err != nil {
@@ -391,9 +427,173 @@ func (d *Deriver) Rebuild(asOf time.Time) error {
 			return err
 		}
 	}
-	d.state, d.clock = fresh.state, fresh.clock
+	if err := fresh.checkpointLocked(); err != nil {
+		d.cfg.Logger.Warn("detector state snapshot not stored after the rebuild", "err", err)
+	}
+	d.state, d.clock, d.snap = fresh.state, fresh.clock, fresh.snap
 	d.mu.Lock()
 	d.flags, d.next = fresh.flags, fresh.next
 	d.mu.Unlock()
+	return nil
+}
+
+// Snapshots of the detector's state. The state is not derived from the
+// flags, so without a snapshot a start folds every applied entry again
+// (tens of seconds at a million entries). A snapshot is stored with the
+// flags in the transaction that moves the applied mark, not in every batch:
+// it is the whole state, so its mark may lag the applied mark and Open
+// folds the entries in between. Snapshots are paced by the entries applied
+// since the last one and by what the last one cost, so that a large state
+// is not rewritten more often than it pays for.
+const (
+	// snapshotEvery is the fewest entries applied between snapshots.
+	snapshotEvery = 10_000
+	// snapshotCostRatio is the least folding time, as a multiple of what the
+	// last snapshot took, between snapshots: the detector spends at most a
+	// fifth of its time on them, and a start after a crash folds about four
+	// snapshots' worth of time at most.
+	snapshotCostRatio = 4
+)
+
+// snapshotPace is when the next snapshot is due.
+type snapshotPace struct {
+	mark    uint64        // applied mark of the latest stored snapshot
+	every   uint64        // entries between snapshots, at least
+	ratio   time.Duration // folding time between them, in multiples of cost
+	folding time.Duration // spent folding since the latest snapshot
+	cost    time.Duration // what the latest snapshot took to encode and store
+}
+
+func defaultPace() snapshotPace { return snapshotPace{every: snapshotEvery, ratio: snapshotCostRatio} }
+
+func (p *snapshotPace) due(applied uint64) bool {
+	return applied >= p.mark+p.every && p.folding >= p.ratio*p.cost
+}
+
+func (p *snapshotPace) taken(mark uint64, cost time.Duration) {
+	p.mark, p.cost, p.folding = mark, cost, 0
+}
+
+// restart is the pace for a state folded from nothing.
+func (p snapshotPace) restart() snapshotPace {
+	p.mark, p.folding = 0, 0
+	return p
+}
+
+// castagnoli checks a snapshot's header; the state carries its own checksum.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encodeSnapshot returns the stored form of the state as of mark: the mark
+// and the log's clock, their CRC-32C, then detect's encoding of the state.
+// A snapshot is only a shortcut, so a failure is logged and gives nil.
+func (d *Deriver) encodeSnapshot(mark uint64) []byte {
+	state, err := d.engine.EncodeState(d.state)
+	if err == nil {
+		var clock []byte
+		if clock, err = d.clock.MarshalBinary(); err == nil {
+			b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+1+len(clock)+4+len(state)), mark)
+			b = append(b, byte(len(clock)))
+			b = append(b, clock...)
+			b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+			return append(b, state...)
+		}
+	}
+	d.cfg.Logger.Warn("detector state snapshot not taken", "applied", mark, "err", err)
+	return nil
+}
+
+// restoreSnapshot sets the state, clock and pace from a stored snapshot
+// taken at or below applied; on error it changes nothing.
+func (d *Deriver) restoreSnapshot(b []byte, applied uint64) error {
+	start := time.Now()
+	if len(b) < 9 || len(b) < 9+int(b[8])+4 {
+		return errors.New("snapshot header truncated")
+	}
+	n := 9 + int(b[8])
+	if crc32.Checksum(b[:n], castagnoli) != binary.BigEndian.Uint32(b[n:]) {
+		return errors.New("snapshot header checksum mismatch")
+	}
+	mark := binary.BigEndian.Uint64(b)
+	if mark > applied {
+		return fmt.Errorf("snapshot at entry %d is ahead of the applied mark %d", mark, applied)
+	}
+	var clock time.Time
+	if err := clock.UnmarshalBinary(b[9:n]); err != nil {
+		return fmt.Errorf("snapshot clock: %w", err)
+	}
+	s, err := d.engine.DecodeState(b[n+4:])
+	if err != nil {
+		return err
+	}
+	d.state, d.clock = s, clock
+	d.snap.taken(mark, time.Since(start)) // decoding stands in for encoding
+	return nil
+}
+
+// loadState rebuilds the state of entries [0, applied) without storing
+// anything: from the stored snapshot when it is usable, then by folding the
+// entries after its mark. A snapshot that is damaged or of another version
+// is passed over, and the whole prefix folded.
+func (d *Deriver) loadState(applied uint64) error {
+	d.state, d.clock, d.snap = detect.NewState(), time.Time{}, d.snap.restart()
+	var b []byte
+	if err := d.store.View(func(tx *storage.ReadTx) error {
+		b = bytes.Clone(tx.DetectorValue(keySnapshot))
+		return nil
+	}); err != nil {
+		d.state = nil
+		return fmt.Errorf("read detector state snapshot: %w", err)
+	}
+	if len(b) > 0 {
+		if err := d.restoreSnapshot(b, applied); err != nil {
+			level := slog.LevelWarn
+			if errors.Is(err, detect.ErrSnapshotVersion) {
+				level = slog.LevelInfo
+			}
+			d.cfg.Logger.Log(context.Background(), level, "detector state snapshot not used; folding the whole log", "applied", applied, "err", err)
+		}
+	}
+	if err := d.fold(d.snap.mark, applied, false); err != nil {
+		d.state = nil
+		return err
+	}
+	return nil
+}
+
+// reloadIfFailedLocked rebuilds the state after a failed store left it
+// ahead of the applied mark.
+func (d *Deriver) reloadIfFailedLocked() error {
+	if d.state != nil {
+		return nil
+	}
+	d.cfg.Logger.Info("rebuilding the detector's state after a failed store", "applied", d.Applied())
+	return d.loadState(d.Applied())
+}
+
+// Checkpoint stores a snapshot of the detector's state at the applied mark,
+// so that the next Open restores it and folds nothing again. Call it on a
+// graceful shutdown, after Run has returned and before the store is closed;
+// it is safe at any time.
+func (d *Deriver) Checkpoint() error {
+	d.run.Lock()
+	defer d.run.Unlock()
+	if err := d.reloadIfFailedLocked(); err != nil {
+		return err
+	}
+	return d.checkpointLocked()
+}
+
+// checkpointLocked stores a snapshot on its own: one at the mark already
+// stored is consistent without the flags' transaction.
+func (d *Deriver) checkpointLocked() error {
+	start, applied := time.Now(), d.Applied()
+	snap := d.encodeSnapshot(applied)
+	if snap == nil {
+		return errors.New("detector state snapshot not taken")
+	}
+	if err := d.store.Update(func(tx *storage.WriteTx) error { return tx.PutDetectorValue(keySnapshot, snap) }); err != nil {
+		return fmt.Errorf("store detector state snapshot: %w", err)
+	}
+	d.snap.taken(applied, time.Since(start))
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 )
 
 // State is the detector's in-memory index of the log, built only by
-// Engine.Apply (and Engine.Sweep, which records what it raised). It
-// implements View. It is not safe for concurrent use: the detector folds the
+// Engine.Apply (and Engine.Sweep, which records what it raised), or
+// restored by Engine.DecodeState from a snapshot so that a restart need
+// not fold the log again (snapshot.go). It implements View. It is not safe for concurrent use: the detector folds the
 // log in order, one entry at a time.
 type State struct {
 	shipments map[string]*Shipment

@@ -222,6 +222,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 	}
 	err = srv.Serve(ctx, grpcLis, httpLis)
+	// Save the detector's state, so the next start folds nothing.
+	if cerr := d.Checkpoint(); cerr != nil {
+		log.Warn("could not save the detector's state; the next start will refold the log", "err", cerr)
+	}
 	log.Info("stopped")
 	return err
 }
