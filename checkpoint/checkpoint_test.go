@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/chemledger/chemledger/checkpoint"
 )
@@ -290,6 +292,57 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(c.Root) != 32 {
 			t.Fatalf("Parse(%q) root is %d bytes", text, len(c.Root))
+		}
+	})
+}
+
+// FuzzVerifyInclusion: random proofs never panic the verifier, and where
+// the proof's shape is right for the index and size, the root it implies is
+// accepted by this package and by an independent RFC 6962 implementation
+// (golang.org/x/mod/sumdb/tlog) alike, and a root with one bit flipped by
+// neither.
+func FuzzVerifyInclusion(f *testing.F) {
+	f.Add(uint64(0), uint64(1), []byte{}, []byte("leaf"))
+	f.Add(uint64(3), uint64(8), bytes.Repeat([]byte{7}, 96), []byte("leaf"))
+	f.Add(uint64(5), uint64(7), bytes.Repeat([]byte{1}, 96), []byte("x"))
+	f.Fuzz(func(t *testing.T, index, size uint64, proofBytes, leaf []byte) {
+		if size == 0 || size > 1<<40 || len(proofBytes) > 64*32 {
+			return
+		}
+		var hashes [][]byte
+		var tproof tlog.RecordProof
+		for len(proofBytes) >= 32 {
+			hashes = append(hashes, proofBytes[:32])
+			var th tlog.Hash
+			copy(th[:], proofBytes[:32])
+			tproof = append(tproof, th)
+			proofBytes = proofBytes[32:]
+		}
+		lh := checkpoint.LeafHash(leaf)
+		root, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, index, size, lh, hashes)
+		if err != nil {
+			// A proof of the wrong shape: nothing may accept it.
+			c := checkpoint.Checkpoint{Origin: "fuzz", Size: size, Root: lh}
+			if c.VerifyInclusion(index, lh, hashes) == nil && !(size == 1 && len(hashes) == 0) {
+				t.Fatalf("a malformed proof (index %d, size %d, %d hashes) was accepted", index, size, len(hashes))
+			}
+			return
+		}
+		var troot, tleaf tlog.Hash
+		copy(troot[:], root)
+		copy(tleaf[:], lh)
+		c := checkpoint.Checkpoint{Origin: "fuzz", Size: size, Root: root}
+		if err := c.VerifyInclusion(index, lh, hashes); err != nil {
+			t.Fatalf("index %d size %d: the implied root is refused: %v", index, size, err)
+		}
+		if err := tlog.CheckRecord(tproof, int64(size), troot, int64(index), tleaf); err != nil {
+			t.Fatalf("index %d size %d: tlog refuses what this package accepts: %v", index, size, err)
+		}
+		bad := bytes.Clone(root)
+		bad[int(index%32)] ^= 1
+		c.Root = bad
+		if c.VerifyInclusion(index, lh, hashes) == nil {
+			t.Fatalf("index %d size %d: a flipped root is accepted", index, size)
 		}
 	})
 }
