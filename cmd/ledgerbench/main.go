@@ -8,6 +8,8 @@
 //	go run ./cmd/ledgerbench sequencer  the durable write path alone, admission excluded
 //	go run ./cmd/ledgerbench all        baseline, unary and bulk in one run
 //	go run ./cmd/ledgerbench million    a 1,000,000-entry log: heap, restart, proof latency
+//	go run ./cmd/ledgerbench freshness  commit-to-queryable flag latency under a steady -rate of events
+//	go run ./cmd/ledgerbench analyst    detection over a log of -flags flags; ListFlags, GetShipment, GetStats
 //
 // Every mode starts from an empty temporary directory and removes it after.
 package main
@@ -32,6 +34,8 @@ type config struct {
 	streams   int
 	duration  time.Duration
 	entries   int
+	rate      int
+	flags     int
 	dir       string
 	target    string
 	targetDir string
@@ -55,12 +59,14 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.streams, "streams", 4, "concurrent bulk streams")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million mode")
+	fs.IntVar(&c.rate, "rate", 2000, "freshness: background events/s")
+	fs.IntVar(&c.flags, "flags", 100_000, "analyst: flag-raising notifications in the log")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.target, "target", "", "unary: measure a running chemledgerd at this gRPC address instead of an in-process one")
 	fs.StringVar(&c.targetDir, "target-data-dir", "./chemledger-data", "with -target: the server's dev data dir, for a member key")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|bulk|sequencer|all|million [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|bulk|sequencer|all|million|freshness|analyst [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -117,6 +123,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	case "million":
 		return million(ctx, c)
+	case "freshness":
+		return freshness(ctx, c)
+	case "analyst":
+		return analyst(ctx, c)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }
