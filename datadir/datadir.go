@@ -188,3 +188,28 @@ func ReadLogVerifierKey(l Layout) (string, error) {
 	}
 	return vkey, nil
 }
+
+// LogKeys are the log's checkpoint keys as the service needs them.
+type LogKeys struct {
+	Signer   note.Signer
+	Verifier note.Verifier
+	// VerifierKey is the verifier key text, as published to clients.
+	VerifierKey string
+}
+
+// ReadLogKeys reads the log's signing and verifier keys.
+func ReadLogKeys(l Layout) (LogKeys, error) {
+	signer, err := ReadLogSigner(l)
+	if err != nil {
+		return LogKeys{}, err
+	}
+	vkey, err := ReadLogVerifierKey(l)
+	if err != nil {
+		return LogKeys{}, err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return LogKeys{}, err
+	}
+	return LogKeys{Signer: signer, Verifier: verifier, VerifierKey: vkey}, nil
+}

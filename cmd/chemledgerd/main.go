@@ -22,8 +22,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/detect"
@@ -140,18 +138,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("prepare dev data dir: %w", err)
 		}
 	}
-	signer, err := datadir.ReadLogSigner(layout)
+	logKeys, err := datadir.ReadLogKeys(layout)
 	if err != nil {
 		return fmt.Errorf("%w (run with --dev to create development keys)", err)
 	}
-	vkey, err := datadir.ReadLogVerifierKey(layout)
-	if err != nil {
-		return err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return err
-	}
+	signer, verifier, vkey := logKeys.Signer, logKeys.Verifier, logKeys.VerifierKey
 	reg, err := members.Load(layout.Members())
 	if err != nil {
 		return err

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/ledger"
@@ -29,18 +27,11 @@ func runRebuild(args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	layout := datadir.Layout{Dir: *dataDir}
-	signer, err := datadir.ReadLogSigner(layout)
+	logKeys, err := datadir.ReadLogKeys(layout)
 	if err != nil {
 		return err
 	}
-	vkey, err := datadir.ReadLogVerifierKey(layout)
-	if err != nil {
-		return err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return err
-	}
+	signer, verifier := logKeys.Signer, logKeys.Verifier
 	store, err := storage.Open(layout.DB(), storage.DefaultOptions())
 	if err != nil {
 		return err
@@ -64,6 +55,11 @@ func runRebuild(args []string, stderr io.Writer) error {
 		}
 	}
 	start := time.Now()
+	// Drop first, so that Open has nothing to restore: Rebuild folds the
+	// log once.
+	if err := store.DropDerived(); err != nil {
+		return err
+	}
 	d, err := derive.Open(store, l, dcfg)
 	if err != nil {
 		return err

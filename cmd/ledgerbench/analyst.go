@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -695,18 +694,11 @@ func appendAnalystLog(ctx context.Context, c config, dir string, items []benchIt
 		return signErr
 	}
 
-	signer, err := datadir.ReadLogSigner(layout)
+	logKeys, err := datadir.ReadLogKeys(layout)
 	if err != nil {
 		return err
 	}
-	vkey, err := datadir.ReadLogVerifierKey(layout)
-	if err != nil {
-		return err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return err
-	}
+	signer, verifier := logKeys.Signer, logKeys.Verifier
 	st, err := storage.Open(filepath.Join(dir, "ledger.db"), storage.DefaultOptions())
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chemledger/chemledger/datadir"
@@ -34,18 +33,11 @@ func million(ctx context.Context, c config) error {
 	if err := datadir.EnsureDev(layout); err != nil {
 		return err
 	}
-	signer, err := datadir.ReadLogSigner(layout)
+	logKeys, err := datadir.ReadLogKeys(layout)
 	if err != nil {
 		return err
 	}
-	vkey, err := datadir.ReadLogVerifierKey(layout)
-	if err != nil {
-		return err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return err
-	}
+	signer, verifier := logKeys.Signer, logKeys.Verifier
 	key, err := members.ReadPrivateKey(layout.MemberKey("CN-GACC"))
 	if err != nil {
 		return err

@@ -12,8 +12,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/ledger"
@@ -64,18 +62,11 @@ func Start(dir string, opts Options) (*Instance, error) {
 	if err := datadir.EnsureDev(layout); err != nil {
 		return nil, err
 	}
-	signer, err := datadir.ReadLogSigner(layout)
+	logKeys, err := datadir.ReadLogKeys(layout)
 	if err != nil {
 		return nil, err
 	}
-	vkey, err := datadir.ReadLogVerifierKey(layout)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return nil, err
-	}
+	signer, verifier, vkey := logKeys.Signer, logKeys.Verifier, logKeys.VerifierKey
 	reg, err := members.Load(layout.Members())
 	if err != nil {
 		return nil, err
