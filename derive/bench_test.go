@@ -32,7 +32,8 @@ func benchDeriver(n int) *Deriver {
 	}{{"R10", detect.SeverityCritical}, {"R13", detect.SeverityMedium}, {"R15", detect.SeverityHigh}}
 	countries := []string{"MX", "CO", "GT", "PA", "US", "NL", "BE", "IN", "ZA", "BR", "NG", "PE"}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d := &Deriver{flags: make(map[string]*Flag, n)}
+	d := &Deriver{flags: newFlagSet()}
+	flags := make([]*Flag, 0, n)
 	for i := range n {
 		rule := rules[i%len(rules)]
 		ref := fmt.Sprintf("PEN-CN-2026-%07d", i)
@@ -45,8 +46,9 @@ func benchDeriver(n int) *Deriver {
 			Explanation: strings.Repeat("x", 300),
 			Evidence:    []uint64{uint64(i)},
 		}}
-		d.flags[f.ID] = f
+		flags = append(flags, f)
 	}
+	d.flags.load(flags)
 	return d
 }
 

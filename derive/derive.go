@@ -90,7 +90,7 @@ type Deriver struct {
 
 	// mu guards what queries read.
 	mu    sync.RWMutex
-	flags map[string]*Flag
+	flags *flagSet
 	next  uint64
 }
 
@@ -110,8 +110,9 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	d := &Deriver{store: store, ledger: l, engine: detect.NewEngine(cfg.Policy), cfg: cfg, state: detect.NewState(), flags: map[string]*Flag{}}
+	d := &Deriver{store: store, ledger: l, engine: detect.NewEngine(cfg.Policy), cfg: cfg, state: detect.NewState(), flags: newFlagSet()}
 	d.snap = defaultPace()
+	var loaded []*Flag
 	var applied uint64
 	var policy string
 	err := store.View(func(tx *storage.ReadTx) error {
@@ -124,7 +125,7 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 			if err := json.Unmarshal(b, &f); err != nil {
 				return fmt.Errorf("stored flag %s: %w", id, err)
 			}
-			d.flags[id] = &f
+			loaded = append(loaded, &f)
 			return nil
 		})
 	})
@@ -136,14 +137,15 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 		if err := store.DropDerived(); err != nil {
 			return nil, err
 		}
-		d.flags, applied = map[string]*Flag{}, 0
+		loaded, applied = nil, 0
 	}
+	d.flags.load(loaded)
 	start := time.Now()
 	if err := d.loadState(applied); err != nil {
 		return nil, err
 	}
 	d.next = applied
-	cfg.Logger.Info("detector ready", "applied", applied, "flags", len(d.flags), "policy", d.engine.PolicyVersion(),
+	cfg.Logger.Info("detector ready", "applied", applied, "flags", len(d.flags.byID), "policy", d.engine.PolicyVersion(),
 		"snapshot", d.snap.mark, "refolded", d.refolded, "took", time.Since(start).Round(time.Millisecond))
 	return d, nil
 }
@@ -309,7 +311,7 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 	d.mu.RLock()
 	changed := map[string]*Flag{}
 	for _, f := range raised {
-		if old, ok := d.flags[f.ID]; ok {
+		if old, ok := d.flags.byID[f.ID]; ok {
 			// Raised again (a sweep after a restart): same content, keep
 			// its history.
 			changed[f.ID] = &Flag{Flag: f, History: old.History}
@@ -320,7 +322,7 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 	for _, ds := range disps {
 		f := changed[ds.d.GetFlagId()]
 		if f == nil {
-			old, ok := d.flags[ds.d.GetFlagId()]
+			old, ok := d.flags.byID[ds.d.GetFlagId()]
 			if !ok {
 				d.cfg.Logger.Warn("disposition of an unknown flag ignored", "flag", ds.d.GetFlagId(), "entry", ds.rec.Index)
 				continue
@@ -371,8 +373,8 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 	}
 	failpoint.Inject("derive/after-store") // stored, not visible to queries
 	d.mu.Lock()
-	for id, f := range changed {
-		d.flags[id] = f
+	for _, f := range changed {
+		d.flags.put(f)
 	}
 	d.next = applied
 	d.mu.Unlock()
@@ -398,7 +400,7 @@ var ErrNoFlag = errors.New("no such flag")
 func (d *Deriver) Flag(id string) (Flag, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	f, ok := d.flags[id]
+	f, ok := d.flags.byID[id]
 	if !ok {
 		return Flag{}, fmt.Errorf("flag %q: %w", id, ErrNoFlag)
 	}
@@ -415,7 +417,7 @@ func (d *Deriver) Rebuild(asOf time.Time) error {
 	if err := d.store.DropDerived(); err != nil {
 		return err
 	}
-	fresh := &Deriver{store: d.store, ledger: d.ledger, engine: d.engine, cfg: d.cfg, state: detect.NewState(), flags: map[string]*Flag{}, snap: d.snap.restart()}
+	fresh := &Deriver{store: d.store, ledger: d.ledger, engine: d.engine, cfg: d.cfg, state: detect.NewState(), flags: newFlagSet(), snap: d.snap.restart()}
 	cp, _ := d.ledger.Checkpoint()
 	for next := uint64(0); next < cp.Size; next = fresh.next {
 		if err := fresh.fold(next, min(cp.Size, next+batchSize), true); err != nil {

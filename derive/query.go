@@ -135,6 +135,11 @@ type pageToken struct {
 	ID       string    `json:"i"`
 }
 
+func (t pageToken) encode() string {
+	b, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 func queryDigest(q Query, order string) string {
 	sum := sha256.Sum256([]byte(order + "\x00" + q.Filter))
 	return base64.RawURLEncoding.EncodeToString(sum[:8])
@@ -168,9 +173,11 @@ func (d *Deriver) ListFlags(q Query) ([]Flag, string, error) {
 	digest := queryDigest(q, order)
 	var after *Flag
 	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
+		b, err := base64.RawURLEncoding.Strict().DecodeString(q.PageToken)
 		var t pageToken
-		if err != nil || json.Unmarshal(b, &t) != nil || t.V != pageTokenVersion {
+		if err != nil || json.Unmarshal(b, &t) != nil || t.V != pageTokenVersion || t.encode() != q.PageToken {
+			// Only the spelling this service wrote: no stray base64
+			// bits, no other JSON for the same key.
 			return nil, "", fmt.Errorf("%w: not a token this service issued", ErrBadPageToken)
 		}
 		if t.Query != digest {
@@ -179,29 +186,21 @@ func (d *Deriver) ListFlags(q Query) ([]Flag, string, error) {
 		after = &Flag{Flag: detect.Flag{ID: t.ID, Severity: detect.Severity(t.Severity), RaisedAt: t.Raised}}
 	}
 
-	less := compareFlags(order)
 	d.mu.RLock()
-	matched := make([]*Flag, 0, 64)
-	for _, f := range d.flags {
-		if m.match(f) && (after == nil || less(after, f) < 0) {
-			matched = append(matched, f)
-		}
-	}
+	matched := make([]Flag, 0, size+1)
+	d.flags.walk(m, order, after, func(f *Flag) bool {
+		matched = append(matched, *f)
+		return len(matched) <= size
+	})
 	d.mu.RUnlock()
-	slices.SortFunc(matched, less)
 
 	var next string
 	if len(matched) > size {
 		last := matched[size-1]
-		b, _ := json.Marshal(pageToken{V: pageTokenVersion, Query: digest, Severity: int(last.Severity), Raised: last.RaisedAt, ID: last.ID})
-		next = base64.RawURLEncoding.EncodeToString(b)
+		next = pageToken{V: pageTokenVersion, Query: digest, Severity: int(last.Severity), Raised: last.RaisedAt, ID: last.ID}.encode()
 		matched = matched[:size]
 	}
-	out := make([]Flag, len(matched))
-	for i, f := range matched {
-		out[i] = *f
-	}
-	return out, next, nil
+	return matched, next, nil
 }
 
 // Snapshot returns every flag, sorted by id: the derived state a rebuild
@@ -209,28 +208,31 @@ func (d *Deriver) ListFlags(q Query) ([]Flag, string, error) {
 func (d *Deriver) Snapshot() []Flag {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	out := make([]Flag, 0, len(d.flags))
-	for _, f := range d.flags {
+	out := make([]Flag, 0, len(d.flags.byID))
+	for _, f := range d.flags.byID {
 		out = append(out, *f)
 	}
 	slices.SortFunc(out, func(a, b Flag) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
-// Match returns every flag matching a ListFlags filter, in no particular
-// order.
+// Match returns every flag matching a ListFlags filter, newest first.
 func (d *Deriver) Match(expr string) ([]Flag, error) {
+	var out []Flag
+	err := d.Each(expr, func(f *Flag) { out = append(out, *f) })
+	return out, err
+}
+
+// Each calls fn with every flag matching a ListFlags filter, newest first,
+// under the read lock: fn must not keep f or call into d. It is how a tally
+// over many flags avoids copying them.
+func (d *Deriver) Each(expr string, fn func(f *Flag)) error {
 	m, err := parseFlagFilter(expr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	var out []Flag
-	for _, f := range d.flags {
-		if m.match(f) {
-			out = append(out, *f)
-		}
-	}
-	return out, nil
+	d.flags.walk(m, OrderNewest, nil, func(f *Flag) bool { fn(f); return true })
+	return nil
 }

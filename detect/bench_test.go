@@ -1,6 +1,7 @@
 package detect_test
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -45,4 +46,30 @@ func BenchmarkApply(b *testing.B) {
 		runtime.KeepAlive(s)
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkApplyConcentrated folds 200,000 events whose orders go to few
+// consignees, so each consignee's order history runs to thousands of
+// entries: R11 and R28 look only at the orders within their window of the
+// new one, so the rate must not fall with the size of that history.
+func BenchmarkApplyConcentrated(b *testing.B) {
+	const n = 200_000
+	for _, consignees := range []int{5000, 200, 20} {
+		b.Run(fmt.Sprintf("consignees=%d", consignees), func(b *testing.B) {
+			g := newSynth(2, consignees, 275)
+			recs := make([]detect.Record, n)
+			for i := range recs {
+				recs[i] = g.next()
+			}
+			b.ResetTimer()
+			for range b.N {
+				e := detect.NewEngine(detect.DefaultPolicy())
+				s := detect.NewState()
+				for _, r := range recs {
+					e.Apply(s, r)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }

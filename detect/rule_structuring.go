@@ -26,20 +26,26 @@ func evalStructuring(c *evalCtx) {
 	}
 	window := days(th.get("window_days"))
 	latest := make(map[string]Order)
-	for _, o := range c.v.Orders(l.Consignee.Key) {
+	for _, o := range c.v.Orders(l.Consignee.Key, l.Occurred.Add(-window), l.Occurred.Add(window)) {
 		if o.CAS != l.CAS || o.Ref == l.Ref || o.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION ||
-			absDur(o.Occurred.Sub(l.Occurred)) > window || c.v.Consumed("R11", o.Ref) {
+			c.v.Consumed("R11", o.Ref) {
 			continue
 		}
-		latest[o.Ref] = o // log order: the latest event of a reference wins
+		if prev, ok := latest[o.Ref]; !ok || o.Index > prev.Index {
+			latest[o.Ref] = o // the latest event of a reference wins
+		}
 	}
 	cands := []Order{legOrder(l)}
+	total := l.Amount.KG
 	for _, o := range latest {
 		if o.KG < limit {
 			cands = append(cands, o)
+			total += o.KG
 		}
 	}
-	if len(cands) < int(th.get("min_shipments")) {
+	// Cheap refusals first: no window can reach the threshold when all the
+	// candidates together do not.
+	if len(cands) < int(th.get("min_shipments")) || total < limit {
 		return
 	}
 	sortOrders(cands)

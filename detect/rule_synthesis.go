@@ -23,16 +23,26 @@ func evalSynthesisSet(c *evalCtx) {
 		if c.v.Consumed(scope, l.Ref) {
 			continue
 		}
-		latest := make(map[string]Order) // ref|cas → latest order
-		for _, o := range c.v.Orders(l.Consignee.Key) {
-			if o.Ref == l.Ref || set.step(o.CAS) < 0 || absDur(o.Occurred.Sub(l.Occurred)) > window || c.v.Consumed(scope, o.Ref) {
+		near := c.v.Orders(l.Consignee.Key, l.Occurred.Add(-window), l.Occurred.Add(window))
+		if !reachesSteps(set, l.CAS, near, minSteps) {
+			continue // the usual case, answered without a map lookup per order
+		}
+		type refCAS struct{ ref, cas string }
+		latest := make(map[refCAS]Order) // latest order per shipment and chemical
+		for _, o := range near {
+			if o.Ref == l.Ref || set.step(o.CAS) < 0 || c.v.Consumed(scope, o.Ref) {
 				continue
 			}
-			latest[o.Ref+"|"+o.CAS] = o
+			if prev, ok := latest[refCAS{o.Ref, o.CAS}]; !ok || o.Index > prev.Index {
+				latest[refCAS{o.Ref, o.CAS}] = o
+			}
 		}
 		cands := []Order{legOrder(l)}
 		for _, o := range latest {
 			cands = append(cands, o)
+		}
+		if stepsIn(set, cands) < minSteps {
+			continue // no window can hold more steps than all of them
 		}
 		sortOrders(cands)
 		run := firstWindow(cands, l.Occurred, window, func(win []Order) bool {
@@ -63,6 +73,27 @@ func evalSynthesisSet(c *evalCtx) {
 			},
 		})
 	}
+}
+
+// reachesSteps reports whether the chemical cas and the orders together
+// cover at least min steps of set, before anything is excluded.
+func reachesSteps(set SynthesisSet, cas string, orders []Order, min int) bool {
+	var seen [64]bool
+	n := 0
+	mark := func(s int) {
+		if s >= 0 && s < len(seen) && !seen[s] {
+			seen[s] = true
+			n++
+		}
+	}
+	mark(set.step(cas))
+	for i := range orders {
+		if n >= min {
+			return true
+		}
+		mark(set.step(orders[i].CAS))
+	}
+	return n >= min || len(set.Steps) > len(seen) // a set that large is checked the slow way
 }
 
 // stepsIn counts the distinct steps of set among orders.

@@ -392,6 +392,9 @@ func readSnapshot(r *snapReader) *State {
 				KG: r.float(), Exporter: party(), Occurred: r.time(),
 			}
 		}
+		// Snapshots written before orders were kept by time hold them in
+		// log order; a stable sort gives what folding does now.
+		slices.SortStableFunc(h.items, func(a, b Order) int { return a.Occurred.Compare(b.Occurred) })
 		s.orders[k] = h
 	}
 	for range r.count() {

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"iter"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -145,11 +146,17 @@ func importKey(country, cas string, year int) string {
 }
 
 // Orders implements View.
-func (s *State) Orders(consignee string) []Order {
-	if h := s.orders[consignee]; h != nil {
-		return h.items
+func (s *State) Orders(consignee string, from, to time.Time) []Order {
+	h := s.orders[consignee]
+	if h == nil {
+		return nil
 	}
-	return nil
+	lo := sort.Search(len(h.items), func(i int) bool { return !h.items[i].Occurred.Before(from) })
+	hi := sort.Search(len(h.items), func(i int) bool { return h.items[i].Occurred.After(to) })
+	if lo >= hi {
+		return nil
+	}
+	return h.items[lo:hi:hi]
 }
 
 // Refusals implements View.
@@ -238,6 +245,16 @@ func (h *history[T]) add(v T, at time.Time, occurred func(T) time.Time) {
 	h.kept = len(h.items)
 }
 
+// sortNewestOrder moves the order just appended to its place by occurred
+// time, after those with the same time: the items stay as a stable sort of
+// the log order by occurred time would leave them. Orders mostly arrive in
+// time order, so it rarely moves far.
+func sortNewestOrder(items []Order) {
+	for i := len(items) - 1; i > 0 && items[i].Occurred.Before(items[i-1].Occurred); i-- {
+		items[i], items[i-1] = items[i-1], items[i]
+	}
+}
+
 // foldLeg adds a shipment event to the indexes. extra are parties that
 // appear in the event besides exporter, importer and consignee.
 func (s *State) foldLeg(l *Leg, extra []*Party) {
@@ -287,6 +304,7 @@ func (s *State) foldLeg(l *Leg, extra []*Party) {
 			}
 			h.add(Order{Index: l.Index, Kind: l.Kind, Ref: l.Ref, CAS: l.CAS, KG: l.Amount.KG, Exporter: l.Exporter, Occurred: l.Occurred},
 				l.Occurred, func(o Order) time.Time { return o.Occurred })
+			sortNewestOrder(h.items)
 		}
 	}
 	if l.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION && l.Importer.Country != "" && l.Amount.Known {

@@ -29,9 +29,12 @@ type View interface {
 	// in the calendar year.
 	Imported(country, cas string, year int) Cumulative
 	// Orders returns the pre-export notifications, export and import
-	// declarations naming consignee (a party key) as ultimate consignee, in
-	// log order, within the detector's look-back horizon.
-	Orders(consignee string) []Order
+	// declarations naming consignee (a party key) as ultimate consignee
+	// that occurred from from to to (both included), within the detector's
+	// look-back horizon, by occurred time (log order among equal times).
+	// The window keeps a rule's cost to the orders near the new one, not
+	// every order a large importer ever placed.
+	Orders(consignee string, from, to time.Time) []Order
 	// Refusals returns the objections, information requests and stopped
 	// shipments concerning a party key as importer or consignee, in log
 	// order, within the look-back horizon.

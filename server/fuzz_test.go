@@ -2,6 +2,9 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"testing"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -48,4 +51,30 @@ func FuzzGatewayBody(f *testing.F) {
 			t.Fatalf("the gateway accepted %q, which strict protojson refuses: %v", body, err)
 		}
 	})
+}
+
+// TestPageTokenTrailingBitsRegression: FuzzPageToken found that a token
+// with stray bits in its last base64 character decoded to the same page as
+// the token issued, so two different strings were the same token. Only the
+// issued spelling is accepted now; so is an overlong varint refused.
+func TestPageTokenTrailingBitsRegression(t *testing.T) {
+	const filter = `kind = PEN_REPLY`
+	issued := encodePageToken(filter, 125)
+	if next, err := decodePageToken(issued, filter); err != nil || next != 125 {
+		t.Fatalf("issued token: got %d, %v", next, err)
+	}
+	overlong := base64.RawURLEncoding.EncodeToString(append([]byte{pageTokenVersion, 0xfd, 0x80, 0x00}, sha8(filter)...))
+	for _, tok := range []string{"AX0zcSl7wIp6JB", issued[:len(issued)-1] + string(issued[len(issued)-1]+1), overlong} {
+		if tok == issued {
+			continue
+		}
+		if next, err := decodePageToken(tok, filter); !errors.Is(err, errBadPageToken) {
+			t.Errorf("token %q: got page %d, %v; want %v", tok, next, err, errBadPageToken)
+		}
+	}
+}
+
+func sha8(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:8]
 }

@@ -113,12 +113,10 @@ func kg(v float64) string {
 }
 
 func (s *analystService) GetStats(ctx context.Context, req *chemledgerv1.GetStatsRequest) (*chemledgerv1.Stats, error) {
-	flags, err := s.deriver.Match(req.GetFilter())
-	if err != nil {
-		return nil, toStatus(s.log, err)
-	}
 	byRule, byCountry, byCAS, byMonth := map[string]int64{}, map[string]int64{}, map[string]int64{}, map[string]int64{}
-	for _, f := range flags {
+	var total int64
+	err := s.deriver.Each(req.GetFilter(), func(f *derive.Flag) {
+		total++
 		byRule[f.RuleID]++
 		for _, c := range f.Countries {
 			byCountry[c]++
@@ -127,9 +125,12 @@ func (s *analystService) GetStats(ctx context.Context, req *chemledgerv1.GetStat
 			byCAS[f.CAS]++
 		}
 		byMonth[f.RaisedAt.UTC().Format("2006-01")]++
+	})
+	if err != nil {
+		return nil, toStatus(s.log, err)
 	}
 	return &chemledgerv1.Stats{
-		Total: int64(len(flags)), ByRule: counts(byRule), ByCountry: counts(byCountry), ByChemical: counts(byCAS), ByMonth: counts(byMonth),
+		Total: total, ByRule: counts(byRule), ByCountry: counts(byCountry), ByChemical: counts(byCAS), ByMonth: counts(byMonth),
 	}, nil
 }
 
