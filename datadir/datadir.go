@@ -24,6 +24,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/pki"
 )
 
 // Layout names the files of a data directory.
@@ -40,6 +41,13 @@ func (l Layout) LogPub() string { return filepath.Join(l.Dir, "log.pub") }
 
 // Members is the members file.
 func (l Layout) Members() string { return filepath.Join(l.Dir, "members.json") }
+
+// TLS is the directory of the development PKI: CA, server, gateway and
+// client certificates (pki.Layout).
+func (l Layout) TLS() pki.Layout { return pki.Layout{Dir: filepath.Join(l.Dir, "tls")} }
+
+// Audit is the audit trail's database.
+func (l Layout) Audit() string { return filepath.Join(l.Dir, "audit.db") }
 
 // MemberKey is a member's private key file.
 func (l Layout) MemberKey(member string) string {
@@ -74,6 +82,13 @@ func EnsureDev(l Layout) error {
 	if err := ensureLogKey(l, DevOrigin); err != nil {
 		return err
 	}
+	ids := make([]string, len(DemoMembers))
+	for i, d := range DemoMembers {
+		ids[i] = d.ID
+	}
+	if err := pki.EnsureDev(l.TLS(), ids); err != nil {
+		return fmt.Errorf("development certificates: %w", err)
+	}
 	if _, err := os.Stat(l.Members()); err == nil {
 		return nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -91,7 +106,9 @@ func EnsureDev(l Layout) error {
 		if err != nil {
 			return fmt.Errorf("demo key of %s: %w", d.ID, err)
 		}
-		ms = append(ms, members.Member{ID: d.ID, Name: d.Name, Country: d.Country, Keys: []members.PublicKey{p.Public()}})
+		// Every demo member holds every role; each role has its own
+		// certificate, and the CLI picks the one a command needs.
+		ms = append(ms, members.Member{ID: d.ID, Name: d.Name, Country: d.Country, Keys: []members.PublicKey{p.Public()}, Roles: members.KnownRoles})
 	}
 	if err := members.Write(l.Members(), ms); err != nil {
 		return fmt.Errorf("write members file: %w", err)

@@ -40,7 +40,8 @@ func TestDemos(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := startDaemon(t, t.TempDir(), "--demo", tc.demo, "--log-level", "error")
+			// The README's demo: mutual TLS with the development PKI.
+			d := startDaemon(t, t.TempDir(), "--secure", "--demo", tc.demo, "--log-level", "error")
 			deadline := time.Now().Add(90 * time.Second)
 			for !strings.Contains(d.stderr.String(), "curl -s") {
 				if time.Now().After(deadline) {

@@ -100,9 +100,9 @@ func startFailpointDaemon(tb testing.TB, dir, spec string) *daemon {
 	args := []string{
 		"--dev", "--data-dir", dir,
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--ready-file", ready, "--log-level", "warn",
+		"--ready-file", ready, "--log-level", "warn", "--insecure-dev-plaintext",
 	}
-	d := &daemon{dir: dir, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	d := &daemon{dir: dir, stderr: &syncBuffer{}, exited: make(chan struct{}), plaintext: true}
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.stderr, d.stderr
 	d.cmd.Env = append(cleanEnv(), "CHEMLEDGER_FAILPOINTS="+spec)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,19 +92,31 @@ type daemon struct {
 	cmd      *exec.Cmd
 	stderr   *syncBuffer
 	exited   chan struct{} // closed once the process is reaped
-	waitErr  error         // valid after exited is closed
+	// plaintext: started with --insecure-dev-plaintext.
+	plaintext bool
+	waitErr   error // valid after exited is closed
 }
 
 // daemonCmd starts chemledgerd in dev mode on dir with ephemeral ports and
 // returns it without waiting for it to listen. It is killed at cleanup.
 func daemonCmd(tb testing.TB, dir, readyFile string, extra ...string) *daemon {
 	tb.Helper()
+	// Tests of storage and durability run plaintext; "--secure" (ours,
+	// not the daemon's) runs it with mutual TLS and the development PKI,
+	// which the CLI then finds in the data directory.
+	plaintext := true
+	if i := slices.Index(extra, "--secure"); i >= 0 {
+		plaintext, extra = false, slices.Delete(slices.Clone(extra), i, i+1)
+	}
 	args := append([]string{
 		"--dev", "--data-dir", dir,
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 		"--ready-file", readyFile, "--log-level", "warn",
 	}, extra...)
-	d := &daemon{dir: dir, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	if plaintext {
+		args = append(args, "--insecure-dev-plaintext")
+	}
+	d := &daemon{dir: dir, stderr: &syncBuffer{}, exited: make(chan struct{}), plaintext: plaintext}
 	d.cmd = exec.Command(daemonBin, args...)
 	d.cmd.Stdout = d.stderr
 	d.cmd.Stderr = d.stderr
@@ -244,6 +257,9 @@ func (d *daemon) runCLI(tb testing.TB, args ...string) cliResult {
 	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)
 	defer cancel()
 	all := append([]string{"--server", d.grpcAddr, "--data-dir", d.dir, "--timeout", "30s"}, args...)
+	if d.plaintext {
+		all = append([]string{"--insecure"}, all...)
+	}
 	cmd := exec.CommandContext(ctx, cliBin, all...)
 	cmd.Dir = moduleRoot
 	cmd.Env = cleanEnv()

@@ -19,7 +19,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"sync"
 
 	"github.com/chemledger/chemledger/envelope"
 )
@@ -39,6 +41,10 @@ type Member struct {
 	Country string `json:"country"`
 	// Keys are the member's signing keys, current and past.
 	Keys []PublicKey `json:"keys"`
+	// Roles are what the member's agency may do: "submitter", "analyst",
+	// "auditor", "admin". Registry entries in the log grant and withdraw
+	// roles after the file seeds them.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // PublicKey is one signing key of a member.
@@ -48,11 +54,20 @@ type PublicKey struct {
 	Revoked bool   `json:"revoked,omitempty"`
 }
 
-// Registry answers which member holds a key.
+// Registry answers which member holds a key and what roles it has. It
+// starts from the members file and follows the member registry entries of
+// the log (keys added and revoked, roles granted and withdrawn,
+// certificates revoked), so it is safe for concurrent use.
 type Registry struct {
+	mu      sync.RWMutex
 	members []Member
 	byKey   map[string]envelope.Key
+	// revokedCerts are certificate serials (lower-case hex) refused.
+	revokedCerts map[string]bool
 }
+
+// KnownRoles are the roles a member can hold.
+var KnownRoles = []string{"submitter", "analyst", "auditor", "admin"}
 
 var memberIDPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,30}$`)
 
@@ -86,7 +101,7 @@ func Parse(b []byte) (*Registry, error) {
 // New builds a registry, refusing duplicate members or keys and malformed
 // keys.
 func New(ms []Member) (*Registry, error) {
-	r := &Registry{byKey: map[string]envelope.Key{}}
+	r := &Registry{byKey: map[string]envelope.Key{}, revokedCerts: map[string]bool{}}
 	seen := map[string]bool{}
 	for _, m := range ms {
 		if !memberIDPattern.MatchString(m.ID) {
@@ -96,6 +111,11 @@ func New(ms []Member) (*Registry, error) {
 			return nil, fmt.Errorf("member %q listed twice", m.ID)
 		}
 		seen[m.ID] = true
+		for _, role := range m.Roles {
+			if !slices.Contains(KnownRoles, role) {
+				return nil, fmt.Errorf("member %q: role %q is not one of %v", m.ID, role, KnownRoles)
+			}
+		}
 		for _, k := range m.Keys {
 			if k.ID == "" || len(k.ID) > envelope.MaxKeyIDLen {
 				return nil, fmt.Errorf("member %q: key id %q must be 1 to %d bytes", m.ID, k.ID, envelope.MaxKeyIDLen)
@@ -115,25 +135,120 @@ func New(ms []Member) (*Registry, error) {
 
 // Key finds a key by id.
 func (r *Registry) Key(keyID string) (envelope.Key, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	k, ok := r.byKey[keyID]
 	return k, ok
 }
 
 // Members returns the members, sorted by id.
 func (r *Registry) Members() []Member {
+	r.mu.RLock()
 	out := append([]Member(nil), r.members...)
+	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
 // Member finds a member by id.
 func (r *Registry) Member(id string) (Member, bool) {
-	for _, m := range r.members {
-		if m.ID == id {
-			return m, true
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	i := r.index(id)
+	if i < 0 {
+		return Member{}, false
+	}
+	return r.members[i], true
+}
+
+func (r *Registry) index(id string) int {
+	return slices.IndexFunc(r.members, func(m Member) bool { return m.ID == id })
+}
+
+// Roles returns a member's roles, and whether it is a member.
+func (r *Registry) Roles(member string) ([]string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	i := r.index(member)
+	if i < 0 {
+		return nil, false
+	}
+	return slices.Clone(r.members[i].Roles), true
+}
+
+// CertificateRevoked reports whether a certificate serial is revoked.
+func (r *Registry) CertificateRevoked(serial string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.revokedCerts[serial]
+}
+
+// ErrUnknownMember is returned for a change naming no member.
+var ErrUnknownMember = errors.New("not a member")
+
+// AddKey gives member a signing key (a rotation's first half).
+func (r *Registry) AddKey(member, keyID string, pub ed25519.PublicKey) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := r.index(member)
+	if i < 0 {
+		return fmt.Errorf("member %q: %w", member, ErrUnknownMember)
+	}
+	if k, dup := r.byKey[keyID]; dup {
+		if k.MemberID == member && k.Public.Equal(pub) {
+			return nil // the same key again: a replayed change
+		}
+		return fmt.Errorf("key id %q is already in use", keyID)
+	}
+	r.byKey[keyID] = envelope.Key{ID: keyID, MemberID: member, Public: pub}
+	r.members[i].Keys = append(r.members[i].Keys, PublicKey{ID: keyID, Ed25519: pub})
+	return nil
+}
+
+// RevokeKey refuses a key from now on; what it signed before stays valid.
+func (r *Registry) RevokeKey(member, keyID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.byKey[keyID]
+	if !ok || k.MemberID != member {
+		return fmt.Errorf("member %q has no key %q", member, keyID)
+	}
+	k.Revoked = true
+	r.byKey[keyID] = k
+	i := r.index(member)
+	for j := range r.members[i].Keys {
+		if r.members[i].Keys[j].ID == keyID {
+			r.members[i].Keys[j].Revoked = true
 		}
 	}
-	return Member{}, false
+	return nil
+}
+
+// SetRole grants (or, with withdrawn, withdraws) a role.
+func (r *Registry) SetRole(member, role string, withdrawn bool) error {
+	if !slices.Contains(KnownRoles, role) {
+		return fmt.Errorf("role %q is not one of %v", role, KnownRoles)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := r.index(member)
+	if i < 0 {
+		return fmt.Errorf("member %q: %w", member, ErrUnknownMember)
+	}
+	roles := slices.DeleteFunc(slices.Clone(r.members[i].Roles), func(x string) bool { return x == role })
+	if !withdrawn {
+		roles = append(roles, role)
+		slices.Sort(roles)
+	}
+	r.members[i].Roles = roles
+	return nil
+}
+
+// RevokeCertificate refuses a client certificate by its serial.
+func (r *Registry) RevokeCertificate(serial string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.revokedCerts[serial] = true
 }
 
 // Write writes a members file.

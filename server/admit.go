@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"regexp"
 
 	"github.com/chemledger/chemledger/badinput"
@@ -18,13 +19,13 @@ var submissionIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // precisely what is wrong with it: the id's shape, the envelope's form, its
 // signatures against the members' keys, and the event's content. It writes
 // nothing.
-func (s *ledgerService) admit(id string, env []byte) (ledger.Submission, error) {
-	sub, _, err := s.admitPayload(id, env)
+func (s *ledgerService) admit(ctx context.Context, id string, env []byte) (ledger.Submission, error) {
+	sub, _, err := s.admitPayload(ctx, id, env)
 	return sub, err
 }
 
 // admitPayload is admit, also returning the decoded payload.
-func (s *ledgerService) admitPayload(id string, env []byte) (ledger.Submission, envelope.Payload, error) {
+func (s *ledgerService) admitPayload(ctx context.Context, id string, env []byte) (ledger.Submission, envelope.Payload, error) {
 	var v badinput.List
 	if !submissionIDPattern.MatchString(id) {
 		v.Add("submission_id", "must be 1 to 128 characters of letters, digits and . _ : -")
@@ -48,6 +49,9 @@ func (s *ledgerService) admitPayload(id string, env []byte) (ledger.Submission, 
 		v.Merge("", err)
 		return ledger.Submission{}, envelope.Payload{}, v.Err()
 	}
+	if err := mayActAs(ctx, member, p); err != nil {
+		return ledger.Submission{}, envelope.Payload{}, err
+	}
 	sub := ledger.Submission{ID: id, Leaf: env, Member: member}
 	switch {
 	case p.Event != nil:
@@ -68,6 +72,7 @@ func (s *ledgerService) admitPayload(id string, env []byte) (ledger.Submission, 
 			return ledger.Submission{}, envelope.Payload{}, err
 		}
 		sub.Kind = KindDisposition
+		sub.EventKey = dispositionKey(member, e.Payload)
 	}
 	if err := v.Err(); err != nil {
 		return ledger.Submission{}, envelope.Payload{}, err
@@ -91,6 +96,10 @@ const (
 	KindWatchListEntry    = "REGISTRY_WATCH_LIST_ENTRY"
 	KindAnnualRequirement = "REGISTRY_ANNUAL_REQUIREMENT"
 	KindDisposition       = "DISPOSITION"
+	// Member registry changes: who may do what.
+	KindMemberKey             = "REGISTRY_MEMBER_KEY"
+	KindMemberRole            = "REGISTRY_MEMBER_ROLE"
+	KindCertificateRevocation = "REGISTRY_CERTIFICATE_REVOCATION"
 )
 
 // registryKind is the stored kind of a registry entry, and the CAS number
@@ -106,6 +115,12 @@ func registryKind(r *chemledgerv1.RegistryEntry) (kind, cas string) {
 		return KindWatchListEntry, ""
 	case *chemledgerv1.RegistryEntry_AnnualRequirement:
 		return KindAnnualRequirement, ch.AnnualRequirement.GetCas()
+	case *chemledgerv1.RegistryEntry_MemberKey:
+		return KindMemberKey, ""
+	case *chemledgerv1.RegistryEntry_MemberRole:
+		return KindMemberRole, ""
+	case *chemledgerv1.RegistryEntry_CertificateRevocation:
+		return KindCertificateRevocation, ""
 	}
 	return "", ""
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func BenchmarkAdmit(b *testing.B) {
 	}
 	b.Run("all", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.admit("bench-1", env); err != nil {
+			if _, err := s.admit(context.Background(), "bench-1", env); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -71,7 +71,7 @@ func (s *analystService) GetFlag(ctx context.Context, req *chemledgerv1.GetFlagR
 }
 
 func (s *analystService) CreateDisposition(ctx context.Context, req *chemledgerv1.CreateDispositionRequest) (*chemledgerv1.Receipt, error) {
-	sub, p, err := s.entries.admitPayload(req.GetSubmissionId(), req.GetEnvelope())
+	sub, p, err := s.entries.admitPayload(ctx, req.GetSubmissionId(), req.GetEnvelope())
 	if err != nil {
 		return nil, toStatus(s.log, err)
 	}

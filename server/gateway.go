@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -39,6 +42,15 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, wholeBodyJSON{strict}),
 		runtime.WithErrorHandler(gatewayErrorHandler),
+		// The caller the HTTP listener authenticated goes upstream; no
+		// header a client sends can stand in for it.
+		runtime.WithIncomingHeaderMatcher(incomingHeaders),
+		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
+			if c, ok := r.Context().Value(httpCallerKey{}).(*httpCaller); ok && c.forward != "" {
+				return metadata.Pairs(callerHeader, c.forward)
+			}
+			return nil
+		}),
 	)
 	if err := chemledgerv1.RegisterLedgerServiceHandler(ctx, gw, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
@@ -49,6 +61,11 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		}
 		if err := chemledgerv1.RegisterAdminServiceHandler(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register admin gateway: %w", err)
+		}
+	}
+	if s.auditLog != nil {
+		if err := chemledgerv1.RegisterAuditServiceHandler(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register audit gateway: %w", err)
 		}
 	}
 	client := chemledgerv1.NewLedgerServiceClient(conn)
@@ -83,7 +100,11 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			gw.ServeHTTP(w, r)
 			return
 		}
-		cp, err := client.GetCheckpoint(r.Context(), &chemledgerv1.GetCheckpointRequest{})
+		ctx := r.Context()
+		if c, ok := ctx.Value(httpCallerKey{}).(*httpCaller); ok && c.forward != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, callerHeader, c.forward)
+		}
+		cp, err := client.GetCheckpoint(ctx, &chemledgerv1.GetCheckpointRequest{})
 		if err != nil {
 			gatewayErrorHandler(r.Context(), gw, strict, w, r, err)
 			return
@@ -95,12 +116,34 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 
 	limit := s.cfg.MaxHTTPBody
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, err := s.httpCaller(r)
+		if err != nil {
+			s.auditHTTP(r, caller, codes.Unauthenticated)
+			gatewayErrorHandler(r.Context(), gw, strict, w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), httpCallerKey{}, caller))
 		if r.ContentLength > limit {
+			s.auditHTTP(r, caller, codes.ResourceExhausted)
 			writeTooLarge(w, limit)
 			return
 		}
+		if local[r.URL.Path] {
+			// Served here, not upstream: audited here, before the
+			// answer, failing closed like any read.
+			if err := s.auditHTTP(r, caller, codes.OK); err != nil {
+				gatewayErrorHandler(r.Context(), gw, strict, w, r, err)
+				return
+			}
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		mux.ServeHTTP(w, r)
+		rec := &statusRecorder{ResponseWriter: w}
+		mux.ServeHTTP(rec, r)
+		if !caller.forwarded.Load() && !local[r.URL.Path] {
+			// Refused before reaching the gRPC side (a body the gateway
+			// could not decode, an unknown path): audited here.
+			s.auditHTTP(r, caller, httpCode(rec.status))
+		}
 	}), nil
 }
 
@@ -155,6 +198,12 @@ func (m wholeBodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 // the limit gets 413.
 func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			secs := int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+		}
+	}
 	if st.Code() == codes.ResourceExhausted && len(st.Details()) == 0 {
 		// grpc-go's own "message larger than max": a body too large, not a
 		// reason to retry (the gateway would answer 429).

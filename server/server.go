@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,12 +16,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/chemledger/chemledger/audit"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/detect"
 	"github.com/chemledger/chemledger/envelope"
@@ -39,6 +42,21 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the service's logs.
 	Logger *slog.Logger
+	// TLS is the server side of both listeners (pki.ServerConfig: TLS 1.3,
+	// client certificates required). Nil is plaintext, which New refuses
+	// unless InsecurePlaintext is set.
+	TLS *tls.Config
+	// GatewayTLS is the client side of the gateway's in-process hop to the
+	// gRPC server. Its certificate authenticates the hop only: the gRPC
+	// side authorises the caller the gateway forwards, never the gateway.
+	GatewayTLS *tls.Config
+	// InsecurePlaintext serves without TLS and without authentication:
+	// every caller may do everything. Development only, and logged loudly.
+	InsecurePlaintext bool
+	// RatePerMember and RateBurst are each member's token bucket: requests
+	// per second and the burst above it. Zero rate: no limit.
+	RatePerMember float64
+	RateBurst     int
 }
 
 // Defaults of Config.
@@ -51,6 +69,11 @@ const (
 	DefaultMaxHTTPBody = (envelope.MaxEnvelopeBytes+2)/3*4 + 8<<10
 	// DefaultShutdownTimeout lets in-flight requests finish.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultRatePerMember is generous for a customs system's batch
+	// uploads and still stops one member's runaway client from taking
+	// every core.
+	DefaultRatePerMember = 5000
+	DefaultRateBurst     = 10000
 )
 
 // DefaultConfig returns the defaults.
@@ -60,6 +83,8 @@ func DefaultConfig() Config {
 		MaxHTTPBody:     DefaultMaxHTTPBody,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		Logger:          slog.Default(),
+		RatePerMember:   DefaultRatePerMember,
+		RateBurst:       DefaultRateBurst,
 	}
 }
 
@@ -72,6 +97,13 @@ type Server struct {
 	metrics *metrics
 	// deriver, when set, is the detector behind the analyst API.
 	deriver *derive.Deriver
+	// members answers roles and revoked certificates.
+	members memberRoles
+	limits  *limiter
+	// auditLog, when set, records every read and every refusal.
+	auditLog *audit.Store
+	// gateway is the in-process listener the HTTP gateway dials.
+	gateway gatewayListener
 }
 
 // Deps are what the server serves.
@@ -84,26 +116,63 @@ type Deps struct {
 	Deriver *derive.Deriver
 	// Policy is the detection policy the Deriver runs.
 	Policy detect.Policy
+	// Audit, when set, is the audit trail of reads and refusals; reads
+	// fail closed when it cannot be written.
+	Audit *audit.Store
 }
 
+// ErrPlaintext is New's refusal to serve without TLS unless told to.
+var ErrPlaintext = errors.New("no TLS configuration: refusing to serve plaintext without --insecure-dev-plaintext")
+
 // New assembles the gRPC server around an open ledger.
-func New(cfg Config, deps Deps) *Server {
+func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.TLS == nil && !cfg.InsecurePlaintext {
+		return nil, ErrPlaintext
+	}
+	if cfg.TLS != nil && cfg.GatewayTLS == nil && !cfg.InsecurePlaintext {
+		return nil, errors.New("TLS without a gateway client configuration")
+	}
+	if cfg.InsecurePlaintext {
+		cfg.TLS, cfg.GatewayTLS = nil, nil
+		cfg.Logger.Warn("INSECURE: serving plaintext without authentication; every caller may do everything (development only)")
+	}
 	l := deps.Ledger
-	s := &Server{cfg: cfg, ledger: l, health: health.NewServer()}
+	s := &Server{
+		cfg: cfg, ledger: l, health: health.NewServer(), members: deps.Members, auditLog: deps.Audit,
+		limits: newLimiter(cfg.RatePerMember, cfg.RateBurst), gateway: newGatewayListener(),
+	}
+	if deps.Members != nil {
+		n, err := replayMemberChanges(context.Background(), l, deps.Members, cfg.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("member registry changes in the log: %w", err)
+		}
+		if n > 0 {
+			cfg.Logger.Info("member registry changes applied from the log", "changes", n)
+		}
+	}
+	grpcTLS, _ := serverTLS(cfg.TLS)
+	var creds []grpc.ServerOption
+	if grpcTLS != nil {
+		creds = append(creds, grpc.Creds(credentials.NewTLS(grpcTLS)))
+	}
 	s.metrics = newMetrics(func() float64 {
 		cp, _ := l.Checkpoint()
 		return float64(cp.Size)
 	})
-	s.grpc = grpc.NewServer(
+	s.grpc = grpc.NewServer(append(creds,
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
-		grpc.ChainUnaryInterceptor(unaryObserve(s.metrics, cfg.Logger)),
-		grpc.ChainStreamInterceptor(streamObserve(s.metrics, cfg.Logger)),
+		grpc.ChainUnaryInterceptor(unaryObserve(s.metrics, cfg.Logger), s.unaryAuthorise),
+		grpc.ChainStreamInterceptor(streamObserve(s.metrics, cfg.Logger), s.streamAuthorise),
+		// A client that pings more often than every 10 s is cut off;
+		// idle connections are closed after 5 minutes.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.MaxConcurrentStreams(1024),
-	)
+		grpc.ConnectionTimeout(10*time.Second),
+	)...)
 	entries := NewLedgerService(l, deps.Members, deps.VerifierKey, cfg.Logger)
 	chemledgerv1.RegisterLedgerServiceServer(s.grpc, entries)
 	if deps.Deriver != nil {
@@ -111,11 +180,14 @@ func New(cfg Config, deps Deps) *Server {
 		chemledgerv1.RegisterAdminServiceServer(s.grpc, NewAdminService(deps.Deriver, cfg.Logger))
 		s.deriver = deps.Deriver
 	}
+	if deps.Audit != nil {
+		chemledgerv1.RegisterAuditServiceServer(s.grpc, &auditService{store: deps.Audit, log: cfg.Logger})
+	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(chemledgerv1.LedgerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return s
+	return s, nil
 }
 
 // GRPC is the gRPC server, for tests that serve it on a listener of their
@@ -126,10 +198,21 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 // shuts both down gracefully: it stops taking new requests, lets in-flight
 // ones finish (each submission is answered only once durable), and returns.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(grpcLis) }()
+	go func() { errc <- s.grpc.Serve(s.gateway) }()
 
-	conn, err := grpc.NewClient(grpcLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	hopCreds := insecure.NewCredentials()
+	if s.cfg.TLS != nil {
+		gw := s.cfg.GatewayTLS.Clone()
+		if gw.ServerName == "" {
+			gw.ServerName = "localhost"
+		}
+		hopCreds = credentials.NewTLS(gw)
+	}
+	conn, err := grpc.NewClient("passthrough:///gateway", grpc.WithTransportCredentials(hopCreds),
+		grpc.WithContextDialer(s.gateway.dial),
+		grpc.WithChainUnaryInterceptor(markForwarded), grpc.WithChainStreamInterceptor(markForwardedStream))
 	if err != nil {
 		s.grpc.Stop()
 		return fmt.Errorf("dial own gRPC listener: %w", err)
@@ -150,6 +233,10 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if _, httpTLS := serverTLS(s.cfg.TLS); httpTLS != nil {
+		hs.TLSConfig = httpTLS
+		httpLis = tls.NewListener(httpLis, httpTLS)
 	}
 	go func() {
 		if err := hs.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chemledger/chemledger/authz"
 	"io"
 	"log/slog"
 	"runtime"
@@ -46,7 +47,7 @@ func NewLedgerService(l *ledger.Ledger, reg *members.Registry, verifierKey strin
 }
 
 func (s *ledgerService) CreateEntry(ctx context.Context, req *chemledgerv1.CreateEntryRequest) (*chemledgerv1.Receipt, error) {
-	sub, err := s.admit(req.GetSubmissionId(), req.GetEnvelope())
+	sub, p, err := s.admitPayload(ctx, req.GetSubmissionId(), req.GetEnvelope())
 	if err != nil {
 		return nil, toStatus(s.log, err)
 	}
@@ -54,6 +55,7 @@ func (s *ledgerService) CreateEntry(ctx context.Context, req *chemledgerv1.Creat
 	if err != nil {
 		return nil, toStatus(s.log, err)
 	}
+	s.afterCommit(p, r.Index)
 	return receiptProto(r), nil
 }
 
@@ -69,6 +71,7 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 		id       string
 		admitted chan struct{}
 		sub      ledger.Submission
+		payload  envelope.Payload
 		err      error
 		outcome  <-chan ledger.Outcome
 	}
@@ -99,7 +102,7 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 			}
 			go func() {
 				defer func() { <-sem; close(sl.admitted) }()
-				sl.sub, sl.err = s.admit(req.GetSubmissionId(), req.GetEnvelope())
+				sl.sub, sl.payload, sl.err = s.admitPayload(ctx, req.GetSubmissionId(), req.GetEnvelope())
 			}()
 			select {
 			case admitted <- sl:
@@ -162,6 +165,7 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 					sl.err = o.Err
 				} else {
 					res.Index, res.LeafHash = o.Receipt.Index, o.Receipt.LeafHash
+					s.afterCommit(sl.payload, o.Receipt.Index)
 				}
 			case <-ctx.Done():
 				return toStatus(s.log, ctx.Err())
@@ -207,17 +211,30 @@ func itemError(err error) *chemledgerv1.ItemError {
 }
 
 func (s *ledgerService) GetEntry(ctx context.Context, req *chemledgerv1.GetEntryRequest) (*chemledgerv1.Entry, error) {
+	a := accessOf(ctx)
 	e, err := s.ledger.Entry(ctx, req.GetIndex())
+	if a.scope == authz.Own && (err != nil || e.Meta.Member != a.principal.Member) {
+		// The same answer whether the entry is another member's or
+		// does not exist.
+		return nil, denied("%s may read only its own entries", a.principal)
+	}
 	if err != nil {
 		return nil, toStatus(s.log, err)
 	}
-	return s.entryProto(e), nil
+	return s.scoped(a, e), nil
 }
 
 func (s *ledgerService) ListEntries(ctx context.Context, req *chemledgerv1.ListEntriesRequest) (*chemledgerv1.ListEntriesResponse, error) {
 	f, err := filter.Parse(req.GetFilter(), kindFromFilter)
 	if err != nil {
 		return nil, toStatus(s.log, err)
+	}
+	a := accessOf(ctx)
+	if a.scope == authz.Own {
+		if f.Member != "" && f.Member != a.principal.Member {
+			return nil, denied("%s may list only its own entries", a.principal)
+		}
+		f.Member = a.principal.Member
 	}
 	size := int(req.GetPageSize())
 	switch {
@@ -238,7 +255,7 @@ func (s *ledgerService) ListEntries(ctx context.Context, req *chemledgerv1.ListE
 	}
 	resp := &chemledgerv1.ListEntriesResponse{}
 	for _, e := range entries {
-		resp.Entries = append(resp.Entries, s.entryProto(e))
+		resp.Entries = append(resp.Entries, s.scoped(a, e))
 	}
 	if !done {
 		resp.NextPageToken = encodePageToken(req.GetFilter(), next)
@@ -304,6 +321,15 @@ func (s *ledgerService) entryProto(e *ledger.Entry) *chemledgerv1.Entry {
 		}
 	}
 	return out
+}
+
+// scoped is an entry as the caller's scope shows it: whole, or (for
+// auditors) only what checks the tree: index, leaf hash, member and time.
+func (s *ledgerService) scoped(a access, e *ledger.Entry) *chemledgerv1.Entry {
+	if a.scope == authz.Hashes {
+		return &chemledgerv1.Entry{Index: e.Index, LeafHash: e.LeafHash, Member: e.Meta.Member, IntegratedTime: timestamppb.New(timeOf(e.Meta.IntegratedTime))}
+	}
+	return s.entryProto(e)
 }
 
 func receiptProto(r *ledger.Receipt) *chemledgerv1.Receipt {

@@ -44,8 +44,14 @@ func RegistryEntry(r *v1.RegistryEntry) error {
 		c.watchListEntry(ch.WatchListEntry)
 	case *v1.RegistryEntry_AnnualRequirement:
 		c.annualRequirement(ch.AnnualRequirement)
+	case *v1.RegistryEntry_MemberKey:
+		c.memberKey(ch.MemberKey)
+	case *v1.RegistryEntry_MemberRole:
+		c.memberRole(ch.MemberRole)
+	case *v1.RegistryEntry_CertificateRevocation:
+		c.certificateRevocation(ch.CertificateRevocation)
 	default:
-		c.add("registry.change", "is required: a licence, a watch_list_entry or an annual_requirement")
+		c.add("registry.change", "is required: a licence, a watch_list_entry, an annual_requirement, a member_key, a member_role or a certificate_revocation")
 	}
 	return c.l.Err()
 }
@@ -108,6 +114,55 @@ func (c *checker) annualRequirement(a *v1.AnnualRequirement) {
 	if y := a.GetYear(); y < 1990 || y > 2100 {
 		c.add(f+".year", "%d is out of range: want 1990 to 2100", y)
 	}
+}
+
+// memberIDPattern is a member id: country code, dash, agency (members
+// package).
+var memberIDPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,30}$`)
+
+// serialPattern is a certificate serial in lower-case hexadecimal.
+var serialPattern = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+
+// keyIDPattern is a key id as envelopes name it.
+var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:+/=-]{1,128}$`)
+
+func (c *checker) member(field, id string) {
+	if !memberIDPattern.MatchString(id) {
+		c.add(field, "%s is not a member id: want a country code, a dash and an agency name in capitals, like US-CBP", quote(id))
+	}
+}
+
+func (c *checker) memberKey(k *v1.MemberKey) {
+	const f = "registry.member_key"
+	c.member(f+".member", k.GetMember())
+	if !keyIDPattern.MatchString(k.GetKeyId()) {
+		c.add(f+".key_id", "%s is not a key id: 1 to 128 letters, digits and ._:+/=-", quote(k.GetKeyId()))
+	}
+	switch n := len(k.GetEd25519()); {
+	case k.GetRevoked() && n != 0:
+		c.add(f+".ed25519", "must be empty when revoking a key")
+	case !k.GetRevoked() && n != 32:
+		c.add(f+".ed25519", "is %d bytes; an Ed25519 public key is 32", n)
+	}
+}
+
+func (c *checker) memberRole(r *v1.MemberRole) {
+	const f = "registry.member_role"
+	c.member(f+".member", r.GetMember())
+	switch r.GetRole() {
+	case "submitter", "analyst", "auditor", "admin":
+	default:
+		c.add(f+".role", "%s is not a role: submitter, analyst, auditor or admin", quote(r.GetRole()))
+	}
+}
+
+func (c *checker) certificateRevocation(r *v1.CertificateRevocation) {
+	const f = "registry.certificate_revocation"
+	c.member(f+".member", r.GetMember())
+	if !serialPattern.MatchString(r.GetSerial()) {
+		c.add(f+".serial", "%s is not a certificate serial: lower-case hexadecimal", quote(r.GetSerial()))
+	}
+	c.text(f+".reason", r.GetReason(), false, MaxReasonChars, printable)
 }
 
 // cas checks a CAS registry number that must be in the catalogue.

@@ -210,10 +210,10 @@ func TestAnalystVerbErrors(t *testing.T) {
 		{"no status", []string{"flags", "dispose", id, "--note", "n", "--member", "MX-ANAM"}, `"status" not set`},
 		{"no note", []string{"flags", "dispose", id, "--status", "dismissed", "--member", "MX-ANAM"}, `"note" not set`},
 		{"empty note", []string{"flags", "dispose", id, "--status", "dismissed", "--note", " ", "--member", "MX-ANAM"}, "--note is empty"},
-		{"no member or key", []string{"flags", "dispose", id, "--status", "dismissed", "--note", "n"}, "--member or --key is required"},
+		{"no member or key", []string{"flags", "dispose", id, "--status", "dismissed", "--note", "n"}, "--member or --signing-key is required"},
 		{"a member without a key", []string{"flags", "dispose", id, "--status", "dismissed", "--note", "n", "--member", "XX-NONE"}, "key of member XX-NONE"},
-		{"a key of another member", []string{"flags", "dispose", id, "--status", "dismissed", "--note", "n", "--member", "MX-ANAM", "--key", key}, "is a key of member US-CBP, not MX-ANAM"},
-		{"an unknown flag", []string{"flags", "dispose", "R1-ffffffffffff", "--status", "dismissed", "--note", "n", "--key", key}, "NotFound"},
+		{"a key of another member", []string{"flags", "dispose", id, "--status", "dismissed", "--note", "n", "--member", "MX-ANAM", "--signing-key", key}, "is a key of member US-CBP, not MX-ANAM"},
+		{"an unknown flag", []string{"flags", "dispose", "R1-ffffffffffff", "--status", "dismissed", "--note", "n", "--signing-key", key}, "NotFound"},
 		{"a bad filter", []string{"flags", "list", "--filter", `severity = "loud"`}, "InvalidArgument"},
 		{"an unknown flag shown", []string{"flags", "show", "R1-ffffffffffff"}, "NotFound"},
 	}
@@ -229,9 +229,9 @@ func TestAnalystVerbErrors(t *testing.T) {
 		t.Errorf("the log grew from %d to %d entries; refused dispositions must not be sent", before, got)
 	}
 
-	// --key alone signs as the key's member.
-	r := l.run(t, "flags", "dispose", id, "--status", "dismissed", "--note", "licensed consignee; loss explained", "--key", key)
+	// --signing-key alone signs as the key's member.
+	r := l.run(t, "flags", "dispose", id, "--status", "dismissed", "--note", "licensed consignee; loss explained", "--signing-key", key)
 	if r.err != nil || !strings.Contains(r.stdout, " DISMISSED by US-CBP: ") {
-		t.Errorf("dispose --key: %q, %v; want DISMISSED by US-CBP", r.stdout, r.err)
+		t.Errorf("dispose --signing-key: %q, %v; want DISMISSED by US-CBP", r.stdout, r.err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/chemledger/chemledger/pki"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,7 @@ the log has only grown since.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -40,7 +41,7 @@ line instead.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
 			if err != nil {
 				return err
 			}

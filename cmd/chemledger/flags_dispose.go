@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chemledger/chemledger/client"
+	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -23,7 +24,7 @@ type disposeFlags struct {
 func newFlagsDisposeCmd(a *app) *cobra.Command {
 	var fl disposeFlags
 	cmd := &cobra.Command{
-		Use:   "dispose ID --status confirmed|dismissed|escalated --note TEXT (--member M | --key FILE)",
+		Use:   "dispose ID --status confirmed|dismissed|escalated --note TEXT (--member M | --signing-key FILE)",
 		Short: "Record a decision on a flag as a signed log entry",
 		Long: `Dispose signs a chemledger.v1.Disposition of flag ID with a member's key and
 appends it to the log, then verifies the receipt: the log's signature on the
@@ -31,7 +32,7 @@ checkpoint and the proof that the entry is in its tree. The flag's status
 follows once the detector has read the entry ("flags show ID").
 
 The key is DATA_DIR/keys/MEMBER.json (as a dev-mode log writes them) for
---member, or the file given with --key. The submission id is derived from
+--member, or the file given with --signing-key. The submission id is derived from
 the member, flag, status and note, so running the same command again
 records nothing new: the log answers with the original entry.`,
 		Example: `  chemledger flags dispose R1-45bedf607194 --status escalated --note "70 kg unaccounted for" --member MX-ANAM`,
@@ -41,8 +42,8 @@ records nothing new: the log answers with the original entry.`,
 	f := cmd.Flags()
 	f.StringVar(&fl.status, "status", "", "the decision: confirmed, dismissed or escalated (required)")
 	f.StringVar(&fl.note, "note", "", "why, in the analyst's words (required)")
-	f.StringVar(&fl.member, "member", "", "member whose key signs (required unless --key)")
-	f.StringVar(&fl.keyFile, "key", "", "member private key file (default: DATA_DIR/keys/MEMBER.json)")
+	f.StringVar(&fl.member, "member", "", "member whose key signs (required unless --signing-key)")
+	f.StringVar(&fl.keyFile, "signing-key", "", "member private key file (default: DATA_DIR/keys/MEMBER.json)")
 	f.StringVar(&fl.submissionID, "submission-id", "", "submission id (default: MEMBER:disp-ID-DIGEST, from the member, flag, status and note)")
 	cmd.MarkFlagRequired("status")
 	cmd.MarkFlagRequired("note")
@@ -64,7 +65,7 @@ func (a *app) dispose(cmd *cobra.Command, flagID string, fl disposeFlags) error 
 		return errors.New("--note is empty: say why")
 	}
 	if fl.member == "" && fl.keyFile == "" {
-		return errors.New("--member or --key is required: a disposition is signed by the analyst's member key")
+		return errors.New("--member or --signing-key is required: a disposition is signed by the analyst's member key")
 	}
 	keys, err := newKeyring(a.layout(), cmp.Or(fl.member, "auto"), fl.keyFile)
 	if err != nil {
@@ -84,7 +85,7 @@ func (a *app) dispose(cmd *cobra.Command, flagID string, fl disposeFlags) error 
 
 	ctx, cancel := a.context(cmd)
 	defer cancel()
-	c, err := a.dial(ctx, cmd.ErrOrStderr())
+	c, err := a.dial(ctx, cmd.ErrOrStderr(), key.Member, pki.RoleAnalyst)
 	if err != nil {
 		return err
 	}

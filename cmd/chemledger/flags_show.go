@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -25,7 +26,7 @@ in proto3 JSON, for checking again offline.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/chemledger/chemledger/pki"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -22,7 +23,7 @@ func newListCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
 			if err != nil {
 				return err
 			}

@@ -65,7 +65,14 @@ type result struct {
 // environment.
 func run(tb testing.TB, env map[string]string, stdin io.Reader, args ...string) result {
 	tb.Helper()
-	cmd := newRootCmd(func(k string) string { return env[k] })
+	// The test servers are plaintext unless a test says otherwise with
+	// CHEMLEDGER_INSECURE=false.
+	cmd := newRootCmd(func(k string) string {
+		if v, ok := env[k]; ok || k != "CHEMLEDGER_INSECURE" {
+			return v
+		}
+		return "true"
+	})
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)

@@ -22,6 +22,13 @@ type app struct {
 	server  string
 	dataDir string
 	logKey  string
+	// TLS: the CA that issued the server's certificate, this client's
+	// certificate and key, or plaintext to a development server.
+	ca, cert, key string
+	insecure      bool
+	// as is the member the CLI authenticates as for reads, with the
+	// development certificates.
+	as      string
 	timeout time.Duration
 	getenv  func(string) string
 }
@@ -32,6 +39,11 @@ var envFallbacks = map[string]string{
 	"server":   "CHEMLEDGER_SERVER",
 	"data-dir": "CHEMLEDGER_DATA_DIR",
 	"log-key":  "CHEMLEDGER_LOG_KEY",
+	"ca":       "CHEMLEDGER_CA",
+	"cert":     "CHEMLEDGER_CERT",
+	"key":      "CHEMLEDGER_KEY",
+	"insecure": "CHEMLEDGER_INSECURE",
+	"as":       "CHEMLEDGER_AS",
 }
 
 func newRootCmd(getenv func(string) string) *cobra.Command {
@@ -56,6 +68,11 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 	f.StringVar(&a.dataDir, "data-dir", "./chemledger-data", "data directory: member keys in keys/, the log's key in log.pub (env CHEMLEDGER_DATA_DIR)")
 	f.StringVar(&a.logKey, "log-key", "", "file with the log's note verifier key (env CHEMLEDGER_LOG_KEY; default DATA_DIR/log.pub if present, else trust the server's key on first use)")
 	f.DurationVar(&a.timeout, "timeout", time.Minute, "time limit for the whole command (0: none)")
+	f.StringVar(&a.ca, "ca", "", "CA certificate (PEM) that issued the server's certificate (env CHEMLEDGER_CA; default DATA_DIR/tls/ca.pem)")
+	f.StringVar(&a.cert, "cert", "", "this member's client certificate (PEM) (env CHEMLEDGER_CERT; default: the development certificate in DATA_DIR/tls for the member and the role the command needs)")
+	f.StringVar(&a.key, "key", "", "the client certificate's private key (PEM) (env CHEMLEDGER_KEY)")
+	f.BoolVar(&a.insecure, "insecure", false, "plaintext, for a server started with --insecure-dev-plaintext (env CHEMLEDGER_INSECURE)")
+	f.StringVar(&a.as, "as", "", "development mode: the member whose certificate reads use (env CHEMLEDGER_AS; default US-CBP)")
 	root.AddCommand(
 		newSubmitCmd(a),
 		newGetCmd(a),
@@ -99,7 +116,7 @@ func (a *app) context(cmd *cobra.Command) (context.Context, context.CancelFunc) 
 // dial connects to the log with the verifier key from --log-key, else the
 // data directory's log.pub, else whatever key the log presents, with a
 // warning naming it so the user can pin it.
-func (a *app) dial(ctx context.Context, stderr io.Writer) (*client.Client, error) {
+func (a *app) dial(ctx context.Context, stderr io.Writer, member, role string) (*client.Client, error) {
 	vkey, err := a.logVerifierKey()
 	if err != nil {
 		return nil, err
@@ -107,6 +124,13 @@ func (a *app) dial(ctx context.Context, stderr io.Writer) (*client.Client, error
 	var opts []client.Option
 	if vkey != "" {
 		opts = append(opts, client.WithLogVerifierKey(vkey))
+	}
+	if !a.insecure {
+		cfg, err := a.tlsConfig(member, role)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithTLS(cfg))
 	}
 	c, err := client.Dial(a.server, opts...)
 	if err != nil {

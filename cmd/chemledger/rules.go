@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/chemledger/chemledger/pki"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,7 +21,7 @@ descriptions and sources included, in proto3 JSON.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
 			if err != nil {
 				return err
 			}

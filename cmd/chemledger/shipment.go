@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -36,7 +37,7 @@ chemledger.v1.Shipment in proto3 JSON.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
 			if err != nil {
 				return err
 			}

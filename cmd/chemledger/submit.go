@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chemledger/chemledger/pki"
 	"io"
 	"os"
 	"strings"
@@ -58,7 +59,7 @@ exits non-zero if any was refused.`,
 	f := cmd.Flags()
 	f.StringVar(&fl.member, "member", "auto", `member that signs; "auto" picks, in dev mode, the demo member of each line's country`)
 	f.StringVar(&fl.kind, "type", "event", `what each line is: "event" (a ShipmentEvent) or "registry" (a RegistryEntry)`)
-	f.StringVar(&fl.keyFile, "key", "", "member private key file (default: DATA_DIR/keys/MEMBER.json)")
+	f.StringVar(&fl.keyFile, "signing-key", "", "member private key file (default: DATA_DIR/keys/MEMBER.json)")
 	f.BoolVar(&fl.unary, "unary", false, "submit one line at a time, verifying each full receipt, instead of over one bulk stream")
 	return cmd
 }
@@ -102,29 +103,63 @@ func (a *app) submit(cmd *cobra.Command, path string, fl submitFlags) error {
 func (a *app) send(cmd *cobra.Command, rep *reporter, unary bool) error {
 	ctx, cancel := a.context(cmd)
 	defer cancel()
-	c, err := a.dial(ctx, cmd.ErrOrStderr())
-	if err != nil {
-		return err
+	// The signer must be the caller: each member's lines go over a
+	// connection authenticated as that member, in runs that keep the
+	// file's order (a reply must not overtake its notification).
+	conns := map[string]*client.Client{}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	connFor := func(member string) (*client.Client, error) {
+		if c, ok := conns[member]; ok {
+			return c, nil
+		}
+		c, err := a.dial(ctx, cmd.ErrOrStderr(), member, pki.RoleSubmitter)
+		if err == nil {
+			conns[member] = c
+		}
+		return c, err
 	}
-	defer c.Close()
+	for start := 0; start < len(rep.sent); {
+		member := rep.lines[rep.sent[start]].member
+		end := start + 1
+		for end < len(rep.sent) && rep.lines[rep.sent[end]].member == member {
+			end++
+		}
+		c, err := connFor(member)
+		if err != nil {
+			return err
+		}
+		if err := sendRun(ctx, c, rep, start, end, unary); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// sendRun sends the lines rep.sent[start:end], all signed by one member.
+func sendRun(ctx context.Context, c *client.Client, rep *reporter, start, end int, unary bool) error {
 	if unary {
-		return submitUnary(ctx, c, rep)
+		return submitUnary(ctx, c, rep, start, end)
 	}
 	items := func(yield func(client.Item) bool) {
-		for _, i := range rep.sent {
+		for _, i := range rep.sent[start:end] {
 			if !yield(client.Item{SubmissionID: rep.lines[i].id, Envelope: rep.lines[i].env}) {
 				return
 			}
 		}
 	}
 	return c.SubmitStream(ctx, items, func(r client.BulkResult) {
-		rep.result(int(r.Position), r.Index, r.LeafHash, r.Err)
+		rep.result(start+int(r.Position), r.Index, r.LeafHash, r.Err)
 	})
 }
 
-func submitUnary(ctx context.Context, c *client.Client, rep *reporter) error {
-	for pos, i := range rep.sent {
-		l := rep.lines[i]
+func submitUnary(ctx context.Context, c *client.Client, rep *reporter, start, end int) error {
+	for pos := start; pos < end; pos++ {
+		l := rep.lines[rep.sent[pos]]
 		r, err := c.SubmitEnvelope(ctx, l.id, l.env)
 		if err == nil {
 			rep.result(pos, r.Index, r.LeafHash, nil)
@@ -187,10 +222,11 @@ func readLines(r io.Reader) ([]rawLine, error) {
 // line is an input line made ready to send, or refused locally (err set)
 // and never sent.
 type line struct {
-	n   int
-	id  string
-	env []byte
-	err *client.ItemError
+	n      int
+	member string // who signs
+	id     string
+	env    []byte
+	err    *client.ItemError
 }
 
 // strictJSON is how the log reads a JSON payload: an unknown field is an
@@ -262,7 +298,7 @@ func (k *keyring) prepare(r rawLine, kind lineKind) (*line, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.id = p.id(key.Member)
+	l.id, l.member = p.id(key.Member), key.Member
 	if l.env, err = envelope.Sign(kind.payloadType, r.text, key.Signer()); err != nil {
 		return nil, err
 	}
@@ -355,9 +391,9 @@ func demoMember(field, country string) (string, error) {
 		}
 	}
 	if country == "" {
-		return "", refusal(field, "required to pick the member with --member auto; or pass --member or --key")
+		return "", refusal(field, "required to pick the member with --member auto; or pass --member or --signing-key")
 	}
-	return "", refusal(field, "no demo member reports from %q; pass --member or --key", country)
+	return "", refusal(field, "no demo member reports from %q; pass --member or --signing-key", country)
 }
 
 // reporter prints one JSON line per input line, in input order, as answers

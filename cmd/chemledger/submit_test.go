@@ -323,11 +323,11 @@ func TestSubmitKeyFlags(t *testing.T) {
 	if r.err != nil || !strings.Contains(r.stdout, `"submission_id":"PA-ANA:T-1"`) {
 		t.Errorf("--member PA-ANA: %q, %v; want PA-ANA:T-1 accepted", r.stdout, r.err)
 	}
-	r = run(t, nil, nil, d.flags("submit", "--key", datadir.Layout{Dir: d.dir}.MemberKey("DE-ZOLL"), file)...)
+	r = run(t, nil, nil, d.flags("submit", "--signing-key", datadir.Layout{Dir: d.dir}.MemberKey("DE-ZOLL"), file)...)
 	if r.err != nil || !strings.Contains(r.stdout, `"submission_id":"DE-ZOLL:T-1"`) {
 		t.Errorf("--key DE-ZOLL's file: %q, %v; want DE-ZOLL:T-1 accepted", r.stdout, r.err)
 	}
-	r = run(t, nil, nil, d.flags("submit", "--member", "US-CBP", "--key", datadir.Layout{Dir: d.dir}.MemberKey("DE-ZOLL"), file)...)
+	r = run(t, nil, nil, d.flags("submit", "--member", "US-CBP", "--signing-key", datadir.Layout{Dir: d.dir}.MemberKey("DE-ZOLL"), file)...)
 	if r.err == nil || !strings.Contains(r.err.Error(), "is a key of member DE-ZOLL, not US-CBP") {
 		t.Errorf("--member and --key of another member: %v, want a refusal", r.err)
 	}

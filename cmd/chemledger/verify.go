@@ -11,6 +11,7 @@ import (
 
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/client"
+	"github.com/chemledger/chemledger/pki"
 )
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -34,7 +35,7 @@ func newVerifyInclusionCmd(a *app) *cobra.Command {
 			}
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
 			if err != nil {
 				return err
 			}
@@ -66,7 +67,7 @@ history, and exits non-zero.`,
 			}
 			ctx, cancel := a.context(cmd)
 			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr())
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
 			if err != nil {
 				return err
 			}

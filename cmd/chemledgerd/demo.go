@@ -12,9 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
@@ -30,9 +27,10 @@ import (
 // the diversion flags the detector raised, and says how to look further.
 // path is a directory holding registry.jsonl and events.jsonl, one file of
 // events, or "scenario" for a generated year of trade.
-func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadir.Layout, vkey string, out io.Writer) error {
+func runDemo(ctx context.Context, path string, d *demoConns, out io.Writer) error {
+	defer d.close()
 	if path == "scenario" {
-		return runScenarioDemo(ctx, grpcAddr, httpAddr, layout, vkey, out)
+		return runScenarioDemo(ctx, d, out)
 	}
 	registry, events := "", path
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
@@ -41,18 +39,19 @@ func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadi
 			registry = ""
 		}
 	}
-	c, err := client.Dial(grpcAddr, client.WithLogVerifierKey(vkey))
+	// Any member's client checks checkpoints the same way; the first
+	// keeps the checkpoint seen before the demo.
+	c, err := d.submitter(demoAs)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	_, kept, err := c.Checkpoint(ctx)
 	if err != nil {
 		return err
 	}
-	keys := keyring{layout: layout, keys: map[string]members.PrivateKey{}}
+	keys := keyring{layout: d.layout, keys: map[string]members.PrivateKey{}, conns: d}
 
 	n := 0
 	if registry != "" {
@@ -70,7 +69,7 @@ func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadi
 			if err != nil {
 				return fmt.Errorf("%s line %d: %w", registry, line.Number, err)
 			}
-			r, err := keys.submit(ctx, c, member, envelope.PayloadTypeRegistryJSON, line.Raw, eventfile.RegistrySubmissionID(member, line))
+			r, err := keys.submit(ctx, member, envelope.PayloadTypeRegistryJSON, line.Raw, eventfile.RegistrySubmissionID(member, line))
 			if err != nil {
 				return fmt.Errorf("%s line %d: %w", registry, line.Number, err)
 			}
@@ -93,7 +92,7 @@ func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadi
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line.Number, err)
 		}
-		r, err := keys.submit(ctx, c, member, envelope.PayloadTypeEventJSON, line.Raw, eventfile.SubmissionID(member, line))
+		r, err := keys.submit(ctx, member, envelope.PayloadTypeEventJSON, line.Raw, eventfile.SubmissionID(member, line))
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line.Number, err)
 		}
@@ -110,26 +109,33 @@ func runDemo(ctx context.Context, path, grpcAddr, httpAddr string, layout datadi
 	fmt.Fprintf(out, "== %d entries submitted; every receipt's checkpoint signature and inclusion proof verified;\n", n)
 	fmt.Fprintf(out, "   the log of %d entries is consistent with the checkpoint kept before the demo ==\n", latest.Size)
 
-	if err := printFlags(ctx, grpcAddr, httpAddr, latest.Size, out); err != nil {
+	if err := printFlags(ctx, d, latest.Size, out); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nLook further:\n")
-	fmt.Fprintf(out, "  curl -s http://%s/v1/checkpoint\n", httpAddr)
-	fmt.Fprintf(out, "  curl -s http://%s/v1/shipments/PEN-CN-2026-000871\n", httpAddr)
-	fmt.Fprintf(out, "  curl -s 'http://%s/v1/flags?order_by=severity%%20desc'\n", httpAddr)
+	curl, base := d.curl()
+	fmt.Fprintf(out, "\nLook further (as %s's analyst, with its development certificate):\n", demoAs)
+	fmt.Fprintf(out, "  %s %s/v1/checkpoint\n", curl, base)
+	fmt.Fprintf(out, "  %s %s/v1/shipments/PEN-CN-2026-000871\n", curl, base)
+	fmt.Fprintf(out, "  %s '%s/v1/flags?order_by=severity%%20desc'\n", curl, base)
 	fmt.Fprintf(out, "  go run ./cmd/chemledger list --filter 'kind = RECEIPT_CONFIRMATION'\n")
 	fmt.Fprintf(out, "  go run ./cmd/chemledger verify inclusion 3\n")
 	fmt.Fprintf(out, "The service keeps running; stop it with Ctrl-C.\n\n")
 	return nil
 }
 
-// keyring signs as the demo members, reading each key once.
+// keyring signs as the demo members, reading each key once, and submits
+// over each member's own connection.
 type keyring struct {
 	layout datadir.Layout
 	keys   map[string]members.PrivateKey
+	conns  *demoConns
 }
 
-func (k keyring) submit(ctx context.Context, c *client.Client, member, payloadType string, payload []byte, id string) (*client.Receipt, error) {
+func (k keyring) submit(ctx context.Context, member, payloadType string, payload []byte, id string) (*client.Receipt, error) {
+	c, err := k.conns.submitter(member)
+	if err != nil {
+		return nil, err
+	}
 	key, ok := k.keys[member]
 	if !ok {
 		var err error
@@ -160,11 +166,11 @@ func registryWhat(e *chemledgerv1.RegistryEntry) string {
 // printFlags waits for the detector to reach size (it follows the log a
 // moment behind the commits; /healthz says how far it has read) and prints
 // what it flagged, most severe first.
-func printFlags(ctx context.Context, grpcAddr, httpAddr string, size uint64, out io.Writer) error {
-	if err := waitDetector(ctx, httpAddr, size); err != nil {
+func printFlags(ctx context.Context, d *demoConns, size uint64, out io.Writer) error {
+	if err := waitDetector(ctx, d, size); err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := d.analyst()
 	if err != nil {
 		return err
 	}
@@ -181,12 +187,16 @@ func printFlags(ctx context.Context, grpcAddr, httpAddr string, size uint64, out
 	return nil
 }
 
-func detectorApplied(ctx context.Context, httpAddr string) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+httpAddr+"/healthz", nil)
+func detectorApplied(ctx context.Context, d *demoConns) (uint64, error) {
+	hc, base, err := d.http()
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/healthz", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, err
 	}

@@ -7,12 +7,9 @@ import (
 	"iter"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chemledger/chemledger/client"
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/detect/scenario"
 	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/members"
@@ -22,10 +19,12 @@ import (
 // runScenarioDemo submits a generated year of trade (detect/scenario: a
 // dozen countries, forty-five companies, labelled diversion cases) over one
 // bulk stream, then shows what the detector made of it.
-func runScenarioDemo(ctx context.Context, grpcAddr, httpAddr string, layout datadir.Layout, vkey string, out io.Writer) error {
+func runScenarioDemo(ctx context.Context, d *demoConns, out io.Writer) error {
+	layout := d.layout
 	sc := scenario.Generate(scenario.DefaultConfig())
 	keys := map[string]members.PrivateKey{}
 	var items []client.Item
+	var itemMembers []string
 	for _, it := range sc.Items {
 		key, ok := keys[it.Member]
 		if !ok {
@@ -56,46 +55,57 @@ func runScenarioDemo(ctx context.Context, grpcAddr, httpAddr string, layout data
 			return err
 		}
 		items = append(items, client.Item{SubmissionID: it.Member + ":" + id, Envelope: env})
+		itemMembers = append(itemMembers, it.Member)
 	}
 
-	c, err := client.Dial(grpcAddr, client.WithLogVerifierKey(vkey))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	fmt.Fprintf(out, "\n== demo: a generated year of trade — %d entries, %d labelled diversion cases, over one bulk stream ==\n", len(items), len(sc.Cases))
+	fmt.Fprintf(out, "\n== demo: a generated year of trade — %d entries, %d labelled diversion cases, over bulk streams, each member on its own connection ==\n", len(items), len(sc.Cases))
 	start := time.Now()
 	var accepted, refused int
 	var last client.BulkResult
-	seq := func(yield func(client.Item) bool) {
-		for _, it := range items {
-			if !yield(it) {
+	// A member submits only as itself: consecutive items of one member go
+	// over that member's stream, in the year's order.
+	for from := 0; from < len(items); {
+		member := itemMembers[from]
+		to := from + 1
+		for to < len(items) && itemMembers[to] == member {
+			to++
+		}
+		c, err := d.submitter(member)
+		if err != nil {
+			return err
+		}
+		run := items[from:to]
+		seq := func(yield func(client.Item) bool) {
+			for _, it := range run {
+				if !yield(it) {
+					return
+				}
+			}
+		}
+		if err := c.SubmitStream(ctx, iter.Seq[client.Item](seq), func(r client.BulkResult) {
+			if r.Err != nil {
+				refused++
+				if refused <= 3 {
+					fmt.Fprintf(out, "  refused %s: %v\n", r.SubmissionID, r.Err)
+				}
 				return
 			}
+			accepted++
+			last = r
+		}); err != nil {
+			return err
 		}
-	}
-	if err := c.SubmitStream(ctx, iter.Seq[client.Item](seq), func(r client.BulkResult) {
-		if r.Err != nil {
-			refused++
-			if refused <= 3 {
-				fmt.Fprintf(out, "  refused %s: %v\n", r.SubmissionID, r.Err)
-			}
-			return
-		}
-		accepted++
-		last = r
-	}); err != nil {
-		return err
+		from = to
 	}
 	fmt.Fprintf(out, "== %d accepted, %d refused in %v; every batch checkpoint verified (last: size %d) ==\n",
 		accepted, refused, time.Since(start).Round(time.Millisecond), last.Checkpoint.Size)
 
-	if err := waitDetector(ctx, httpAddr, last.Checkpoint.Size); err != nil {
+	if err := waitDetector(ctx, d, last.Checkpoint.Size); err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := d.analyst()
 	if err != nil {
 		return err
 	}
@@ -112,14 +122,16 @@ func runScenarioDemo(ctx context.Context, grpcAddr, httpAddr string, layout data
 	for _, r := range stats.GetByRule() {
 		fmt.Fprintf(out, "  %-4s %5d   [%d]\n", r.GetKey(), r.GetCount(), want[r.GetKey()])
 	}
-	fmt.Fprintf(out, "Open one: curl -s 'http://%s/v1/flags?order_by=severity%%20desc&page_size=5'\n\n", httpAddr)
+	curl, base := d.curl()
+	fmt.Fprintf(out, "Open one: %s '%s/v1/flags?order_by=severity%%20desc&page_size=5'\n", curl, base)
+	fmt.Fprintf(out, "      or: go run ./cmd/chemledger --data-dir %s flags list\n\n", layout.Dir)
 	return nil
 }
 
 // waitDetector waits until /healthz says the detector has read size entries.
-func waitDetector(ctx context.Context, httpAddr string, size uint64) error {
+func waitDetector(ctx context.Context, d *demoConns, size uint64) error {
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		applied, err := detectorApplied(ctx, httpAddr)
+		applied, err := detectorApplied(ctx, d)
 		if err != nil {
 			return err
 		}

@@ -10,10 +10,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/chemledger/chemledger/audit"
+	"github.com/chemledger/chemledger/pki"
 	"io"
 	"log/slog"
 	"net"
@@ -56,6 +59,14 @@ type options struct {
 	dbMaxSize int
 	policy    string
 	readyFile string
+	// TLS: the CA that issues members' client certificates, the server's
+	// certificate and key, and the gateway's client certificate for its
+	// hop to the gRPC side; dev mode defaults them to DATA_DIR/tls.
+	tlsCA, tlsCert, tlsKey  string
+	gatewayCert, gatewayKey string
+	insecurePlaintext       bool
+	rate                    float64
+	burst                   int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -74,6 +85,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.policy, "policy", env("CHEMLEDGER_POLICY", ""), "detection policy file (JSON); default: the embedded policy (env CHEMLEDGER_POLICY)")
 	fs.IntVar(&o.maxBatch, "max-batch", ledger.DefaultMaxBatch, "most submissions committed in one transaction")
 	fs.IntVar(&o.dbMaxSize, "db-max-size", 0, "cap on the database file in bytes; 0 means none")
+	fs.StringVar(&o.tlsCA, "tls-ca", env("CHEMLEDGER_TLS_CA", ""), "CA certificate (PEM) that issues members' client certificates (env CHEMLEDGER_TLS_CA; dev: DATA_DIR/tls/ca.pem)")
+	fs.StringVar(&o.tlsCert, "tls-cert", env("CHEMLEDGER_TLS_CERT", ""), "server certificate (PEM) (env CHEMLEDGER_TLS_CERT; dev: DATA_DIR/tls/server.pem)")
+	fs.StringVar(&o.tlsKey, "tls-key", env("CHEMLEDGER_TLS_KEY", ""), "server private key (PEM) (env CHEMLEDGER_TLS_KEY; dev: DATA_DIR/tls/server.key)")
+	fs.StringVar(&o.gatewayCert, "gateway-cert", env("CHEMLEDGER_GATEWAY_CERT", ""), "the HTTP gateway's client certificate for its hop to gRPC (env CHEMLEDGER_GATEWAY_CERT; dev: DATA_DIR/tls/gateway.pem)")
+	fs.StringVar(&o.gatewayKey, "gateway-key", env("CHEMLEDGER_GATEWAY_KEY", ""), "its private key (env CHEMLEDGER_GATEWAY_KEY)")
+	fs.BoolVar(&o.insecurePlaintext, "insecure-dev-plaintext", envBool("CHEMLEDGER_INSECURE_DEV_PLAINTEXT"), "serve plaintext with no authentication: anyone may do anything (development only) (env CHEMLEDGER_INSECURE_DEV_PLAINTEXT)")
+	fs.Float64Var(&o.rate, "rate-per-member", server.DefaultRatePerMember, "each member's request rate limit, per second (0: none)")
+	fs.IntVar(&o.burst, "rate-burst", server.DefaultRateBurst, "requests a member may send above its rate in a burst")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -193,7 +212,30 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 	scfg := server.DefaultConfig()
 	scfg.Logger = log
-	srv := server.New(scfg, server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy})
+	scfg.RatePerMember, scfg.RateBurst = o.rate, o.burst
+	scfg.InsecurePlaintext = o.insecurePlaintext
+	if !o.insecurePlaintext {
+		if scfg.TLS, scfg.GatewayTLS, err = serverTLS(o, layout, reg); err != nil {
+			grpcLis.Close()
+			httpLis.Close()
+			return err
+		}
+	}
+	aopts := audit.DefaultOptions(layout.Audit())
+	aopts.Logger = log
+	auditLog, err := audit.Open(aopts)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return fmt.Errorf("open audit trail: %w", err)
+	}
+	defer auditLog.Close()
+	srv, err := server.New(scfg, server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog})
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
 	cp, _ := l.Checkpoint()
 	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
 		"origin", l.Origin(), "size", cp.Size, "members", len(reg.Members()))
@@ -207,7 +249,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if o.demo != "" {
 		go func() {
-			if err := runDemo(ctx, o.demo, grpcLis.Addr().String(), httpLis.Addr().String(), layout, vkey, stderr); err != nil {
+			conns := newDemoConns(grpcLis.Addr().String(), httpLis.Addr().String(), layout, vkey, o.insecurePlaintext)
+			if err := runDemo(ctx, o.demo, conns, stderr); err != nil {
 				log.Error("demo failed", "err", err)
 			}
 		}()
@@ -219,6 +262,31 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// serverTLS loads the listeners' and the gateway's TLS: the paths given,
+// else (in dev mode) the development PKI in the data directory.
+func serverTLS(o options, layout datadir.Layout, reg *members.Registry) (srv, gw *tls.Config, err error) {
+	dev := layout.TLS()
+	or := func(v, devPath string) string {
+		if v == "" && o.dev {
+			return devPath
+		}
+		return v
+	}
+	ca, cert, key := or(o.tlsCA, dev.CA()), or(o.tlsCert, dev.ServerCert()), or(o.tlsKey, dev.ServerKey())
+	gwCert, gwKey := or(o.gatewayCert, dev.GatewayCert()), or(o.gatewayKey, dev.GatewayKey())
+	if ca == "" || cert == "" || key == "" || gwCert == "" || gwKey == "" {
+		return nil, nil, errors.New("TLS needs --tls-ca, --tls-cert, --tls-key, --gateway-cert and --gateway-key (or --dev for development certificates, or --insecure-dev-plaintext)")
+	}
+	revoked := func(id pki.Identity) bool { return reg.CertificateRevoked(id.Serial) }
+	if srv, err = pki.LoadServer(ca, cert, key, revoked); err != nil {
+		return nil, nil, fmt.Errorf("server TLS: %w", err)
+	}
+	if gw, err = pki.LoadClient(ca, gwCert, gwKey); err != nil {
+		return nil, nil, fmt.Errorf("gateway TLS: %w", err)
+	}
+	return srv, gw, nil
 }
 
 // deriveConfig is the detector's configuration, with the policy file when

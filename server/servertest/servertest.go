@@ -5,17 +5,19 @@ package servertest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"time"
 
+	"github.com/chemledger/chemledger/audit"
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/pki"
 	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/storage"
 )
@@ -33,6 +35,10 @@ type Instance struct {
 	Keys map[string]members.PrivateKey
 	// Deriver is the detector following the log (nil with NoDetection).
 	Deriver *derive.Deriver
+	// PKI is the development PKI (used with Options.TLS).
+	PKI pki.Layout
+	// Audit is the audit trail (nil without Options.Audit).
+	Audit *audit.Store
 
 	cancel context.CancelFunc
 	done   chan error
@@ -50,6 +56,11 @@ type Options struct {
 	NoDetection bool
 	// Storage, if set, edits the storage options.
 	Storage func(*storage.Options)
+	// TLS serves both listeners with mutual TLS from the data directory's
+	// development PKI; without it the instance is insecure plaintext.
+	TLS bool
+	// Audit keeps the audit trail of reads and refusals.
+	Audit bool
 }
 
 // Start creates a dev data directory in dir (or reuses one) and serves it.
@@ -89,10 +100,7 @@ func Start(dir string, opts Options) (*Instance, error) {
 	}
 	lcfg := ledger.DefaultConfig(signer, verifier)
 	lcfg.Logger = log
-	lcfg.Linger, _ = time.ParseDuration("2ms")
-	lcfg.Linger, _ = time.ParseDuration("1ms")
-	lcfg.Linger, _ = time.ParseDuration("300us")
-	lcfg.Linger, _ = time.ParseDuration("0")
+	lcfg.Linger = 0
 	if opts.Ledger != nil {
 		opts.Ledger(&lcfg)
 	}
@@ -116,10 +124,31 @@ func Start(dir string, opts Options) (*Instance, error) {
 	}
 	scfg := server.DefaultConfig()
 	scfg.Logger = log
+	scfg.InsecurePlaintext = !opts.TLS
+	if opts.TLS {
+		if scfg.TLS, scfg.GatewayTLS, err = devTLS(layout.TLS(), reg); err != nil {
+			gl.Close()
+			hl.Close()
+			l.Close()
+			st.Close()
+			return nil, err
+		}
+	}
 	if opts.Server != nil {
 		opts.Server(&scfg)
 	}
 	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey}
+	if opts.Audit {
+		ao := audit.DefaultOptions(layout.Audit())
+		ao.Logger = log
+		if deps.Audit, err = audit.Open(ao); err != nil {
+			gl.Close()
+			hl.Close()
+			l.Close()
+			st.Close()
+			return nil, err
+		}
+	}
 	var runDeriver func(context.Context) error
 	if !opts.NoDetection {
 		dcfg := derive.DefaultConfig()
@@ -134,11 +163,19 @@ func Start(dir string, opts Options) (*Instance, error) {
 		}
 		deps.Deriver, deps.Policy, runDeriver = d, dcfg.Policy, d.Run
 	}
-	srv := server.New(scfg, deps)
+	srv, err := server.New(scfg, deps)
+	if err != nil {
+		gl.Close()
+		hl.Close()
+		l.Close()
+		st.Close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &Instance{
 		Dir: dir, GRPCAddr: gl.Addr().String(), HTTPAddr: hl.Addr().String(), VerifierKey: vkey,
 		Ledger: l, Store: st, Members: reg, Keys: keys, cancel: cancel, done: make(chan error, 1),
+		PKI: layout.TLS(), Audit: deps.Audit,
 	}
 	if runDeriver != nil {
 		go runDeriver(ctx)
@@ -156,7 +193,29 @@ func (in *Instance) Stop() error {
 	if cerr := in.Store.Close(); err == nil {
 		err = cerr
 	}
+	if in.Audit != nil {
+		if cerr := in.Audit.Close(); err == nil {
+			err = cerr
+		}
+	}
 	return err
+}
+
+// devTLS is the server's and the gateway's TLS from a development PKI,
+// refusing certificates the registry revoked.
+func devTLS(l pki.Layout, reg *members.Registry) (srv, gw *tls.Config, err error) {
+	srv, err = pki.LoadServer(l.CA(), l.ServerCert(), l.ServerKey(), func(id pki.Identity) bool { return reg.CertificateRevoked(id.Serial) })
+	if err != nil {
+		return nil, nil, err
+	}
+	gw, err = pki.LoadClient(l.CA(), l.GatewayCert(), l.GatewayKey())
+	return srv, gw, err
+}
+
+// ClientTLS is the TLS config of a demo member acting in role ("" for all
+// its roles).
+func (in *Instance) ClientTLS(member, role string) (*tls.Config, error) {
+	return pki.LoadClient(in.PKI.CA(), in.PKI.ClientCert(member, role), in.PKI.ClientKey(member, role))
 }
 
 // TempDir makes a temporary directory for callers without testing.TB.

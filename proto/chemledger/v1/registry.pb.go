@@ -97,6 +97,9 @@ type RegistryEntry struct {
 	//	*RegistryEntry_Licence
 	//	*RegistryEntry_WatchListEntry
 	//	*RegistryEntry_AnnualRequirement
+	//	*RegistryEntry_MemberKey
+	//	*RegistryEntry_MemberRole
+	//	*RegistryEntry_CertificateRevocation
 	Change        isRegistryEntry_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -180,6 +183,33 @@ func (x *RegistryEntry) GetAnnualRequirement() *AnnualRequirement {
 	return nil
 }
 
+func (x *RegistryEntry) GetMemberKey() *MemberKey {
+	if x != nil {
+		if x, ok := x.Change.(*RegistryEntry_MemberKey); ok {
+			return x.MemberKey
+		}
+	}
+	return nil
+}
+
+func (x *RegistryEntry) GetMemberRole() *MemberRole {
+	if x != nil {
+		if x, ok := x.Change.(*RegistryEntry_MemberRole); ok {
+			return x.MemberRole
+		}
+	}
+	return nil
+}
+
+func (x *RegistryEntry) GetCertificateRevocation() *CertificateRevocation {
+	if x != nil {
+		if x, ok := x.Change.(*RegistryEntry_CertificateRevocation); ok {
+			return x.CertificateRevocation
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Change interface {
 	isRegistryEntry_Change()
 }
@@ -199,11 +229,235 @@ type RegistryEntry_AnnualRequirement struct {
 	AnnualRequirement *AnnualRequirement `protobuf:"bytes,5,opt,name=annual_requirement,json=annualRequirement,proto3,oneof"`
 }
 
+type RegistryEntry_MemberKey struct {
+	// A member's signing key added, rotated in or revoked (admins only).
+	MemberKey *MemberKey `protobuf:"bytes,6,opt,name=member_key,json=memberKey,proto3,oneof"`
+}
+
+type RegistryEntry_MemberRole struct {
+	// A role granted to or withdrawn from a member (admins only).
+	MemberRole *MemberRole `protobuf:"bytes,7,opt,name=member_role,json=memberRole,proto3,oneof"`
+}
+
+type RegistryEntry_CertificateRevocation struct {
+	// A member's client certificate revoked (admins only).
+	CertificateRevocation *CertificateRevocation `protobuf:"bytes,8,opt,name=certificate_revocation,json=certificateRevocation,proto3,oneof"`
+}
+
 func (*RegistryEntry_Licence) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_WatchListEntry) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_AnnualRequirement) isRegistryEntry_Change() {}
+
+func (*RegistryEntry_MemberKey) isRegistryEntry_Change() {}
+
+func (*RegistryEntry_MemberRole) isRegistryEntry_Change() {}
+
+func (*RegistryEntry_CertificateRevocation) isRegistryEntry_Change() {}
+
+// MemberKey adds a signing key to a member, or revokes one. Entries signed
+// with a key before the entry that revokes it still verify; entries after
+// it are refused. Rotation is a new key added, then the old one revoked.
+type MemberKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member that holds the key, for example "MX-ANAM".
+	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// The key id envelopes name.
+	KeyId string `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The Ed25519 public key (32 bytes); empty when revoking.
+	Ed25519 []byte `protobuf:"bytes,3,opt,name=ed25519,proto3" json:"ed25519,omitempty"`
+	// Whether this entry revokes the key.
+	Revoked       bool `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberKey) Reset() {
+	*x = MemberKey{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberKey) ProtoMessage() {}
+
+func (x *MemberKey) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberKey.ProtoReflect.Descriptor instead.
+func (*MemberKey) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MemberKey) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberKey) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *MemberKey) GetEd25519() []byte {
+	if x != nil {
+		return x.Ed25519
+	}
+	return nil
+}
+
+func (x *MemberKey) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+// MemberRole grants or withdraws one role of a member.
+type MemberRole struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member, for example "MX-ANAM".
+	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// One of "submitter", "analyst", "auditor", "admin".
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Whether this entry withdraws the role.
+	Withdrawn     bool `protobuf:"varint,3,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRole) Reset() {
+	*x = MemberRole{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRole) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRole) ProtoMessage() {}
+
+func (x *MemberRole) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRole.ProtoReflect.Descriptor instead.
+func (*MemberRole) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MemberRole) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberRole) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *MemberRole) GetWithdrawn() bool {
+	if x != nil {
+		return x.Withdrawn
+	}
+	return false
+}
+
+// CertificateRevocation refuses a client certificate from this entry on.
+type CertificateRevocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member the certificate names.
+	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// The certificate's serial number, lower-case hexadecimal.
+	Serial string `protobuf:"bytes,2,opt,name=serial,proto3" json:"serial,omitempty"`
+	// Why, for the record.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CertificateRevocation) Reset() {
+	*x = CertificateRevocation{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificateRevocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificateRevocation) ProtoMessage() {}
+
+func (x *CertificateRevocation) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificateRevocation.ProtoReflect.Descriptor instead.
+func (*CertificateRevocation) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CertificateRevocation) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *CertificateRevocation) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *CertificateRevocation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
 
 // Licence is an operator's licence or registration to handle controlled
 // chemicals.
@@ -229,7 +483,7 @@ type Licence struct {
 
 func (x *Licence) Reset() {
 	*x = Licence{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +495,7 @@ func (x *Licence) String() string {
 func (*Licence) ProtoMessage() {}
 
 func (x *Licence) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +508,7 @@ func (x *Licence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Licence.ProtoReflect.Descriptor instead.
 func (*Licence) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Licence) GetNumber() string {
@@ -326,7 +580,7 @@ type WatchListEntry struct {
 
 func (x *WatchListEntry) Reset() {
 	*x = WatchListEntry{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +592,7 @@ func (x *WatchListEntry) String() string {
 func (*WatchListEntry) ProtoMessage() {}
 
 func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +605,7 @@ func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchListEntry.ProtoReflect.Descriptor instead.
 func (*WatchListEntry) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WatchListEntry) GetParty() *Party {
@@ -407,7 +661,7 @@ type AnnualRequirement struct {
 
 func (x *AnnualRequirement) Reset() {
 	*x = AnnualRequirement{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +673,7 @@ func (x *AnnualRequirement) String() string {
 func (*AnnualRequirement) ProtoMessage() {}
 
 func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +686,7 @@ func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnualRequirement.ProtoReflect.Descriptor instead.
 func (*AnnualRequirement) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AnnualRequirement) GetCountry() string {
@@ -479,7 +733,7 @@ type Disposition struct {
 
 func (x *Disposition) Reset() {
 	*x = Disposition{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +745,7 @@ func (x *Disposition) String() string {
 func (*Disposition) ProtoMessage() {}
 
 func (x *Disposition) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +758,7 @@ func (x *Disposition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disposition.ProtoReflect.Descriptor instead.
 func (*Disposition) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Disposition) GetFlagId() string {
@@ -532,14 +786,33 @@ var File_chemledger_v1_registry_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x02\n" +
+	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x04\n" +
 	"\rRegistryEntry\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12A\n" +
 	"\x0eeffective_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\reffectiveTime\x122\n" +
 	"\alicence\x18\x03 \x01(\v2\x16.chemledger.v1.LicenceH\x00R\alicence\x12I\n" +
 	"\x10watch_list_entry\x18\x04 \x01(\v2\x1d.chemledger.v1.WatchListEntryH\x00R\x0ewatchListEntry\x12Q\n" +
-	"\x12annual_requirement\x18\x05 \x01(\v2 .chemledger.v1.AnnualRequirementH\x00R\x11annualRequirementB\b\n" +
-	"\x06change\"\x9c\x02\n" +
+	"\x12annual_requirement\x18\x05 \x01(\v2 .chemledger.v1.AnnualRequirementH\x00R\x11annualRequirement\x129\n" +
+	"\n" +
+	"member_key\x18\x06 \x01(\v2\x18.chemledger.v1.MemberKeyH\x00R\tmemberKey\x12<\n" +
+	"\vmember_role\x18\a \x01(\v2\x19.chemledger.v1.MemberRoleH\x00R\n" +
+	"memberRole\x12]\n" +
+	"\x16certificate_revocation\x18\b \x01(\v2$.chemledger.v1.CertificateRevocationH\x00R\x15certificateRevocationB\b\n" +
+	"\x06change\"n\n" +
+	"\tMemberKey\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aed25519\x18\x03 \x01(\fR\aed25519\x12\x18\n" +
+	"\arevoked\x18\x04 \x01(\bR\arevoked\"V\n" +
+	"\n" +
+	"MemberRole\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1c\n" +
+	"\twithdrawn\x18\x03 \x01(\bR\twithdrawn\"_\n" +
+	"\x15CertificateRevocation\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x16\n" +
+	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x9c\x02\n" +
 	"\aLicence\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12'\n" +
 	"\x0fissuing_country\x18\x02 \x01(\tR\x0eissuingCountry\x12,\n" +
@@ -584,32 +857,38 @@ func file_chemledger_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_chemledger_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_chemledger_v1_registry_proto_goTypes = []any{
 	(DispositionStatus)(0),        // 0: chemledger.v1.DispositionStatus
 	(*RegistryEntry)(nil),         // 1: chemledger.v1.RegistryEntry
-	(*Licence)(nil),               // 2: chemledger.v1.Licence
-	(*WatchListEntry)(nil),        // 3: chemledger.v1.WatchListEntry
-	(*AnnualRequirement)(nil),     // 4: chemledger.v1.AnnualRequirement
-	(*Disposition)(nil),           // 5: chemledger.v1.Disposition
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*Party)(nil),                 // 7: chemledger.v1.Party
+	(*MemberKey)(nil),             // 2: chemledger.v1.MemberKey
+	(*MemberRole)(nil),            // 3: chemledger.v1.MemberRole
+	(*CertificateRevocation)(nil), // 4: chemledger.v1.CertificateRevocation
+	(*Licence)(nil),               // 5: chemledger.v1.Licence
+	(*WatchListEntry)(nil),        // 6: chemledger.v1.WatchListEntry
+	(*AnnualRequirement)(nil),     // 7: chemledger.v1.AnnualRequirement
+	(*Disposition)(nil),           // 8: chemledger.v1.Disposition
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Party)(nil),                 // 10: chemledger.v1.Party
 }
 var file_chemledger_v1_registry_proto_depIdxs = []int32{
-	6, // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
-	2, // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
-	3, // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
-	4, // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
-	7, // 4: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
-	6, // 5: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
-	6, // 6: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
-	7, // 7: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
-	0, // 8: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	9,  // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
+	5,  // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
+	6,  // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
+	7,  // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
+	2,  // 4: chemledger.v1.RegistryEntry.member_key:type_name -> chemledger.v1.MemberKey
+	3,  // 5: chemledger.v1.RegistryEntry.member_role:type_name -> chemledger.v1.MemberRole
+	4,  // 6: chemledger.v1.RegistryEntry.certificate_revocation:type_name -> chemledger.v1.CertificateRevocation
+	10, // 7: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
+	9,  // 8: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
+	9,  // 9: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
+	10, // 10: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
+	0,  // 11: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_registry_proto_init() }
@@ -622,6 +901,9 @@ func file_chemledger_v1_registry_proto_init() {
 		(*RegistryEntry_Licence)(nil),
 		(*RegistryEntry_WatchListEntry)(nil),
 		(*RegistryEntry_AnnualRequirement)(nil),
+		(*RegistryEntry_MemberKey)(nil),
+		(*RegistryEntry_MemberRole)(nil),
+		(*RegistryEntry_CertificateRevocation)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -629,7 +911,7 @@ func file_chemledger_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_registry_proto_rawDesc), len(file_chemledger_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

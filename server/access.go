@@ -1,0 +1,299 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/chemledger/chemledger/authz"
+	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/pki"
+)
+
+// Reasons of access errors.
+const (
+	ReasonUnauthenticated = "UNAUTHENTICATED"
+	ReasonDenied          = "PERMISSION_DENIED"
+	ReasonRateLimited     = "RATE_LIMITED"
+	ReasonAuditFailed     = "AUDIT_UNAVAILABLE"
+)
+
+// callerHeader carries, from the HTTP gateway to the gRPC side, the caller
+// the gateway authenticated by its TLS client certificate. It is believed
+// only on the gateway's in-process connection; on the public listener a
+// request carrying it is refused (etcd CVE-2018-16886: a gateway must not
+// lend its own identity, and a caller must not borrow one).
+const callerHeader = "x-chemledger-caller"
+
+// access is what the interceptor decided for a call, for the handlers that
+// serve "own" or "hashes" answers.
+type access struct {
+	principal authz.Principal
+	scope     authz.Scope
+	via       string
+}
+
+type accessKey struct{}
+
+func accessOf(ctx context.Context) access {
+	if a, ok := ctx.Value(accessKey{}).(access); ok {
+		return a
+	}
+	// Handlers called directly (unit tests of a service) act as in
+	// insecure development mode.
+	return access{principal: authz.Principal{Insecure: true}, scope: authz.Any}
+}
+
+// denied is the one refusal: it never says whether the object exists.
+func denied(format string, args ...any) error {
+	st, _ := status.New(codes.PermissionDenied, fmt.Sprintf(format, args...)).
+		WithDetails(&errdetails.ErrorInfo{Reason: ReasonDenied, Domain: errorDomain})
+	return st.Err()
+}
+
+func unauthenticated(msg string) error {
+	st, _ := status.New(codes.Unauthenticated, msg).
+		WithDetails(&errdetails.ErrorInfo{Reason: ReasonUnauthenticated, Domain: errorDomain})
+	return st.Err()
+}
+
+// gatewayAddr is the remote address of the gateway's in-process
+// connections: no network peer can present it.
+type gatewayAddr struct{}
+
+func (gatewayAddr) Network() string { return "chemledger-gateway" }
+func (gatewayAddr) String() string  { return "gateway" }
+
+// identify finds who is calling: the peer's verified certificate on the
+// public listener, the forwarded caller on the gateway's connection.
+func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) {
+	p, _ := peer.FromContext(ctx)
+	via := "grpc"
+	fromGateway := p != nil && p.Addr != nil && p.Addr.Network() == (gatewayAddr{}).Network()
+	if fromGateway {
+		via = "http"
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	forwarded := md.Get(callerHeader)
+	if s.cfg.InsecurePlaintext {
+		return authz.Principal{Insecure: true}, via, nil
+	}
+	var id pki.Identity
+	switch {
+	case fromGateway:
+		if len(forwarded) != 1 {
+			return authz.Principal{}, via, unauthenticated("the gateway forwarded no single caller")
+		}
+		var err error
+		if id, err = parseForwarded(forwarded[0]); err != nil {
+			return authz.Principal{}, via, unauthenticated(err.Error())
+		}
+	case len(forwarded) > 0:
+		return authz.Principal{}, via, unauthenticated(callerHeader + " is set by the service's gateway only")
+	default:
+		if p == nil || p.AuthInfo == nil {
+			return authz.Principal{}, via, unauthenticated("no client certificate")
+		}
+		ti, ok := p.AuthInfo.(credentials.TLSInfo)
+		if !ok {
+			return authz.Principal{}, via, unauthenticated("no client certificate")
+		}
+		var err error
+		if id, err = pki.PeerIdentity(ti.State); err != nil {
+			return authz.Principal{}, via, unauthenticated(err.Error())
+		}
+	}
+	pr, err := s.principalOf(id)
+	return pr, via, err
+}
+
+// principalOf turns a certificate's identity into a principal: the member
+// must be known and the certificate not revoked; its roles are those the
+// registry grants, narrowed to the certificate's role when it names one.
+func (s *Server) principalOf(id pki.Identity) (authz.Principal, error) {
+	if id.Gateway {
+		// The gateway's certificate authenticates the hop, never a caller.
+		return authz.Principal{}, unauthenticated("the gateway's certificate names no caller")
+	}
+	if s.members.CertificateRevoked(id.Serial) {
+		return authz.Principal{}, unauthenticated(fmt.Sprintf("certificate %s of %s is revoked", id.Serial, id.Member))
+	}
+	roles, ok := s.members.Roles(id.Member)
+	if !ok {
+		return authz.Principal{}, unauthenticated(fmt.Sprintf("%s is not a member", id.Member))
+	}
+	if id.Role != "" {
+		if !containsRole(roles, id.Role) {
+			return authz.Principal{Member: id.Member}, nil // no roles: every call denied, and audited
+		}
+		roles = []string{id.Role}
+	}
+	return authz.Principal{Member: id.Member, Roles: roles}, nil
+}
+
+func containsRole(roles []string, r string) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedIdentity is what the gateway puts in callerHeader.
+func forwardedIdentity(id pki.Identity) string {
+	return id.Member + ";" + id.Role + ";" + id.Serial
+}
+
+func parseForwarded(v string) (pki.Identity, error) {
+	parts := strings.Split(v, ";")
+	if len(parts) != 3 || parts[0] == "" {
+		return pki.Identity{}, errors.New("malformed forwarded caller")
+	}
+	return pki.Identity{Member: parts[0], Role: parts[1], Serial: parts[2]}, nil
+}
+
+// limiter holds one token bucket per member, so that one member's flood
+// does not slow the others.
+type limiter struct {
+	rate  rate.Limit
+	burst int
+	mu    sync.Mutex
+	by    map[string]*rate.Limiter
+}
+
+func newLimiter(perSecond float64, burst int) *limiter {
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, by: map[string]*rate.Limiter{}}
+}
+
+// allow takes a token for member, or says how long until one is due.
+func (l *limiter) allow(member string) (time.Duration, bool) {
+	if l == nil || l.rate <= 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	b := l.by[member]
+	if b == nil {
+		b = rate.NewLimiter(l.rate, l.burst)
+		l.by[member] = b
+	}
+	l.mu.Unlock()
+	r := b.Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		return d, false
+	}
+	return 0, true
+}
+
+func rateLimited(member string, wait time.Duration) error {
+	st, _ := status.New(codes.ResourceExhausted, fmt.Sprintf("%s is over its request rate; retry in %v", member, wait.Round(time.Millisecond))).
+		WithDetails(
+			&errdetails.ErrorInfo{Reason: ReasonRateLimited, Domain: errorDomain},
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
+		)
+	return st.Err()
+}
+
+// authorise runs for every call on both gRPC servers: who is calling, may
+// they, are they within their rate; then the handler; then the audit record
+// of a read or a refusal, which must be durable before the answer leaves.
+func (s *Server) authorise(ctx context.Context, method string, req any, handler func(context.Context) (any, error)) (any, error) {
+	start := time.Now()
+	p, via, err := s.identify(ctx)
+	scope := authz.Deny
+	if err == nil {
+		if scope = authz.Decide(p, method); scope == authz.Deny {
+			err = denied("%s may not call %s", p, method)
+		} else if wait, ok := s.limits.allow(p.Member); !ok && !p.Insecure {
+			err = rateLimited(p.Member, wait)
+		}
+	}
+	var resp any
+	if err == nil {
+		resp, err = handler(context.WithValue(ctx, accessKey{}, access{principal: p, scope: scope, via: via}))
+	}
+	if aerr := s.audit(ctx, start, p, via, method, req, err); aerr != nil {
+		return nil, aerr
+	}
+	return resp, err
+}
+
+func (s *Server) unaryAuthorise(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return s.authorise(ctx, info.FullMethod, req, func(ctx context.Context) (any, error) { return handler(ctx, req) })
+}
+
+func (s *Server) streamAuthorise(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	_, err := s.authorise(ss.Context(), info.FullMethod, nil, func(ctx context.Context) (any, error) {
+		return nil, handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+	})
+	return err
+}
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (c *ctxStream) Context() context.Context { return c.ctx }
+
+// gatewayListener is the in-process listener the HTTP gateway dials: its
+// connections are known to come from the gateway by their address, which
+// no network peer can present.
+type gatewayListener struct{ *bufconn.Listener }
+
+func newGatewayListener() gatewayListener { return gatewayListener{bufconn.Listen(1 << 20)} }
+
+func (l gatewayListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return gatewayConn{c}, nil
+}
+
+func (l gatewayListener) Addr() net.Addr { return gatewayAddr{} }
+
+func (l gatewayListener) dial(ctx context.Context, _ string) (net.Conn, error) {
+	return l.Listener.DialContext(ctx)
+}
+
+type gatewayConn struct{ net.Conn }
+
+func (gatewayConn) RemoteAddr() net.Addr { return gatewayAddr{} }
+
+// memberRoles is what the server asks of the members registry.
+type memberRoles interface {
+	Roles(member string) ([]string, bool)
+	CertificateRevoked(serial string) bool
+}
+
+var _ memberRoles = (*members.Registry)(nil)
+
+// serverTLS returns the gRPC and HTTP listeners' TLS configs (nil without
+// TLS): the same verification, each with its own ALPN.
+func serverTLS(base *tls.Config) (grpcTLS, httpTLS *tls.Config) {
+	if base == nil {
+		return nil, nil
+	}
+	grpcTLS, httpTLS = base.Clone(), base.Clone()
+	grpcTLS.NextProtos = []string{"h2"}
+	httpTLS.NextProtos = []string{"http/1.1"}
+	return grpcTLS, httpTLS
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/chemledger/chemledger/audit"
+	"github.com/chemledger/chemledger/authz"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+// writeMethods change the log; they are accounted for by the log itself,
+// so only their refusals are audited. Every other call is a read.
+var writeMethods = map[string]bool{
+	"/chemledger.v1.LedgerService/CreateEntry":                       true,
+	"/chemledger.v1.LedgerService/BulkCreateEntries":                 true,
+	"/chemledger.v1.AnalystService/CreateDisposition":                true,
+	"/chemledger.v1.AdminService/RebuildDerivedState":                true,
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true, // not a read of records
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
+}
+
+// auditTimeout bounds an audit write: a read waits for its record, and a
+// stuck audit store must fail reads, not hang them.
+const auditTimeout = 5 * time.Second
+
+// audit records a read, or a refusal of anything, before the answer goes
+// out. If the record cannot be written, a read fails closed: its answer is
+// replaced by UNAVAILABLE. A refused write stays refused either way.
+func (s *Server) audit(ctx context.Context, _ time.Time, p authz.Principal, via, method string, req any, callErr error) error {
+	if s.auditLog == nil {
+		return nil
+	}
+	code := status.Code(callErr)
+	refused := code == codes.PermissionDenied || code == codes.Unauthenticated || isRateLimited(callErr)
+	if writeMethods[method] && !refused {
+		return nil
+	}
+	rec := audit.Record{
+		Time: time.Now().UTC(), Principal: principalName(p), Via: via, Method: method,
+		Resources: resourcesOf(req), Outcome: codeName(code),
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if _, err := s.auditLog.Append(actx, rec); err != nil {
+		s.cfg.Logger.Error("audit record not written", "method", method, "principal", rec.Principal, "err", err)
+		if writeMethods[method] {
+			return nil
+		}
+		return auditUnavailable()
+	}
+	return nil
+}
+
+func auditUnavailable() error {
+	st, _ := status.New(codes.Unavailable, "the audit trail could not record this read, so it is refused").
+		WithDetails(&errdetails.ErrorInfo{Reason: ReasonAuditFailed, Domain: errorDomain})
+	return st.Err()
+}
+
+func isRateLimited(err error) bool {
+	for _, d := range status.Convert(err).Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetReason() == ReasonRateLimited {
+			return true
+		}
+	}
+	return false
+}
+
+func principalName(p authz.Principal) string {
+	if p.Member == "" && !p.Insecure {
+		return ""
+	}
+	return p.String()
+}
+
+// codeName is a gRPC code as the protos spell it: PERMISSION_DENIED.
+func codeName(c codes.Code) string {
+	n := c.String() // "PermissionDenied"
+	if c == codes.OK {
+		return "OK"
+	}
+	var b strings.Builder
+	for i, r := range n {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// resourcesOf names the records a request asks for, as the HTTP paths
+// would.
+func resourcesOf(req any) []string {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	q := func(path, filter, token string) []string {
+		r := path
+		if filter != "" {
+			r += "?filter=" + filter
+		}
+		if token != "" {
+			r += "&page_token=" + token
+		}
+		return []string{r}
+	}
+	switch r := req.(type) {
+	case *chemledgerv1.GetEntryRequest:
+		return []string{"entries/" + u(r.GetIndex())}
+	case *chemledgerv1.ListEntriesRequest:
+		return q("entries", r.GetFilter(), r.GetPageToken())
+	case *chemledgerv1.GetInclusionProofRequest:
+		return []string{fmt.Sprintf("entries/%d/inclusion-proof?tree_size=%d", r.GetIndex(), r.GetTreeSize())}
+	case *chemledgerv1.GetConsistencyProofRequest:
+		return []string{fmt.Sprintf("consistency-proof?first=%d&second=%d", r.GetFirst(), r.GetSecond())}
+	case *chemledgerv1.GetCheckpointRequest:
+		return []string{"checkpoint"}
+	case *chemledgerv1.GetLogRequest:
+		return []string{"log"}
+	case *chemledgerv1.ListFlagsRequest:
+		return q("flags", r.GetFilter(), r.GetPageToken())
+	case *chemledgerv1.GetFlagRequest:
+		return []string{"flags/" + r.GetId()}
+	case *chemledgerv1.GetShipmentRequest:
+		return []string{"shipments/" + r.GetRef()}
+	case *chemledgerv1.GetStatsRequest:
+		return q("stats", r.GetFilter(), "")
+	case *chemledgerv1.ListRulesRequest:
+		return []string{"rules"}
+	case *chemledgerv1.ListAuditRecordsRequest:
+		return []string{"audit-records?start_seq=" + u(r.GetStartSeq())}
+	case *chemledgerv1.CreateEntryRequest:
+		return []string{"entries?submission_id=" + r.GetSubmissionId()}
+	case *chemledgerv1.CreateDispositionRequest:
+		return []string{"flags/" + r.GetId() + ":disposition"}
+	}
+	return nil
+}
