@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,23 +113,23 @@ func (a *app) send(cmd *cobra.Command, rep *reporter, unary bool) error {
 			c.Close()
 		}
 	}()
-	connFor := func(member string) (*client.Client, error) {
-		if c, ok := conns[member]; ok {
+	connFor := func(member, role string) (*client.Client, error) {
+		if c, ok := conns[member+"/"+role]; ok {
 			return c, nil
 		}
-		c, err := a.dial(ctx, cmd.ErrOrStderr(), member, pki.RoleSubmitter)
+		c, err := a.dial(ctx, cmd.ErrOrStderr(), member, role)
 		if err == nil {
-			conns[member] = c
+			conns[member+"/"+role] = c
 		}
 		return c, err
 	}
 	for start := 0; start < len(rep.sent); {
-		member := rep.lines[rep.sent[start]].member
+		first := rep.lines[rep.sent[start]]
 		end := start + 1
-		for end < len(rep.sent) && rep.lines[rep.sent[end]].member == member {
+		for end < len(rep.sent) && rep.lines[rep.sent[end]].member == first.member && rep.lines[rep.sent[end]].role == first.role {
 			end++
 		}
-		c, err := connFor(member)
+		c, err := connFor(first.member, first.role)
 		if err != nil {
 			return err
 		}
@@ -224,6 +225,7 @@ func readLines(r io.Reader) ([]rawLine, error) {
 type line struct {
 	n      int
 	member string // who signs
+	role   string // what the signer acts as
 	id     string
 	env    []byte
 	err    *client.ItemError
@@ -245,6 +247,9 @@ type lineKind struct {
 type parsed struct {
 	// country, at field, picks the demo member with --member auto.
 	country, field string
+	// role is what the signing member must act as: submitter, or admin
+	// for a change of the member registry.
+	role string
 	// id is the line's submission id when member signs it.
 	id func(member string) string
 }
@@ -271,8 +276,13 @@ func parseRegistry(text []byte) (parsed, *client.ItemError) {
 		return parsed{}, refusal("", "not a chemledger.v1.RegistryEntry in proto3 JSON: %v", err)
 	}
 	country, field := eventfile.RegistryCountry(e)
+	role := pki.RoleSubmitter
+	switch e.GetChange().(type) {
+	case *chemledgerv1.RegistryEntry_MemberKey, *chemledgerv1.RegistryEntry_MemberRole, *chemledgerv1.RegistryEntry_CertificateRevocation:
+		role = pki.RoleAdmin
+	}
 	return parsed{
-		country: country, field: field,
+		country: country, field: field, role: role,
 		id: func(member string) string {
 			return eventfile.RegistrySubmissionID(member, eventfile.RegistryLine{Raw: text, Entry: e})
 		},
@@ -298,7 +308,7 @@ func (k *keyring) prepare(r rawLine, kind lineKind) (*line, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.id, l.member = p.id(key.Member), key.Member
+	l.id, l.member, l.role = p.id(key.Member), key.Member, cmp.Or(p.role, pki.RoleSubmitter)
 	if l.env, err = envelope.Sign(kind.payloadType, r.text, key.Signer()); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/pki"
+)
+
+// TestEndToEndTLS runs the real binary as the README does (--dev: mutual
+// TLS with the development PKI it creates) and drives it with the CLI,
+// which finds the member certificates in the data directory by itself:
+// each line is submitted over a connection of the member that signed it,
+// flags are read as an analyst, proofs verified as an auditor. Plaintext,
+// a missing certificate and a certificate of the wrong role are refused.
+func TestEndToEndTLS(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "--secure")
+	if d.plaintext {
+		t.Fatal("the daemon started in plaintext")
+	}
+
+	receipts := submitCLI(t, d, examplesFile)
+	if len(receipts) != len(readExamples(t)) {
+		t.Fatalf("%d receipts for %d examples", len(receipts), len(readExamples(t)))
+	}
+	if r := d.runCLI(t, "verify", "inclusion", "3"); r.code != 0 || !strings.Contains(r.stdout, "is included") {
+		t.Errorf("verify inclusion as an auditor: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := d.runCLI(t, "flags", "list")
+		if r.code == 0 && strings.Contains(r.stdout, "R1 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("flags list as an analyst: exit %d, %q %q", r.code, r.stdout, r.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Refusals: a plaintext client, the CLI told to use a submitter's
+	// certificate for an analyst's read, and HTTP without a certificate.
+	if r := d.runCLI(t, "--insecure", "checkpoint"); r.code == 0 {
+		t.Errorf("a plaintext client read the checkpoint: %q", r.stdout)
+	}
+	tl := datadir.Layout{Dir: dir}.TLS()
+	r := d.runCLI(t, "--cert", tl.ClientCert("MX-ANAM", pki.RoleSubmitter), "--key", tl.ClientKey("MX-ANAM", pki.RoleSubmitter), "flags", "list")
+	if r.code == 0 || !strings.Contains(r.stderr, "PermissionDenied") {
+		t.Errorf("flags list with a submitter's certificate: exit %d, stderr %q; want PermissionDenied", r.code, r.stderr)
+	}
+	caOnly, err := pki.LoadClient(tl.CA(), tl.ClientCert("US-CBP", pki.RoleAnalyst), tl.ClientKey("US-CBP", pki.RoleAnalyst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caOnly.Certificates = nil
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: caOnly}}
+	if resp, err := hc.Get("https://" + d.httpAddr + "/v1/checkpoint"); err == nil {
+		resp.Body.Close()
+		t.Errorf("HTTPS without a client certificate: %s, want the handshake refused", resp.Status)
+	}
+	if resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + d.httpAddr + "/v1/checkpoint"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("plain HTTP read the checkpoint")
+		}
+	}
+}
