@@ -16,14 +16,24 @@ import (
 // "GmbH", "LLC", ...) stripped, and spaces collapsed. Evasion by spelling a
 // listed name with Cyrillic "а" and "о", or with a different legal form, then
 // lands on the same string.
-func NormalizeName(s string) string {
+func NormalizeName(s string) string { return normalizeName(s, true) }
+
+// sameLetters reports whether two names are alike without mapping
+// look-alike letters. Screening folds them so that a listed company
+// spelt with a Cyrillic "а" is still found; a licence must not, or a
+// company spelt that way would hold the genuine one's licence.
+func sameLetters(a, b string) bool {
+	return compactName(normalizeName(a, false)) == compactName(normalizeName(b, false))
+}
+
+func normalizeName(s string, foldLookAlikes bool) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range norm.NFKD.String(s) {
 		if unicode.Is(unicode.Mn, r) {
 			continue // accents and other combining marks
 		}
-		if m, ok := confusables[r]; ok {
+		if m, ok := confusables[r]; ok && foldLookAlikes {
 			r = m
 		}
 		b.WriteRune(r)

@@ -94,9 +94,10 @@ func (s *State) Licences(p Party) []Licence {
 }
 
 // holds re-checks an index hit, since an amended licence may have changed
-// holder since the index entry was made.
+// holder since the index entry was made. A name matches only letter for
+// letter: one that matches through look-alike letters is another party.
 func holds(p Party, l *Licence) bool {
-	if p.Key != "" && p.Key == l.Holder.Key {
+	if p.Key != "" && p.Key == l.Holder.Key && sameLetters(p.Name, l.Holder.Name) {
 		return true
 	}
 	for _, id := range p.IDs {

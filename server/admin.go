@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/derive"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -27,6 +28,11 @@ func NewAdminService(d *derive.Deriver, log *slog.Logger) chemledgerv1.AdminServ
 func (s *adminService) RebuildDerivedState(ctx context.Context, req *chemledgerv1.RebuildDerivedStateRequest) (*chemledgerv1.RebuildDerivedStateResponse, error) {
 	var asOf time.Time
 	if req.GetAsOf() != nil {
+		// An invalid timestamp would sweep the time-based rules at
+		// whatever time it happens to convert to.
+		if err := req.GetAsOf().CheckValid(); err != nil {
+			return nil, toStatus(s.log, badinput.New("as_of", "is not a valid time: %v", err))
+		}
 		asOf = req.GetAsOf().AsTime()
 	}
 	start := time.Now()

@@ -414,3 +414,40 @@ func TestDerivedStateDropsWithoutTouchingTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// OpenReadTxs counts the read transactions open now: one inside View, none
+// once it returns. With the production memory map a commit goes ahead
+// while a reader is open; with a map the file outgrows (as openTestStore's
+// is), bbolt's remap would wait for every open reader, which is why a long
+// listing must not keep one open between its pages.
+func TestOpenReadTxs(t *testing.T) {
+	s := openTestStore(t, func(o *Options) { o.InitialMmapSize = DefaultInitialMmapSize })
+	if n := s.OpenReadTxs(); n != 0 {
+		t.Fatalf("OpenReadTxs of a fresh store = %d, want 0", n)
+	}
+	err := s.View(func(*ReadTx) error {
+		if n := s.OpenReadTxs(); n != 1 {
+			t.Errorf("OpenReadTxs inside View = %d, want 1", n)
+		}
+		// A write commits while a reader is open (bbolt's MVCC): the
+		// reader only pins the pages it can see.
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Update(func(tx *WriteTx) error {
+				return tx.AppendEntry(0, []byte("leaf"), Meta{SubmissionID: "a", Member: "US-CBP"})
+			})
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			return errors.New("a commit waited 5 s for an open reader")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.OpenReadTxs(); n != 0 {
+		t.Fatalf("OpenReadTxs after View = %d, want 0", n)
+	}
+}

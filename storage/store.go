@@ -158,6 +158,12 @@ func (s *Store) View(fn func(tx *ReadTx) error) error {
 	})
 }
 
+// OpenReadTxs is the number of read transactions open now. A reader that
+// kept one open between pages of a long listing would pin every page it can
+// see (the file could not reuse them) and hold off the remap a growing file
+// needs; tests use this to see that none stays open.
+func (s *Store) OpenReadTxs() int { return s.db.Stats().OpenTxN }
+
 // Check runs bbolt's own consistency check of the file's pages.
 func (s *Store) Check() error {
 	return s.db.View(func(tx *bolt.Tx) error {
