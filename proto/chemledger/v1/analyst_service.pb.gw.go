@@ -341,7 +341,7 @@ func RegisterAnalystServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/chemledger.v1.AnalystService/GetShipment", runtime.WithHTTPPathPattern("/v1/shipments/{ref}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/chemledger.v1.AnalystService/GetShipment", runtime.WithHTTPPathPattern("/v1/shipments/{ref=**}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -487,7 +487,7 @@ func RegisterAnalystServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/chemledger.v1.AnalystService/GetShipment", runtime.WithHTTPPathPattern("/v1/shipments/{ref}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/chemledger.v1.AnalystService/GetShipment", runtime.WithHTTPPathPattern("/v1/shipments/{ref=**}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -525,7 +525,7 @@ var (
 	pattern_AnalystService_GetFlag_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "flags", "id"}, ""))
 	pattern_AnalystService_CreateDisposition_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "flags", "id"}, "disposition"))
 	pattern_AnalystService_ListRules_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "rules"}, ""))
-	pattern_AnalystService_GetShipment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "shipments", "ref"}, ""))
+	pattern_AnalystService_GetShipment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 3, 0, 4, 1, 5, 2}, []string{"v1", "shipments", "ref"}, ""))
 	pattern_AnalystService_GetStats_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stats"}, ""))
 )
 
