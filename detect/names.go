@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 
@@ -24,6 +25,29 @@ func NormalizeName(s string) string { return normalizeName(s, true) }
 // company spelt that way would hold the genuine one's licence.
 func sameLetters(a, b string) bool {
 	return compactName(normalizeName(a, false)) == compactName(normalizeName(b, false))
+}
+
+// lookAlike reports whether two names are the same only once look-alike
+// letters are mapped: one party posing as another.
+func lookAlike(a, b string) bool {
+	return !sameLetters(a, b) && compactName(normalizeName(a, true)) == compactName(normalizeName(b, true))
+}
+
+// lookAlikeNote says which look-alike letters a name uses, for an
+// explanation: on screen the two spellings cannot be told apart.
+func lookAlikeNote(name string) string {
+	var parts []string
+	seen := map[rune]bool{}
+	for _, r := range name {
+		if m, ok := confusables[r]; ok && !seen[r] {
+			seen[r] = true
+			parts = append(parts, fmt.Sprintf("%c U+%04X for %c", r, r, m))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " — spelt with look-alike letters (" + strings.Join(parts, ", ") + ")"
 }
 
 func normalizeName(s string, foldLookAlikes bool) string {

@@ -109,7 +109,10 @@ func evalConsigneeChanged(c *evalCtx) {
 	p := sh.PEN
 	th := c.th()
 	if p.Consignee.Country == l.Consignee.Country {
-		if _, same := similarEnough(p.Consignee.Norm, l.Consignee.Norm, th.get("name_similarity")); same {
+		// A name that matches only through look-alike letters (a Cyrillic
+		// "о" for a Latin "o") is another company posing as the notified
+		// one: the swap this rule exists for.
+		if _, same := similarEnough(p.Consignee.Norm, l.Consignee.Norm, th.get("name_similarity")); same && !lookAlike(p.Consignee.Name, l.Consignee.Name) {
 			return
 		}
 	}
@@ -120,7 +123,7 @@ func evalConsigneeChanged(c *evalCtx) {
 			"ref", l.Ref, "chemical", l.Chemical, "cas", l.CAS, "pen_index", idx(p.Index),
 			"pen_consignee", partyText(p.Consignee), "pen_country", countryText(p.Consignee.Country),
 			"kind", kindText(l.Kind), "date", day(l.Occurred), "index", idx(l.Index),
-			"consignee", partyText(l.Consignee), "consignee_country", countryText(l.Consignee.Country),
+			"consignee", partyText(l.Consignee) + lookAlikeNote(l.Consignee.Name), "consignee_country", countryText(l.Consignee.Country),
 		},
 	})
 }

@@ -96,6 +96,9 @@ func TestR7ConsigneeChanged(t *testing.T) {
 		{name: "same consignee, other legal form and punctuation", entries: []entry{
 			E(pen("S1", 0)), E(imp("S1", 20, consignedTo(party("ALPENCHEMIE A.G.", "CH")))),
 		}},
+		{name: "the notified name in look-alike Cyrillic letters", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0)), E(imp("S1", 20, consignedTo(party("Alpenchemie AG", "CH")))), E(receipt("S1", 25, consignedTo(party("Alp\u0435nch\u0435mi\u0435 AG", "CH")))),
+		}},
 		{name: "one typo", entries: []entry{
 			E(pen("S1", 0)), E(imp("S1", 20, consignedTo(party("Alpenchemle AG", "CH")))),
 		}},
