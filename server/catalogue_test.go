@@ -1033,6 +1033,15 @@ func catalogueRows() []catRow {
 			return listFlags(f, "", "severity desc", f.flagToken, 0)
 		}, want: badTokenWant},
 		catRow{name: "HTTP page size not a number", call: func(testing.TB, *catFixture) *call { return &call{http: get("/v1/flags?pageSize=all")} }, want: inv("page_size")},
+		// A misspelt parameter used to be ignored, listing every flag.
+		catRow{name: "HTTP unknown query parameter (a misspelt filter)", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1/flags?fitler=" + url.QueryEscape(`rule_id = "R1"`))}
+		}, want: expect{code: codes.InvalidArgument, reason: server.ReasonBadInput, field: "fitler", msg: "unknown query parameter"}},
+	)
+	add("ListEntries",
+		catRow{name: "HTTP unknown query parameter", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1/entries?shipment_ref=PEN-CN-2026-000871")}
+		}, want: expect{code: codes.InvalidArgument, reason: server.ReasonBadInput, field: "shipment_ref", msg: "unknown query parameter"}},
 	)
 
 	// ---- AnalystService.GetFlag ----

@@ -45,6 +45,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		// The caller the HTTP listener authenticated goes upstream; no
 		// header a client sends can stand in for it.
 		runtime.WithIncomingHeaderMatcher(incomingHeaders),
+		runtime.SetQueryParameterParser(&strictQuery{}),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
 			if c, ok := r.Context().Value(httpCallerKey{}).(*httpCaller); ok && c.forward != "" {
 				return metadata.Pairs(callerHeader, c.forward)
@@ -164,6 +165,7 @@ func writeTooLarge(w http.ResponseWriter, limit int64) {
 // or repeated body field, or a path or query parameter that does not parse.
 var fieldPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`unknown field "([^"]+)"`),
+	regexp.MustCompile(`unknown query parameter "([^"]+)"`),
 	regexp.MustCompile(`duplicate field "([^"]+)"`),
 	regexp.MustCompile(`parsing field "([^"]+)"`),
 	regexp.MustCompile(`type mismatch, parameter: ([A-Za-z0-9_.]+)`),
@@ -177,7 +179,7 @@ type wholeBodyJSON struct{ *runtime.JSONPb }
 
 func (m wholeBodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
-		b, err := io.ReadAll(r)
+		b, err := readBody(r)
 		if err != nil {
 			return err
 		}
@@ -190,6 +192,36 @@ func (m wholeBodyJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		return m.UnmarshalOptions.Unmarshal(b, msg)
 	})
+}
+
+// readBody reads a request body to its end. Unlike io.ReadAll it keeps
+// nothing when the read fails, which is how a body over the limit ends
+// (http.MaxBytesReader): io.ReadAll first copies what arrived into one more
+// slice, so refusing a chunked body one byte over the limit cost more than
+// twice the limit. Chunks grow to 16 KiB (a TLS record's worth) and no
+// further, so they overshoot what arrived by less than one of them.
+func readBody(r io.Reader) ([]byte, error) {
+	const maxChunk = 16 << 10
+	var chunks [][]byte
+	b := make([]byte, 0, 512)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			chunks = append(chunks, b)
+			b = make([]byte, 0, min(2*cap(b), maxChunk))
+		}
+	}
+	if len(chunks) == 0 {
+		return b, nil
+	}
+	return bytes.Join(append(chunks, b), nil), nil
 }
 
 // gatewayErrorHandler is the default handler, except that a request body the
