@@ -27,4 +27,3 @@ func (q *strictQuery) Parse(msg proto.Message, values url.Values, filter *utilit
 	}
 	return q.DefaultQueryParser.Parse(msg, values, filter)
 }
-
