@@ -1,7 +1,9 @@
 // Package storage keeps the ledger in one bbolt file: entries by index, their
 // metadata, the Merkle tree's node hashes, idempotency records, secondary
 // indexes for list filters, the tree state and every signed checkpoint. It
-// is the only package that imports bbolt, and it knows nothing of gRPC or of
+// is the only package that imports bbolt for the ledger (the audit trail of
+// reads keeps a file of its own, in package audit, so that auditing a read
+// never waits on the ledger's writer), and it knows nothing of gRPC or of
 // Merkle hashing: the ledger package decides what to write, this package
 // writes it in one transaction.
 //
