@@ -215,7 +215,6 @@ func rateLimited(member string, wait time.Duration) error {
 // they, are they within their rate; then the handler; then the audit record
 // of a read or a refusal, which must be durable before the answer leaves.
 func (s *Server) authorise(ctx context.Context, method string, req any, handler func(context.Context) (any, error)) (any, error) {
-	start := time.Now()
 	p, via, err := s.identify(ctx)
 	scope := authz.Deny
 	if err == nil {
@@ -229,7 +228,7 @@ func (s *Server) authorise(ctx context.Context, method string, req any, handler 
 	if err == nil {
 		resp, err = handler(context.WithValue(ctx, accessKey{}, access{principal: p, scope: scope, via: via}))
 	}
-	if aerr := s.audit(ctx, start, p, via, method, req, err); aerr != nil {
+	if aerr := s.audit(ctx, p, via, method, req, err); aerr != nil {
 		return nil, aerr
 	}
 	return resp, err

@@ -34,7 +34,7 @@ const auditTimeout = 5 * time.Second
 // audit records a read, or a refusal of anything, before the answer goes
 // out. If the record cannot be written, a read fails closed: its answer is
 // replaced by UNAVAILABLE. A refused write stays refused either way.
-func (s *Server) audit(ctx context.Context, _ time.Time, p authz.Principal, via, method string, req any, callErr error) error {
+func (s *Server) audit(ctx context.Context, p authz.Principal, via, method string, req any, callErr error) error {
 	if s.auditLog == nil {
 		return nil
 	}

@@ -34,8 +34,14 @@ func event(i int) *chemledgerv1.ShipmentEvent {
 
 // signedEnvelopes signs n events from first on every core.
 func signedEnvelopes(first, n int, key members.PrivateKey) ([][]byte, error) {
-	out := make([][]byte, n)
 	signer := key.Signer()
+	return signedEnvelopesBy(first, n, func(int) envelope.Signer { return signer })
+}
+
+// signedEnvelopesBy signs n events from first on every core, event first+i
+// with signerOf(i).
+func signedEnvelopesBy(first, n int, signerOf func(i int) envelope.Signer) ([][]byte, error) {
+	out := make([][]byte, n)
 	var (
 		wg   sync.WaitGroup
 		once sync.Once
@@ -47,7 +53,7 @@ func signedEnvelopes(first, n int, key members.PrivateKey) ([][]byte, error) {
 			for i := w; i < n; i += workers {
 				payload, e := proto.MarshalOptions{Deterministic: true}.Marshal(event(first + i))
 				if e == nil {
-					out[i], e = envelope.Sign(envelope.PayloadTypeEventProto, payload, signer)
+					out[i], e = envelope.Sign(envelope.PayloadTypeEventProto, payload, signerOf(i))
 				}
 				if e != nil {
 					once.Do(func() { err = e })

@@ -3,7 +3,9 @@
 // the ratio means something:
 //
 //	go run ./cmd/ledgerbench baseline   bare bbolt, same value size and batching
-//	go run ./cmd/ledgerbench unary      64 concurrent gRPC clients, unary submit
+//	go run ./cmd/ledgerbench unary      64 concurrent gRPC clients, unary submit (-tls: over mutual TLS)
+//	go run ./cmd/ledgerbench unary-tls  unary in plaintext, then over mutual TLS, and the ratio
+//	go run ./cmd/ledgerbench auditread  GetEntry latency over mutual TLS with the audit trail on and off
 //	go run ./cmd/ledgerbench bulk       bulk streams
 //	go run ./cmd/ledgerbench sequencer  the durable write path alone, admission excluded
 //	go run ./cmd/ledgerbench all        baseline, unary and bulk in one run
@@ -39,7 +41,10 @@ type config struct {
 	dir       string
 	target    string
 	targetDir string
-	out       io.Writer
+	// tls serves and connects over mutual TLS, each client with the demo
+	// certificate of the member it acts as.
+	tls bool
+	out io.Writer
 }
 
 func main() {
@@ -64,9 +69,10 @@ func run(ctx context.Context, args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.target, "target", "", "unary: measure a running chemledgerd at this gRPC address instead of an in-process one")
 	fs.StringVar(&c.targetDir, "target-data-dir", "./chemledger-data", "with -target: the server's dev data dir, for a member key")
+	fs.BoolVar(&c.tls, "tls", false, "unary: serve and connect over mutual TLS (each client with its member's submitter certificate)")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|bulk|sequencer|all|million|freshness|analyst [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -89,6 +95,9 @@ func run(ctx context.Context, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if c.tls && mode != "unary" {
+		return fmt.Errorf("-tls applies to the unary mode (unary-tls and auditread always use mutual TLS)")
+	}
 	switch mode {
 	case "baseline":
 		_, err := runBaseline(ctx, c)
@@ -96,6 +105,20 @@ func run(ctx context.Context, args []string) error {
 	case "unary":
 		_, err := unary(ctx, c)
 		return err
+	case "unary-tls":
+		plain, err := unary(ctx, c)
+		if err != nil {
+			return err
+		}
+		c.tls = true
+		secure, err := unary(ctx, c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.out, "\nunary over mutual TLS %.0f/s = %.1f%% of plaintext %.0f/s (target: at least 80%%)\n", secure, 100*secure/plain, plain)
+		return nil
+	case "auditread":
+		return auditRead(ctx, c)
 	case "bulk":
 		_, err := bulk(ctx, c)
 		return err

@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server/servertest"
 	"github.com/chemledger/chemledger/storage/baseline"
@@ -85,17 +88,26 @@ func unary(ctx context.Context, c config) (float64, error) {
 	defer stop()
 
 	// Enough envelopes for ~12,000 events/s over the run, signed before
-	// the clock starts.
+	// the clock starts. Client cl acts as submitter memberOf(cl) and signs
+	// as it: with mTLS the service refuses an envelope signed by anyone but
+	// the caller.
 	perClient := max(200, int(12000*c.duration.Seconds())/c.clients)
 	first := int(time.Now().UnixNano() % 1e12)
-	envs, err := signedEnvelopes(first, c.clients*perClient, in.Keys["CN-GACC"])
+	ids := submitters(c)
+	memberOf := func(cl int) string { return ids[cl%len(ids)] }
+	signers := map[string]envelope.Signer{}
+	for _, m := range ids {
+		signers[m] = in.Keys[m].Signer()
+	}
+	envs, err := signedEnvelopesBy(first, c.clients*perClient, func(i int) envelope.Signer { return signers[memberOf(i/perClient)] })
 	if err != nil {
 		return 0, err
 	}
-	// Connect every client before the clock starts.
+	// Connect every client before the clock starts (and, with mTLS, make
+	// its handshake).
 	conns := make([]*grpc.ClientConn, c.clients)
 	for i := range conns {
-		conn, err := grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := dialAs(c, in, memberOf(i), pki.RoleSubmitter)
 		if err != nil {
 			return 0, err
 		}
@@ -141,7 +153,40 @@ func unary(ctx context.Context, c config) (float64, error) {
 	if len(errs) > 0 {
 		return 0, fmt.Errorf("unary: %d errors, first: %w", len(errs), errs[0])
 	}
-	return report(c, fmt.Sprintf("unary(%d clients)", c.clients), len(lat), elapsed, lat), nil
+	name := fmt.Sprintf("unary(%d clients)", c.clients)
+	if c.tls {
+		name = fmt.Sprintf("unary mTLS(%d clients as %d members)", c.clients, len(ids))
+	}
+	return report(c, name, len(lat), elapsed, lat), nil
+}
+
+// submitters are the members the unary clients act as: CN-GACC alone in
+// plaintext, as the ledger core benchmark ran; with mTLS every demo member,
+// so that 64 clients are several agencies' and no one member's rate limit
+// (DefaultRatePerMember) is what is measured.
+func submitters(c config) []string {
+	if !c.tls {
+		return []string{"CN-GACC"}
+	}
+	var ids []string
+	for _, m := range datadir.DemoMembers {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// dialAs connects to the service's gRPC listener as member in role: with
+// that demo certificate over mutual TLS when c.tls, else in plaintext.
+func dialAs(c config, in *servertest.Instance, member, role string) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if c.tls {
+		cfg, err := in.ClientTLS(member, role)
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	return grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(creds))
 }
 
 // bulk sends pre-signed envelopes over c.streams concurrent bulk streams.
@@ -223,23 +268,28 @@ func bulk(ctx context.Context, c config) (float64, error) {
 }
 
 // target is the service to measure: an in-process one over a temporary
-// directory, or with -target a running chemledgerd (its dev data dir gives
-// the member keys), so that clients and server can be separate processes.
+// directory (with mutual TLS when c.tls, else insecure plaintext), or with
+// -target a running chemledgerd (its dev data dir gives the member keys and,
+// with -tls, the client certificates), so that clients and server can be
+// separate processes.
 func target(c config) (*servertest.Instance, func(), error) {
 	if c.target != "" {
+		layout := datadir.Layout{Dir: c.targetDir}
 		keys := map[string]members.PrivateKey{}
-		k, err := members.ReadPrivateKey(datadir.Layout{Dir: c.targetDir}.MemberKey("CN-GACC"))
-		if err != nil {
-			return nil, nil, err
+		for _, m := range append(submitters(c), "CN-GACC") {
+			k, err := members.ReadPrivateKey(layout.MemberKey(m))
+			if err != nil {
+				return nil, nil, err
+			}
+			keys[m] = k
 		}
-		keys["CN-GACC"] = k
-		return &servertest.Instance{GRPCAddr: c.target, Keys: keys}, func() {}, nil
+		return &servertest.Instance{GRPCAddr: c.target, Keys: keys, PKI: layout.TLS()}, func() {}, nil
 	}
 	dir, cleanup, err := tempDir(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	in, err := servertest.Start(dir, servertest.Options{})
+	in, err := servertest.Start(dir, servertest.Options{TLS: c.tls})
 	if err != nil {
 		cleanup()
 		return nil, nil, err
