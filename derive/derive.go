@@ -156,17 +156,28 @@ func (d *Deriver) Amount(ev *chemledgerv1.ShipmentEvent) detect.Amount { return 
 // PolicyVersion is the version of the policy in force.
 func (d *Deriver) PolicyVersion() string { return d.engine.PolicyVersion() }
 
+// catchUpRetry is how long Run waits after a failed catch-up before it
+// tries again. Without the wait a store that keeps failing (a full disk, a
+// store closed under a detector still behind the log) made Run a busy loop:
+// the log is already beyond the applied mark, so WaitBeyond returns at once.
+const catchUpRetry = 500 * time.Millisecond
+
 // Run follows the log until ctx ends, applying every new entry.
 func (d *Deriver) Run(ctx context.Context) error {
-	for {
+	for ctx.Err() == nil {
 		size, err := d.ledger.WaitBeyond(ctx, d.Applied())
 		if err != nil {
 			return nil
 		}
 		if err := d.CatchUp(size); err != nil {
-			d.cfg.Logger.Error("detector catch-up failed; will retry on the next entry", "err", err)
+			d.cfg.Logger.Error("detector catch-up failed; will retry", "err", err, "retry_in", catchUpRetry)
+			select {
+			case <-ctx.Done():
+			case <-time.After(catchUpRetry):
+			}
 		}
 	}
+	return nil
 }
 
 // Applied is the number of log entries the detector has applied.
