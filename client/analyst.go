@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/chemledger/chemledger/audit"
 	"github.com/chemledger/chemledger/envelope"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -169,4 +170,52 @@ func (c *Client) Stats(ctx context.Context, filter string) (*chemledgerv1.Stats,
 		return nil, fmt.Errorf("get stats: %w", err)
 	}
 	return s, nil
+}
+
+// AuditRecords returns one page of the audit trail from seq start (an
+// auditor's call), and how many records the trail holds.
+func (c *Client) AuditRecords(ctx context.Context, start uint64, size int32) (*chemledgerv1.ListAuditRecordsResponse, error) {
+	r, err := chemledgerv1.NewAuditServiceClient(c.conn).ListAuditRecords(ctx, &chemledgerv1.ListAuditRecordsRequest{StartSeq: start, PageSize: size})
+	if err != nil {
+		return nil, fmt.Errorf("list audit records: %w", err)
+	}
+	return r, nil
+}
+
+// VerifyAuditTrail reads the whole audit trail and checks its hash chain
+// from the first record: every record's hash recomputes and links to the
+// one before. It returns the number of records checked and the last one.
+func (c *Client) VerifyAuditTrail(ctx context.Context) (uint64, *chemledgerv1.AuditRecord, error) {
+	var (
+		n    uint64
+		prev []byte
+		last *chemledgerv1.AuditRecord
+	)
+	for {
+		page, err := c.AuditRecords(ctx, n, 1000)
+		if err != nil {
+			return n, last, err
+		}
+		recs := make([]audit.Record, len(page.GetRecords()))
+		for i, r := range page.GetRecords() {
+			recs[i] = audit.Record{
+				Seq: r.GetSeq(), Time: r.GetTime().AsTime(), Principal: r.GetPrincipal(), Via: r.GetVia(), Method: r.GetMethod(),
+				Resources: r.GetResources(), Outcome: r.GetOutcome(), Prev: r.GetPrev(), Hash: r.GetHash(),
+			}
+		}
+		if len(recs) > 0 && recs[0].Seq != n {
+			return n, last, fmt.Errorf("%w: audit trail page starts at seq %d, want %d", ErrVerification, recs[0].Seq, n)
+		}
+		if err := audit.Verify(prev, recs); err != nil {
+			return n, last, fmt.Errorf("%w: %w", ErrVerification, err)
+		}
+		if len(recs) == 0 {
+			return n, last, nil
+		}
+		n += uint64(len(recs))
+		prev, last = recs[len(recs)-1].Hash, page.GetRecords()[len(recs)-1]
+		if n >= page.GetTotal() {
+			return n, last, nil
+		}
+	}
 }

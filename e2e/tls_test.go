@@ -42,6 +42,14 @@ func TestEndToEndTLS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// The reads above were audited; an auditor checks the trail's chain.
+	if r := d.runCLI(t, "audit", "verify"); r.code != 0 || !strings.Contains(r.stdout, "audit trail verified") {
+		t.Errorf("audit verify as an auditor: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := d.runCLI(t, "--as", "MX-ANAM", "--cert", datadir.Layout{Dir: dir}.TLS().ClientCert("MX-ANAM", pki.RoleAnalyst), "--key", datadir.Layout{Dir: dir}.TLS().ClientKey("MX-ANAM", pki.RoleAnalyst), "audit", "verify"); r.code == 0 {
+		t.Errorf("audit verify as an analyst succeeded: %q", r.stdout)
+	}
+
 	// Refusals: a plaintext client, the CLI told to use a submitter's
 	// certificate for an analyst's read, and HTTP without a certificate.
 	if r := d.runCLI(t, "--insecure", "checkpoint"); r.code == 0 {

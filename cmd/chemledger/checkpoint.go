@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/chemledger/chemledger/pki"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/chemledger/chemledger/pki"
 )
 
 func newCheckpointCmd(a *app) *cobra.Command {

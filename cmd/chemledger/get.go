@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/chemledger/chemledger/pki"
 	"strconv"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/chemledger/chemledger/pki"
 )
 
 func newGetCmd(a *app) *cobra.Command {

@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/chemledger/chemledger/pki"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/chemledger/chemledger/pki"
 )
 
 func newListCmd(a *app) *cobra.Command {

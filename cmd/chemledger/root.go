@@ -84,6 +84,7 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newShipmentCmd(a),
 		newRulesCmd(a),
 		newStatsCmd(a),
+		newAuditCmd(a),
 	)
 	return root
 }

@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/chemledger/chemledger/pki"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/chemledger/chemledger/pki"
 )
 
 func newRulesCmd(a *app) *cobra.Command {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/chemledger/chemledger/pki"
 	"io"
 	"os"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/eventfile"
 	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
