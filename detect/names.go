@@ -27,6 +27,16 @@ func sameLetters(a, b string) bool {
 	return compactName(normalizeName(a, false)) == compactName(normalizeName(b, false))
 }
 
+// letterKey is a party's key with look-alike letters kept as they are:
+// what tells "Acme" from "Аcme" where a history must not be shared.
+// For a name without look-alike letters it is the party's Key.
+func letterKey(p *Party) string {
+	if p.Key == "" {
+		return ""
+	}
+	return compactName(normalizeName(p.Name, false)) + "|" + p.Country
+}
+
 // lookAlike reports whether two names are the same only once look-alike
 // letters are mapped: one party posing as another.
 func lookAlike(a, b string) bool {

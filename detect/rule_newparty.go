@@ -19,7 +19,8 @@ func evalNewCounterparty(c *evalCtx) {
 	if !ok {
 		return // the first event of the log: everyone is new
 	}
-	first, seen := c.v.FirstSeen(p.Key)
+	// By its own letters: a look-alike of an old counterparty is new.
+	first, seen := c.v.FirstSeen(letterKey(p))
 	if !seen || first.Occurred.After(l.Occurred) {
 		first = Sighting{Occurred: l.Occurred, Index: l.Index}
 	}
@@ -39,7 +40,7 @@ func evalNewCounterparty(c *evalCtx) {
 		key: p.Key + "|" + l.CAS, ref: l.Ref, subject: p.Key, cas: l.CAS, countries: legCountries(l),
 		evidence: []uint64{first.Index, l.Index}, th: th,
 		vars: []string{
-			"consignee", partyText(p), "country", countryText(p.Country), "kg", num(l.Amount.KG),
+			"consignee", partyText(p)+lookAlikeNote(p.Name), "country", countryText(p.Country), "kg", num(l.Amount.KG),
 			"chemical", l.Chemical, "cas", l.CAS, "kind", kindText(l.Kind), "ref", l.Ref,
 			"index", idx(l.Index), "date", day(l.Occurred), "large_volume_kg", num(large),
 			"first_text", firstText, "new_days", num(th.get("new_days")),

@@ -23,6 +23,9 @@ func TestR21NewCounterparty(t *testing.T) {
 		{name: "seen as intermediary long before", entries: []entry{
 			old, E(export("S9", 1, to(consignee2()), intermediary(consignee()))), E(export("S2", 250, qty(900, "KGM"))),
 		}},
+		{name: "a look-alike spelling of an established consignee", wantSev: detect.SeverityHigh, entries: []entry{
+			old, E(pen("S1", 0, qty(10, "KGM"))), E(export("S2", 250, qty(900, "KGM"), to(party("Alp\u0435nch\u0435mi\u0435 AG", "CH")))),
+		}},
 		{name: "log too young to tell", entries: []entry{
 			old, E(pen("S1", 100, qty(600, "KGM"))),
 		}},

@@ -382,6 +382,15 @@ func (s *State) sight(p *Party, l *Leg) {
 	if f, ok := s.firstSeen[p.Key]; !ok || l.Occurred.Before(f.Occurred) {
 		s.firstSeen[p.Key] = Sighting{Occurred: l.Occurred, Index: l.Index}
 	}
+	// A name spelt with look-alike letters is also seen under its own
+	// letters, so that it does not inherit the genuine company's history
+	// (R21). Look-alike letters never survive into a Key, so the two kinds
+	// of key cannot collide.
+	if k := letterKey(p); k != p.Key {
+		if f, ok := s.firstSeen[k]; !ok || l.Occurred.Before(f.Occurred) {
+			s.firstSeen[k] = Sighting{Occurred: l.Occurred, Index: l.Index}
+		}
+	}
 	if _, ok := s.profiles[p.Profile]; !ok {
 		s.profiles[p.Profile] = *p
 	}
