@@ -40,7 +40,7 @@ func evalNewCounterparty(c *evalCtx) {
 		key: p.Key + "|" + l.CAS, ref: l.Ref, subject: p.Key, cas: l.CAS, countries: legCountries(l),
 		evidence: []uint64{first.Index, l.Index}, th: th,
 		vars: []string{
-			"consignee", partyText(p)+lookAlikeNote(p.Name), "country", countryText(p.Country), "kg", num(l.Amount.KG),
+			"consignee", partyText(p) + lookAlikeNote(p.Name), "country", countryText(p.Country), "kg", num(l.Amount.KG),
 			"chemical", l.Chemical, "cas", l.CAS, "kind", kindText(l.Kind), "ref", l.Ref,
 			"index", idx(l.Index), "date", day(l.Occurred), "large_volume_kg", num(large),
 			"first_text", firstText, "new_days", num(th.get("new_days")),
