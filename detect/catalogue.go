@@ -122,7 +122,7 @@ var catalogue = []Rule{
 		eval:        evalNoReply,
 	},
 	{
-		ID: "R6", Version: 1, Name: "Consignee not licensed for the chemical on that date",
+		ID: "R6", Version: 2, Name: "Consignee not licensed for the chemical on that date",
 		Severity: SeverityCritical, Escalation: "high instead of critical for chemicals outside UN Table I",
 		Source:      "reference/domain.md §9 R6: EU licence/registration and European register of operators [V]; DEA registered locations, no drop shipments [V]",
 		Explanation: "{consignee} ({consignee_country}), the consignee of shipment {ref} of {chemical} ({cas}, {table_text}), is named in the {kind} of {date} (entry {index}), but {reason}. The policy treats {consignee_country}'s licence register in the shared registry as complete ({register_note}), so a consignee without a licence for the chemical valid on that date should not be receiving it.",
@@ -130,7 +130,7 @@ var catalogue = []Rule{
 		eval:        evalUnlicensedConsignee,
 	},
 	{
-		ID: "R7", Version: 1, Name: "Consignee changed after the pre-export notification",
+		ID: "R7", Version: 2, Name: "Consignee changed after the pre-export notification",
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R7: Art. 12(10) consignee field [V]; EU 'ultimate consignee' [V]",
 		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) (entry {pen_index}) named {pen_consignee} ({pen_country}) as the ultimate consignee, but the {kind} of {date} (entry {index}) names {consignee} ({consignee_country}). The importing country cleared the notified consignee; the one now named was not part of that decision.",
@@ -204,7 +204,7 @@ var catalogue = []Rule{
 		eval:        evalHSMismatch,
 	},
 	{
-		ID: "R21", Version: 1, Name: "New counterparty with a large volume",
+		ID: "R21", Version: 2, Name: "New counterparty with a large volume",
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R21: INCB end-user verification and visits for new companies [V]; dual-use 'new customer' [S]",
 		Explanation: "{consignee} ({country}) is the consignee of {kg} kg of pure {chemical} ({cas}) in the {kind} for shipment {ref} (entry {index}, {date}), above the large-volume threshold of {large_volume_kg} kg. {first_text}, less than the {new_days} days after which a counterparty is no longer new. A new customer ordering a large volume calls for end-user verification.",
