@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/derive"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/storage"
+	"github.com/chemledger/chemledger/validate"
 )
 
 // maxShipmentLegs bounds the legs one shipment view reads; a real shipment
@@ -20,8 +20,10 @@ const maxShipmentLegs = 1000
 
 func (s *analystService) GetShipment(ctx context.Context, req *chemledgerv1.GetShipmentRequest) (*chemledgerv1.Shipment, error) {
 	ref := req.GetRef()
-	if ref == "" || len(ref) > 64 {
-		return nil, toStatus(s.log, badinput.New("ref", "want a shipment reference of 1 to 64 characters"))
+	if err := validate.ShipmentRef("ref", ref); err != nil {
+		// A reference no event could carry is a mistake, not a shipment
+		// the log has not seen.
+		return nil, toStatus(s.log, err)
 	}
 	entries, _, _, err := s.entries.ledger.List(ctx, storage.Filter{ShipmentRef: ref}, 0, maxShipmentLegs)
 	if err != nil {

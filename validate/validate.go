@@ -139,8 +139,17 @@ func (c *checker) event(ev *v1.ShipmentEvent) {
 	c.text("event.packages", ev.GetPackages(), false, MaxPackagesChars, plain)
 }
 
-func (c *checker) shipmentRef(s string) {
-	const field = "event.shipment_ref"
+// ShipmentRef checks a shipment reference on its own, as a query names
+// one, reporting violations under field.
+func ShipmentRef(field, s string) error {
+	c := &checker{}
+	c.shipmentRefAt(field, s)
+	return c.l.Err()
+}
+
+func (c *checker) shipmentRef(s string) { c.shipmentRefAt("event.shipment_ref", s) }
+
+func (c *checker) shipmentRefAt(field, s string) {
 	if s == "" {
 		c.add(field, "is required: the PEN reference or WCO Unique Consignment Reference")
 		return
