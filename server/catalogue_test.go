@@ -487,10 +487,9 @@ var (
 	// The HTTP side refuses a body over MaxHTTPBody with 413.
 	httpTooLarge = &expect{code: codes.ResourceExhausted, reason: server.ReasonBodyTooLarge, status: http.StatusRequestEntityTooLarge}
 	duplicate    = expect{code: codes.AlreadyExists, reason: server.ReasonDuplicateEvent, field: "envelope.payload", msg: "already submitted"}
-	// A method the path does not have: grpc-gateway's routing error, with
-	// no ErrorInfo, and (its mapping of 405 to UNIMPLEMENTED) status 501
-	// where 405 would be the HTTP answer.
-	wrongMethod = expect{code: codes.Unimplemented, status: http.StatusNotImplemented, msg: "Method Not Allowed"}
+	// A method the path does not have: 405, with UNIMPLEMENTED and no
+	// ErrorInfo in the body (grpc-gateway alone answered 501).
+	wrongMethod = expect{code: codes.Unimplemented, status: http.StatusMethodNotAllowed, msg: "is not a method of"}
 )
 
 // bodyOfSize is a CreateEntry body of exactly n bytes whose envelope

@@ -46,6 +46,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		// header a client sends can stand in for it.
 		runtime.WithIncomingHeaderMatcher(incomingHeaders),
 		runtime.SetQueryParameterParser(&strictQuery{}),
+		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
 			if c, ok := r.Context().Value(httpCallerKey{}).(*httpCaller); ok && c.forward != "" {
 				return metadata.Pairs(callerHeader, c.forward)
@@ -146,6 +147,20 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			s.auditHTTP(r, caller, httpCode(rec.status))
 		}
 	}), nil
+}
+
+// routingError answers a method the path does not have with 405 (and
+// UNIMPLEMENTED in the body), where grpc-gateway would answer 501, which
+// says the server cannot do the method at all.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus != http.StatusMethodNotAllowed {
+		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+		return
+	}
+	b, _ := protojson.Marshal(status.New(codes.Unimplemented, fmt.Sprintf("%s is not a method of %s", r.Method, r.URL.Path)).Proto())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	w.Write(b)
 }
 
 func writeTooLarge(w http.ResponseWriter, limit int64) {
