@@ -7,7 +7,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/chemledger/chemledger/audit"
-	"github.com/chemledger/chemledger/badinput"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -20,14 +19,9 @@ type auditService struct {
 }
 
 func (s *auditService) ListAuditRecords(ctx context.Context, req *chemledgerv1.ListAuditRecordsRequest) (*chemledgerv1.ListAuditRecordsResponse, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, toStatus(s.log, badinput.New("page_size", "must not be negative"))
-	case size == 0:
-		size = DefaultPageSize
-	case size > MaxPageSize:
-		size = MaxPageSize
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, toStatus(s.log, err)
 	}
 	recs, total, err := s.store.List(req.GetStartSeq(), size)
 	if err != nil {

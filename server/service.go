@@ -224,6 +224,20 @@ func (s *ledgerService) GetEntry(ctx context.Context, req *chemledgerv1.GetEntry
 	return s.scoped(a, e), nil
 }
 
+// pageSize is a request's page size: the default for 0, capped at the
+// maximum; a negative one is bad input.
+func pageSize(n int32) (int, error) {
+	switch {
+	case n < 0:
+		return 0, badinput.New("page_size", "must not be negative")
+	case n == 0:
+		return DefaultPageSize, nil
+	case n > MaxPageSize:
+		return MaxPageSize, nil
+	}
+	return int(n), nil
+}
+
 func (s *ledgerService) ListEntries(ctx context.Context, req *chemledgerv1.ListEntriesRequest) (*chemledgerv1.ListEntriesResponse, error) {
 	f, err := filter.Parse(req.GetFilter(), kindFromFilter)
 	if err != nil {
@@ -236,14 +250,9 @@ func (s *ledgerService) ListEntries(ctx context.Context, req *chemledgerv1.ListE
 		}
 		f.Member = a.principal.Member
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, toStatus(s.log, badinput.New("page_size", "must not be negative"))
-	case size == 0:
-		size = DefaultPageSize
-	case size > MaxPageSize:
-		size = MaxPageSize
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, toStatus(s.log, err)
 	}
 	start, err := decodePageToken(req.GetPageToken(), req.GetFilter())
 	if err != nil {

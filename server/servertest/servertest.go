@@ -122,31 +122,34 @@ func Start(dir string, opts Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
+	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey}
+	// fail undoes what Start opened.
+	fail := func(err error) (*Instance, error) {
+		gl.Close()
+		hl.Close()
+		l.Close()
+		st.Close()
+		if deps.Audit != nil {
+			deps.Audit.Close()
+		}
+		return nil, err
+	}
 	scfg := server.DefaultConfig()
 	scfg.Logger = log
 	scfg.InsecurePlaintext = !opts.TLS
 	if opts.TLS {
 		if scfg.TLS, scfg.GatewayTLS, err = devTLS(layout.TLS(), reg); err != nil {
-			gl.Close()
-			hl.Close()
-			l.Close()
-			st.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	if opts.Server != nil {
 		opts.Server(&scfg)
 	}
-	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey}
 	if opts.Audit {
 		ao := audit.DefaultOptions(layout.Audit())
 		ao.Logger = log
 		if deps.Audit, err = audit.Open(ao); err != nil {
-			gl.Close()
-			hl.Close()
-			l.Close()
-			st.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	var runDeriver func(context.Context) error
@@ -155,21 +158,13 @@ func Start(dir string, opts Options) (*Instance, error) {
 		dcfg.Logger = log
 		d, err := derive.Open(st, l, dcfg)
 		if err != nil {
-			gl.Close()
-			hl.Close()
-			l.Close()
-			st.Close()
-			return nil, err
+			return fail(err)
 		}
 		deps.Deriver, deps.Policy, runDeriver = d, dcfg.Policy, d.Run
 	}
 	srv, err := server.New(scfg, deps)
 	if err != nil {
-		gl.Close()
-		hl.Close()
-		l.Close()
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &Instance{
