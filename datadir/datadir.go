@@ -90,7 +90,7 @@ func EnsureDev(l Layout) error {
 		return fmt.Errorf("development certificates: %w", err)
 	}
 	if _, err := os.Stat(l.Members()); err == nil {
-		return nil
+		return grantDevRoles(l)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -114,6 +114,27 @@ func EnsureDev(l Layout) error {
 		return fmt.Errorf("write members file: %w", err)
 	}
 	return nil
+}
+
+// grantDevRoles gives every member every role in a development members
+// file written before members had roles (none has any), so that a data
+// directory from an earlier version keeps working under mutual TLS. A file
+// in which any member has a role is left as it is.
+func grantDevRoles(l Layout) error {
+	reg, err := members.Load(l.Members())
+	if err != nil {
+		return err
+	}
+	ms := reg.Members()
+	for _, m := range ms {
+		if len(m.Roles) > 0 {
+			return nil
+		}
+	}
+	for i := range ms {
+		ms[i].Roles = members.KnownRoles
+	}
+	return members.Write(l.Members(), ms)
 }
 
 // ensureLogKey creates the log's signing key when there is none, and

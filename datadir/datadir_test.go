@@ -78,3 +78,51 @@ func readAll(t *testing.T, l Layout) string {
 	}
 	return out
 }
+
+// TestEnsureDevGrantsRolesToAnOldMembersFile: a data directory from before
+// members had roles keeps working: dev mode grants every role, once; a file
+// that already names roles is left alone.
+func TestEnsureDevGrantsRolesToAnOldMembersFile(t *testing.T) {
+	l := Layout{Dir: t.TempDir()}
+	if err := EnsureDev(l); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := members.Load(l.Members())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := reg.Members()
+	for i := range ms {
+		ms[i].Roles = nil
+	}
+	if err := members.Write(l.Members(), ms); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureDev(l); err != nil {
+		t.Fatal(err)
+	}
+	if reg, err = members.Load(l.Members()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range reg.Members() {
+		if len(m.Roles) != len(members.KnownRoles) {
+			t.Fatalf("member %s has roles %v after EnsureDev, want %v", m.ID, m.Roles, members.KnownRoles)
+		}
+	}
+
+	ms = reg.Members()
+	for i := range ms {
+		ms[i].Roles = nil
+	}
+	ms[0].Roles = []string{"auditor"}
+	if err := members.Write(l.Members(), ms); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(l.Members())
+	if err := EnsureDev(l); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(l.Members()); string(after) != string(before) {
+		t.Errorf("EnsureDev rewrote a members file that names roles")
+	}
+}
