@@ -106,6 +106,9 @@ type Principal struct {
 	Member   string
 	Roles    []string
 	Insecure bool
+	// Serial is the serial of the certificate the caller presented, for
+	// revocation checks after the handshake.
+	Serial string
 }
 
 // String names the principal in audit records and errors.

@@ -45,8 +45,17 @@ type Submission struct {
 	// EventKey is the member's own id of the event or registry entry
 	// (member ‖ 0x00 ‖ id). A second submission of it under another
 	// submission id is refused: a replayed envelope cannot become a second
-	// shipment leg.
+	// shipment leg. (Dispositions are keyed by their signed payload.)
 	EventKey string
+	// Recheck, when set, runs on the sequencer just before the submission
+	// is given an index, after every entry before it has committed or been
+	// decided: what was checked at admission (a key, a certificate) may
+	// have been revoked by an entry sequenced since. An error refuses it.
+	Recheck func() error
+	// OnCommit, when set, runs on the sequencer once the entry is durable
+	// and before any later entry is decided (the batch is cut after it), so
+	// a change of who may submit takes effect from the very next entry.
+	OnCommit func()
 }
 
 // Receipt proves that an entry is in the log.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -317,5 +318,56 @@ func TestWaitBeyond(t *testing.T) {
 	cancel()
 	if _, err := l.WaitBeyond(ctx, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WaitBeyond with a canceled context: %v", err)
+	}
+}
+
+// TestOnCommitCutsTheBatch: an entry that changes who may submit (it has an
+// OnCommit hook) ends its batch, and its hook runs before any later entry
+// is rechecked, even when they were queued together: a key revoked at
+// index i is refused from index i+1 on, not from some later batch.
+func TestOnCommitCutsTheBatch(t *testing.T) {
+	// A long linger puts everything queued below in one batch.
+	l, _ := openTestLedger(t, t.TempDir(), func(c *Config) { c.Linger = 200 * time.Millisecond })
+	var revoked atomic.Bool
+	errRevoked := errors.New("key revoked")
+	revoke := sub(1)
+	revoke.OnCommit = func() { revoked.Store(true) }
+	signedBefore := sub(0)
+	signedBefore.Recheck = func() error {
+		if revoked.Load() {
+			return errRevoked
+		}
+		return nil
+	}
+	signedAfter := sub(2)
+	signedAfter.Recheck = signedBefore.Recheck
+	plain := sub(3)
+
+	var outs []<-chan Outcome
+	for _, s := range []Submission{signedBefore, revoke, signedAfter, plain} {
+		ch, err := l.Enqueue(t.Context(), s, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, ch)
+	}
+	var got []Outcome
+	for _, ch := range outs {
+		got = append(got, <-ch)
+	}
+	if got[0].Err != nil || got[0].Receipt.Index != 0 {
+		t.Errorf("entry signed before the revocation: %+v, want index 0", got[0])
+	}
+	if got[1].Err != nil || got[1].Receipt.Index != 1 {
+		t.Errorf("the revocation: %+v, want index 1", got[1])
+	}
+	if !errors.Is(got[2].Err, errRevoked) {
+		t.Errorf("entry signed with the revoked key, queued after the revocation: %+v, want %v", got[2], errRevoked)
+	}
+	if got[3].Err != nil || got[3].Receipt.Index != 2 {
+		t.Errorf("a later entry: %+v, want index 2 (no gap where the refused one was)", got[3])
+	}
+	if cp, _ := l.Checkpoint(); cp.Size != 3 {
+		t.Errorf("log size %d, want 3", cp.Size)
 	}
 }

@@ -83,6 +83,14 @@ func (l *Ledger) sequence() {
 		close(l.stopped)
 	}()
 
+	// commitAll commits batch, and what a cut left of it, in order.
+	commitAll := func(batch []*request) {
+		for len(batch) > 0 {
+			var done []*settled
+			done, batch = l.commit(batch)
+			responses <- done
+		}
+	}
 	batch := make([]*request, 0, l.cfg.MaxBatch)
 	for {
 		select {
@@ -96,11 +104,11 @@ func (l *Ledger) sequence() {
 				if len(batch) == 0 {
 					return
 				}
-				responses <- l.commit(batch)
+				commitAll(batch)
 			}
 		}
 		batch = l.fill(batch, true)
-		responses <- l.commit(batch)
+		commitAll(batch)
 	}
 }
 
@@ -142,13 +150,17 @@ type settled struct {
 	req   *request
 	index uint64
 	err   error
+	// added: this request made a new entry (not an earlier one again).
+	added bool
 }
 
 // commit writes the new submissions of batch in one durable transaction:
 // entries, metadata, idempotency records, index keys, the new tree nodes,
 // the tree state and the signed checkpoint. Either all of it is on disk when
-// it returns, or none of it is and every request fails.
-func (l *Ledger) commit(batch []*request) []*settled {
+// it returns, or none of it is and every request fails. A new entry with an
+// OnCommit hook ends the batch: the requests after it are returned as rest,
+// for the next commit, so that its hook runs before they are decided.
+func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 	out := make([]*settled, len(batch))
 	for i, r := range batch {
 		out[i] = &settled{req: r}
@@ -169,7 +181,12 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		pendingEvents := map[string]uint64{}
 		var fresh []*settled
 		next := start
-		for _, s := range out {
+		decided := len(out)
+		for i, s := range out {
+			if len(fresh) > 0 && fresh[len(fresh)-1].req.sub.OnCommit != nil {
+				decided = i // cut after a change of who may submit
+				break
+			}
 			sub := &s.req.sub
 			if prev, ok := pending[sub.ID]; ok {
 				if bytes.Equal(prev.req.sub.Leaf, sub.Leaf) {
@@ -200,13 +217,22 @@ func (l *Ledger) commit(batch []*request) []*settled {
 					s.err = duplicateEvent(sub.EventKey, i)
 					continue
 				}
+			}
+			if sub.Recheck != nil {
+				if s.err = sub.Recheck(); s.err != nil {
+					continue
+				}
+			}
+			if sub.EventKey != "" {
 				pendingEvents[sub.EventKey] = next
 			}
 			s.index = next
 			next++
 			pending[sub.ID] = s
+			s.added = true
 			fresh = append(fresh, s)
 		}
+		out, rest = out[:decided], batch[decided:]
 		if len(fresh) == 0 {
 			return nil
 		}
@@ -267,7 +293,7 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		for _, s := range out {
 			s.err = fmt.Errorf("commit: %w", err)
 		}
-		return out
+		return out, rest
 	}
 	failpoint.Inject("ledger/after-commit") // durable, not published or answered
 	l.writeErr.Store(nil)
@@ -275,7 +301,12 @@ func (l *Ledger) commit(batch []*request) []*settled {
 		l.lastTime = now
 		l.publish(newCP, newNote)
 	}
-	return out
+	for _, s := range out {
+		if s.added && s.req.sub.OnCommit != nil {
+			s.req.sub.OnCommit()
+		}
+	}
+	return out, rest
 }
 
 func duplicateEvent(key string, index uint64) error {

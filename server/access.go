@@ -140,11 +140,11 @@ func (s *Server) principalOf(id pki.Identity) (authz.Principal, error) {
 	}
 	if id.Role != "" {
 		if !containsRole(roles, id.Role) {
-			return authz.Principal{Member: id.Member}, nil // no roles: every call denied, and audited
+			return authz.Principal{Member: id.Member, Serial: id.Serial}, nil // no roles: every call denied, and audited
 		}
 		roles = []string{id.Role}
 	}
-	return authz.Principal{Member: id.Member, Roles: roles}, nil
+	return authz.Principal{Member: id.Member, Roles: roles, Serial: id.Serial}, nil
 }
 
 func containsRole(roles []string, r string) bool {

@@ -77,6 +77,7 @@ func (s *ledgerService) admitPayload(ctx context.Context, id string, env []byte)
 	if err := v.Err(); err != nil {
 		return ledger.Submission{}, envelope.Payload{}, err
 	}
+	s.sequenced(ctx, &sub, e, p)
 	return sub, p, nil
 }
 

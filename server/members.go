@@ -70,15 +70,37 @@ func applyMemberChange(reg *members.Registry, r *chemledgerv1.RegistryEntry) err
 	return nil
 }
 
-// afterCommit applies what a committed submission changes in the member
-// registry. A change that does not apply (a key of an unknown member) is
-// in the log regardless, and logged.
-func (s *ledgerService) afterCommit(p envelope.Payload, index uint64) {
-	if !isMemberChange(p.Registry) {
-		return
+// sequenced gives a submission its checks on the sequencer: the keys that
+// signed it and the certificate it came with are checked again just before
+// it gets an index, and a member change is applied as soon as it commits,
+// before the next entry is decided. So a key or certificate is refused from
+// the entry that revokes it on, even for a submission admitted while the
+// revocation was on its way.
+func (s *ledgerService) sequenced(ctx context.Context, sub *ledger.Submission, e *envelope.Envelope, p envelope.Payload) {
+	a := accessOf(ctx)
+	keys := make([]string, len(e.Signatures))
+	for i, sig := range e.Signatures {
+		keys[i] = sig.KeyID
 	}
-	if err := applyMemberChange(s.members, p.Registry); err != nil {
-		s.log.Warn("member registry change in the log not applied", "index", index, "err", err)
+	member := sub.Member
+	sub.Recheck = func() error {
+		if serial := a.principal.Serial; serial != "" && s.members.CertificateRevoked(serial) {
+			return denied("certificate %s of %s was revoked before this submission was sequenced", serial, a.principal.Member)
+		}
+		for i, id := range keys {
+			if k, ok := s.members.Key(id); ok && k.MemberID == member && k.Revoked {
+				return &envelope.RevokedError{Field: fmt.Sprintf("envelope.signatures[%d].keyid", i), KeyID: id}
+			}
+		}
+		return nil
+	}
+	if isMemberChange(p.Registry) {
+		reg := p.Registry
+		sub.OnCommit = func() {
+			if err := applyMemberChange(s.members, reg); err != nil {
+				s.log.Warn("member registry change in the log not applied", "submission", sub.ID, "err", err)
+			}
+		}
 	}
 }
 

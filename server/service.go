@@ -47,7 +47,7 @@ func NewLedgerService(l *ledger.Ledger, reg *members.Registry, verifierKey strin
 }
 
 func (s *ledgerService) CreateEntry(ctx context.Context, req *chemledgerv1.CreateEntryRequest) (*chemledgerv1.Receipt, error) {
-	sub, p, err := s.admitPayload(ctx, req.GetSubmissionId(), req.GetEnvelope())
+	sub, err := s.admit(ctx, req.GetSubmissionId(), req.GetEnvelope())
 	if err != nil {
 		return nil, toStatus(s.log, err)
 	}
@@ -55,7 +55,6 @@ func (s *ledgerService) CreateEntry(ctx context.Context, req *chemledgerv1.Creat
 	if err != nil {
 		return nil, toStatus(s.log, err)
 	}
-	s.afterCommit(p, r.Index)
 	return receiptProto(r), nil
 }
 
@@ -71,7 +70,6 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 		id       string
 		admitted chan struct{}
 		sub      ledger.Submission
-		payload  envelope.Payload
 		err      error
 		outcome  <-chan ledger.Outcome
 	}
@@ -102,7 +100,7 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 			}
 			go func() {
 				defer func() { <-sem; close(sl.admitted) }()
-				sl.sub, sl.payload, sl.err = s.admitPayload(ctx, req.GetSubmissionId(), req.GetEnvelope())
+				sl.sub, sl.err = s.admit(ctx, req.GetSubmissionId(), req.GetEnvelope())
 			}()
 			select {
 			case admitted <- sl:
@@ -165,7 +163,6 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 					sl.err = o.Err
 				} else {
 					res.Index, res.LeafHash = o.Receipt.Index, o.Receipt.LeafHash
-					s.afterCommit(sl.payload, o.Receipt.Index)
 				}
 			case <-ctx.Done():
 				return toStatus(s.log, ctx.Err())
