@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,8 +133,8 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 	if err != nil {
 		return nil, err
 	}
-	if policy != "" && policy != d.engine.PolicyVersion() {
-		cfg.Logger.Warn("detection policy changed; deriving flags again", "was", policy, "now", d.engine.PolicyVersion())
+	if policy != "" && policy != derivedBy(d.engine) {
+		cfg.Logger.Warn("detection policy or rules changed; deriving flags again", "was", policy, "now", derivedBy(d.engine))
 		if err := store.DropDerived(); err != nil {
 			return nil, err
 		}
@@ -148,6 +149,20 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 	cfg.Logger.Info("detector ready", "applied", applied, "flags", len(d.flags.byID), "policy", d.engine.PolicyVersion(),
 		"snapshot", d.snap.mark, "refolded", d.refolded, "took", time.Since(start).Round(time.Millisecond))
 	return d, nil
+}
+
+// derivedBy names what the stored flags were derived under: the policy
+// version (which every flag records) and the version of every rule, so
+// that a rule changed in the code, not only a new policy, has the flags
+// derived again.
+func derivedBy(e *detect.Engine) string {
+	var b strings.Builder
+	b.WriteString(e.PolicyVersion())
+	b.WriteString(" rules")
+	for _, r := range detect.Catalogue() {
+		fmt.Fprintf(&b, " %s.%d", r.ID, r.Version)
+	}
+	return b.String()
 }
 
 // Amount reckons an event's quantity as the rules do.
@@ -365,7 +380,7 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 				return err
 			}
 		}
-		if err := tx.PutDetectorValue(keyPolicy, []byte(d.engine.PolicyVersion())); err != nil {
+		if err := tx.PutDetectorValue(keyPolicy, []byte(derivedBy(d.engine))); err != nil {
 			return err
 		}
 		if snap != nil {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/detect"
 	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/eventfile"
 	"github.com/chemledger/chemledger/ledger"
@@ -288,4 +289,43 @@ func registrySubmissions(tb testing.TB, f *fixture) []ledger.Submission {
 		out = append(out, ledger.Submission{ID: member + ":" + r.GetEntryId(), Leaf: env, Member: member, Kind: "REGISTRY"})
 	}
 	return out
+}
+
+// TestRulesChangeDerivesAgain: flags stored under other rule versions (a
+// rule changed in the code, the policy file unchanged) are derived again at
+// the next start, not served stale.
+func TestRulesChangeDerivesAgain(t *testing.T) {
+	f := newFixture(t, t.TempDir())
+	f.submit(t, f.subs...)
+	d := openDeriver(t, f)
+	n := d.Applied()
+	if n == 0 {
+		t.Fatal("nothing applied")
+	}
+	f.close()
+
+	f.open(t)
+	if d, err := Open(f.store, f.ledger, testConfig()); err != nil || d.Applied() != n {
+		t.Fatalf("unchanged rules: restart at %d (%v), want %d", d.Applied(), err, n)
+	}
+	// What a store derived by an older build holds: the policy version
+	// without the rules'.
+	if err := f.store.Update(func(tx *storage.WriteTx) error {
+		return tx.PutDetectorValue(keyPolicy, []byte(detect.NewEngine(testConfig().Policy).PolicyVersion()))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(f.store, f.ledger, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Applied() != 0 || len(d.Snapshot()) != 0 {
+		t.Fatalf("after a rules change: %d applied, %d flags kept; want the derived state dropped", d.Applied(), len(d.Snapshot()))
+	}
+	if err := d.CatchUp(0); err != nil {
+		t.Fatal(err)
+	}
+	if d.Applied() != n {
+		t.Errorf("derived again up to %d, want %d", d.Applied(), n)
+	}
 }
