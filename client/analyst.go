@@ -182,10 +182,28 @@ func (c *Client) AuditRecords(ctx context.Context, start uint64, size int32) (*c
 	return r, nil
 }
 
+// AuditHead is a record of the audit trail an auditor kept from an earlier
+// check: a later trail must still hold it, unchanged.
+type AuditHead struct {
+	Seq  uint64 `json:"seq"`
+	Hash []byte `json:"hash"`
+}
+
 // VerifyAuditTrail reads the whole audit trail and checks its hash chain
 // from the first record: every record's hash recomputes and links to the
-// one before. It returns the number of records checked and the last one.
-func (c *Client) VerifyAuditTrail(ctx context.Context) (uint64, *chemledgerv1.AuditRecord, error) {
+// one before. With kept, the trail must also still hold that record with
+// that hash: a trail cut back (its tail removed) or rewritten since the
+// auditor's last check is detected, which the chain alone cannot show. It
+// returns the number of records checked and the last one.
+func (c *Client) VerifyAuditTrail(ctx context.Context, kept *AuditHead) (uint64, *chemledgerv1.AuditRecord, error) {
+	n, last, err := c.verifyAuditChain(ctx, kept)
+	if err == nil && kept != nil && n <= kept.Seq {
+		err = fmt.Errorf("%w: the audit trail holds %d records, but record %d was kept from an earlier check: it has been cut back", ErrVerification, n, kept.Seq)
+	}
+	return n, last, err
+}
+
+func (c *Client) verifyAuditChain(ctx context.Context, kept *AuditHead) (uint64, *chemledgerv1.AuditRecord, error) {
 	var (
 		n    uint64
 		prev []byte
@@ -208,6 +226,11 @@ func (c *Client) VerifyAuditTrail(ctx context.Context) (uint64, *chemledgerv1.Au
 		}
 		if err := audit.Verify(prev, recs); err != nil {
 			return n, last, fmt.Errorf("%w: %w", ErrVerification, err)
+		}
+		if kept != nil && len(recs) > 0 && kept.Seq >= recs[0].Seq && kept.Seq < recs[0].Seq+uint64(len(recs)) {
+			if r := recs[kept.Seq-recs[0].Seq]; !bytes.Equal(r.Hash, kept.Hash) {
+				return n, last, fmt.Errorf("%w: audit record %d hashes to %x now, %x when it was kept: the trail was rewritten", ErrVerification, kept.Seq, r.Hash, kept.Hash)
+			}
 		}
 		if len(recs) == 0 {
 			return n, last, nil

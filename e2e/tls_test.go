@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/pki"
@@ -75,5 +81,60 @@ func TestEndToEndTLS(t *testing.T) {
 		if resp.StatusCode == http.StatusOK {
 			t.Errorf("plain HTTP read the checkpoint")
 		}
+	}
+}
+
+// TestAuditTrailCutBack: the audit trail's chain cannot show a removed
+// tail, so an auditor keeps the last record of each check. A trail cut back
+// behind that record, by someone with the data directory while the service
+// was down, still opens (its new tail is consistent) but fails the next
+// check against the kept record.
+func TestAuditTrailCutBack(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "--secure")
+	for range 3 {
+		if r := d.runCLI(t, "checkpoint"); r.code != 0 {
+			t.Fatalf("checkpoint: %q", r.stderr)
+		}
+	}
+	kept := filepath.Join(t.TempDir(), "audit-head.json")
+	if r := d.runCLI(t, "audit", "verify", "--out", kept); r.code != 0 {
+		t.Fatalf("audit verify --out: exit %d, %q", r.code, r.stderr)
+	}
+	var head struct{ Seq uint64 }
+	if b, err := os.ReadFile(kept); err != nil || json.Unmarshal(b, &head) != nil || head.Seq == 0 {
+		t.Fatalf("kept head %s: %v", kept, err)
+	}
+	if r := d.runCLI(t, "audit", "verify", "--since", kept); r.code != 0 {
+		t.Fatalf("audit verify --since, trail intact: exit %d, %q", r.code, r.stderr)
+	}
+	d.stop(t)
+
+	// Cut the trail back to before the kept record.
+	db, err := bolt.Open(datadir.Layout{Dir: dir}.Audit(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("records"))
+		c := b.Cursor()
+		for k, _ := c.Seek(binary.BigEndian.AppendUint64(nil, head.Seq-1)); k != nil; k, _ = c.Seek(binary.BigEndian.AppendUint64(nil, head.Seq-1)) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	d = startDaemon(t, dir, "--secure")
+	r := d.runCLI(t, "audit", "verify", "--since", kept)
+	if r.code == 0 || !strings.Contains(r.stderr, "cut back") {
+		t.Fatalf("audit verify --since after the trail was cut back: exit %d, stdout %q, stderr %q; want a failure saying so", r.code, r.stdout, r.stderr)
+	}
+	if r := d.runCLI(t, "audit", "verify"); r.code != 0 {
+		t.Errorf("the cut-back trail's own chain should still verify (that is why the head is kept): %q", r.stderr)
 	}
 }
