@@ -66,12 +66,7 @@ func auditUnavailable() error {
 }
 
 func isRateLimited(err error) bool {
-	for _, d := range status.Convert(err).Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetReason() == ReasonRateLimited {
-			return true
-		}
-	}
-	return false
+	return reasonOf(status.Convert(err)) == ReasonRateLimited
 }
 
 func principalName(p authz.Principal) string {

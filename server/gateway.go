@@ -149,6 +149,15 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	}), nil
 }
 
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			return ei.GetReason()
+		}
+	}
+	return ""
+}
+
 // routingError answers a method the path does not have with 405 (and
 // UNIMPLEMENTED in the body), where grpc-gateway would answer 501, which
 // says the server cannot do the method at all.
@@ -250,6 +259,15 @@ func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 			secs := int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
 			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 		}
+	}
+	if reasonOf(st) == ReasonNoSpace {
+		// The service's disk is full: not the caller's rate (429) but
+		// the server's storage, and retrying soon will not help.
+		b, _ := protojson.Marshal(st.Proto())
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInsufficientStorage)
+		w.Write(b)
+		return
 	}
 	if st.Code() == codes.ResourceExhausted && len(st.Details()) == 0 {
 		// grpc-go's own "message larger than max": a body too large, not a

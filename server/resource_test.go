@@ -60,6 +60,14 @@ func TestDiskFull(t *testing.T) {
 	if _, err := c.GetEntry(t.Context(), &chemledgerv1.GetEntryRequest{Index: accepted}); status.Code(err) != codes.NotFound {
 		t.Fatalf("entry %d after the failed commit: %v, want NOT_FOUND", accepted, err)
 	}
+	// Over HTTP a full disk is 507 Insufficient Storage, not 429: it is
+	// not the caller's rate.
+	ev := proto.Clone(ex.line.Event).(*chemledgerv1.ShipmentEvent)
+	ev.EventId, ev.Remarks = "FILL-HTTP", fmt.Sprintf("%03000d", 0)
+	payload, _ := proto.Marshal(ev)
+	if code, b := postEntry(t, in, createEntryBody(t, ev.EventId, signAs(t, in, ex.member, envelope.PayloadTypeEventProto, payload))); code != http.StatusInsufficientStorage {
+		t.Errorf("POST /v1/entries while full: %d %s, want 507", code, b)
+	}
 	code, _, body := httpCall(t, http.MethodGet, "http://"+in.HTTPAddr+"/healthz", nil, nil)
 	var h map[string]any
 	json.Unmarshal(body, &h)
