@@ -47,6 +47,10 @@ type access struct {
 	principal authz.Principal
 	scope     authz.Scope
 	via       string
+	// throttle waits for the caller's next token: a bulk stream pays one
+	// per item beyond the first (the call paid for that), so a stream is
+	// slowed to the member's rate rather than refused.
+	throttle func(context.Context) error
 }
 
 type accessKey struct{}
@@ -182,24 +186,37 @@ func newLimiter(perSecond float64, burst int) *limiter {
 	return &limiter{rate: rate.Limit(perSecond), burst: burst, by: map[string]*rate.Limiter{}}
 }
 
-// allow takes a token for member, or says how long until one is due.
-func (l *limiter) allow(member string) (time.Duration, bool) {
-	if l == nil || l.rate <= 0 {
-		return 0, true
-	}
+func (l *limiter) bucket(member string) *rate.Limiter {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	b := l.by[member]
 	if b == nil {
 		b = rate.NewLimiter(l.rate, l.burst)
 		l.by[member] = b
 	}
-	l.mu.Unlock()
-	r := b.Reserve()
+	return b
+}
+
+// allow takes a token for member, or says how long until one is due.
+func (l *limiter) allow(member string) (time.Duration, bool) {
+	if l == nil || l.rate <= 0 {
+		return 0, true
+	}
+	r := l.bucket(member).Reserve()
 	if d := r.Delay(); d > 0 {
 		r.Cancel()
 		return d, false
 	}
 	return 0, true
+}
+
+// wait blocks until member's bucket has a token, or fails when ctx ends
+// first (or would, by the time the token is due).
+func (l *limiter) wait(ctx context.Context, member string) error {
+	if l == nil || l.rate <= 0 {
+		return nil
+	}
+	return l.bucket(member).Wait(ctx)
 }
 
 func rateLimited(member string, wait time.Duration) error {
@@ -226,7 +243,11 @@ func (s *Server) authorise(ctx context.Context, method string, req any, handler 
 	}
 	var resp any
 	if err == nil {
-		resp, err = handler(context.WithValue(ctx, accessKey{}, access{principal: p, scope: scope, via: via}))
+		a := access{principal: p, scope: scope, via: via}
+		if !p.Insecure {
+			a.throttle = func(ctx context.Context) error { return s.limits.wait(ctx, p.Member) }
+		}
+		resp, err = handler(context.WithValue(ctx, accessKey{}, a))
 	}
 	if aerr := s.audit(ctx, p, via, method, req, err); aerr != nil {
 		return nil, aerr

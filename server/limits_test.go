@@ -389,3 +389,50 @@ func TestPageSizeBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkStreamThrottled: a bulk stream pays a token per item, so one
+// member's upload is slowed to its rate (back-pressure, nothing refused)
+// while another member is still served at once.
+func TestBulkStreamThrottled(t *testing.T) {
+	const perSecond, burst, items = 50, 10, 60
+	s := startSecured(t, servertest.Options{NoDetection: true, Server: func(c *server.Config) { c.RatePerMember, c.RateBurst = perSecond, burst }})
+	ex := signedExamples(t, s.in)[0]
+	var bulk []bulkItem
+	for i := range items {
+		ev := proto.Clone(ex.line.Event).(*chemledgerv1.ShipmentEvent)
+		ev.EventId = fmt.Sprintf("THROTTLE-%d", i)
+		p, err := protojson.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bulk = append(bulk, bulkItem{id: fmt.Sprintf("%s:throttle-%d", ex.member, i), env: signAs(t, s.in, ex.member, envelope.PayloadTypeEventJSON, p)})
+	}
+	other := s.ledger(t, "US-CBP", "analyst")
+	if ex.member == "US-CBP" {
+		other = s.ledger(t, "MX-ANAM", "analyst")
+	}
+	done := make(chan []*chemledgerv1.BulkResult)
+	start := time.Now()
+	go func() { done <- runBulk(t, s.ledger(t, ex.member, "submitter"), bulk) }()
+	// While the stream is held back, the other member is served.
+	time.Sleep(100 * time.Millisecond)
+	if _, err := other.GetCheckpoint(t.Context(), &chemledgerv1.GetCheckpointRequest{}); err != nil {
+		t.Errorf("another member during the throttled stream: %v", err)
+	}
+	results := <-done
+	took := time.Since(start)
+	for _, r := range results {
+		if r.GetError() != nil {
+			t.Fatalf("item %d refused: %v; a throttled stream is slowed, not refused", r.GetPosition(), r.GetError())
+		}
+	}
+	if len(results) != items {
+		t.Fatalf("%d results, want %d", len(results), items)
+	}
+	// The stream cannot have been faster than the bucket allows: the
+	// burst, then one item per 1/perSecond.
+	if min := time.Duration(items-burst-1) * time.Second / perSecond; took < min {
+		t.Errorf("%d items at %d/s (burst %d) took %v, less than the %v the bucket allows", items, perSecond, burst, took, min)
+	}
+	t.Logf("%d items at %d/s, burst %d: %v", items, perSecond, burst, took)
+}

@@ -91,6 +91,17 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 				return
 			}
 			failpoint.Inject("server/bulk-mid-stream") // an item received, not admitted
+			if t := accessOf(ctx).throttle; t != nil && pos > 0 {
+				if err := t(ctx); err != nil {
+					if ctx.Err() == nil {
+						// The next token is due after the deadline.
+						err = rateLimited(accessOf(ctx).principal.Member, 0)
+					}
+					recvErr <- toStatus(s.log, err)
+					close(recvErr)
+					return
+				}
+			}
 			sl := &slot{pos: pos, id: req.GetSubmissionId(), admitted: make(chan struct{})}
 			select {
 			case sem <- struct{}{}:
