@@ -77,7 +77,9 @@ type Deriver struct {
 	store  *storage.Store
 	ledger *ledger.Ledger
 	engine *detect.Engine
-	cfg    Config
+	// derivedBy is what the stored flags are recorded as derived under.
+	derivedBy string
+	cfg       Config
 
 	// run serialises folding: the state and clock are not safe for
 	// concurrent use.
@@ -111,7 +113,8 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	d := &Deriver{store: store, ledger: l, engine: detect.NewEngine(cfg.Policy), cfg: cfg, state: detect.NewState(), flags: newFlagSet()}
+	e := detect.NewEngine(cfg.Policy)
+	d := &Deriver{store: store, ledger: l, engine: e, derivedBy: derivedBy(e), cfg: cfg, state: detect.NewState(), flags: newFlagSet()}
 	d.snap = defaultPace()
 	var loaded []*Flag
 	var applied uint64
@@ -133,8 +136,8 @@ func Open(store *storage.Store, l *ledger.Ledger, cfg Config) (*Deriver, error) 
 	if err != nil {
 		return nil, err
 	}
-	if policy != "" && policy != derivedBy(d.engine) {
-		cfg.Logger.Warn("detection policy or rules changed; deriving flags again", "was", policy, "now", derivedBy(d.engine))
+	if policy != "" && policy != d.derivedBy {
+		cfg.Logger.Warn("detection policy or rules changed; deriving flags again", "was", policy, "now", d.derivedBy)
 		if err := store.DropDerived(); err != nil {
 			return nil, err
 		}
@@ -380,7 +383,7 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 				return err
 			}
 		}
-		if err := tx.PutDetectorValue(keyPolicy, []byte(derivedBy(d.engine))); err != nil {
+		if err := tx.PutDetectorValue(keyPolicy, []byte(d.derivedBy)); err != nil {
 			return err
 		}
 		if snap != nil {
@@ -443,7 +446,7 @@ func (d *Deriver) Rebuild(asOf time.Time) error {
 	if err := d.store.DropDerived(); err != nil {
 		return err
 	}
-	fresh := &Deriver{store: d.store, ledger: d.ledger, engine: d.engine, cfg: d.cfg, state: detect.NewState(), flags: newFlagSet(), snap: d.snap.restart()}
+	fresh := &Deriver{store: d.store, ledger: d.ledger, engine: d.engine, derivedBy: d.derivedBy, cfg: d.cfg, state: detect.NewState(), flags: newFlagSet(), snap: d.snap.restart()}
 	cp, _ := d.ledger.Checkpoint()
 	for next := uint64(0); next < cp.Size; next = fresh.next {
 		if err := fresh.fold(next, min(cp.Size, next+batchSize), true); err != nil {

@@ -132,12 +132,9 @@ func sameIndexing(a, b *Flag) bool {
 // posting (which holds flags of every severity).
 func (s *flagSet) narrowest(m matcher, base []*Flag) (best []*Flag, posting bool) {
 	best = base
-	for field, value := range m.eq {
-		switch field {
-		case "rule_id", "cas", "shipment_ref", "country":
-			if l := s.postings[postingKey{field, value}]; len(l) < len(best) {
-				best, posting = l, true
-			}
+	for field, value := range m.eq { // every equality field is posted
+		if l := s.postings[postingKey{field, value}]; len(l) < len(best) {
+			best, posting = l, true
 		}
 	}
 	return best, posting
@@ -148,15 +145,15 @@ func (s *flagSet) narrowest(m matcher, base []*Flag) (best []*Flag, posting bool
 func (s *flagSet) walk(m matcher, order string, after *Flag, fn func(*Flag) bool) {
 	if order != OrderMostSevere {
 		base := s.all
-		if v, ok := m.eq["severity"]; ok {
-			base = s.bySeverity[severityNamed(v)]
+		if m.severity != 0 {
+			base = s.bySeverity[m.severity]
 		}
 		src, _ := s.narrowest(m, base)
 		walkOrdered(src, m, after, nil, fn)
 		return
 	}
 	for sev := detect.SeverityCritical; sev >= detect.SeverityInfo; sev-- {
-		if v, ok := m.eq["severity"]; ok && severityNamed(v) != sev {
+		if m.severity != 0 && m.severity != sev {
 			continue
 		}
 		from := after
@@ -209,10 +206,4 @@ func walkOrdered(src []*Flag, m matcher, after *Flag, only *detect.Severity, fn 
 			return
 		}
 	}
-}
-
-func severityNamed(name string) detect.Severity {
-	var s detect.Severity
-	_ = s.UnmarshalText([]byte(name)) // parseFlagFilter checked it
-	return s
 }

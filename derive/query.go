@@ -44,9 +44,13 @@ type Query struct {
 // ErrBadPageToken means a page token was not issued for this query.
 var ErrBadPageToken = errors.New("invalid page token")
 
+// matcher is a parsed flag filter: the equality fields that index
+// postings, then severity and status, then the time bounds.
 type matcher struct {
-	eq     map[string]string
-	bounds filter.Bounds
+	eq       map[string]string // rule_id, country, cas, shipment_ref
+	severity detect.Severity   // 0: any
+	status   string            // "": any
+	bounds   filter.Bounds
 }
 
 func parseFlagFilter(expr string) (matcher, error) {
@@ -64,7 +68,7 @@ func parseFlagFilter(expr string) (matcher, error) {
 			if err := s.UnmarshalText([]byte(strings.ToLower(strings.TrimPrefix(c.Value, "SEVERITY_")))); err != nil {
 				return m, &filter.Error{Pos: c.ValuePos, Msg: fmt.Sprintf("%q is not a severity (INFO, MEDIUM, HIGH or CRITICAL)", c.Value)}
 			}
-			m.eq["severity"] = s.String()
+			m.severity = s
 		case "status":
 			v := strings.TrimPrefix(c.Value, "FLAG_STATUS_")
 			switch v {
@@ -72,7 +76,7 @@ func parseFlagFilter(expr string) (matcher, error) {
 			default:
 				return m, &filter.Error{Pos: c.ValuePos, Msg: fmt.Sprintf("%q is not a status (OPEN, CONFIRMED, DISMISSED or ESCALATED)", c.Value)}
 			}
-			m.eq["status"] = v
+			m.status = v
 		default:
 			m.eq[c.Field] = c.Value
 		}
@@ -81,15 +85,14 @@ func parseFlagFilter(expr string) (matcher, error) {
 }
 
 func (m matcher) match(f *Flag) bool {
+	if m.severity != 0 && f.Severity != m.severity || m.status != "" && f.Status() != m.status {
+		return false
+	}
 	for k, v := range m.eq {
 		var ok bool
 		switch k {
 		case "rule_id":
 			ok = f.RuleID == v
-		case "severity":
-			ok = f.Severity.String() == v
-		case "status":
-			ok = f.Status() == v
 		case "country":
 			ok = slices.Contains(f.Countries, v)
 		case "cas":

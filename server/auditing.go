@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -38,31 +37,33 @@ func (s *Server) audit(ctx context.Context, p authz.Principal, via, method strin
 	if s.auditLog == nil {
 		return nil
 	}
-	code := status.Code(callErr)
-	refused := code == codes.PermissionDenied || code == codes.Unauthenticated || isRateLimited(callErr)
+	c := status.Code(callErr)
+	refused := c == codes.PermissionDenied || c == codes.Unauthenticated || isRateLimited(callErr)
 	if writeMethods[method] && !refused {
 		return nil
 	}
-	rec := audit.Record{
-		Time: time.Now().UTC(), Principal: principalName(p), Via: via, Method: method,
-		Resources: resourcesOf(req), Outcome: codeName(code),
+	err := s.writeAudit(ctx, audit.Record{Principal: principalName(p), Via: via, Method: method, Resources: resourcesOf(req), Outcome: codeName(c)})
+	if err != nil && writeMethods[method] {
+		return nil // a refused write stays refused
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	return err
+}
+
+// writeAudit makes rec durable, or logs why not and returns the error a
+// read fails closed with. A caller gone away does not stop the record.
+func (s *Server) writeAudit(ctx context.Context, rec audit.Record) error {
+	rec.Time = time.Now().UTC()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	if _, err := s.auditLog.Append(actx, rec); err != nil {
-		s.cfg.Logger.Error("audit record not written", "method", method, "principal", rec.Principal, "err", err)
-		if writeMethods[method] {
-			return nil
-		}
+	if _, err := s.auditLog.Append(ctx, rec); err != nil {
+		s.cfg.Logger.Error("audit record not written", "method", rec.Method, "principal", rec.Principal, "err", err)
 		return auditUnavailable()
 	}
 	return nil
 }
 
 func auditUnavailable() error {
-	st, _ := status.New(codes.Unavailable, "the audit trail could not record this read, so it is refused").
-		WithDetails(&errdetails.ErrorInfo{Reason: ReasonAuditFailed, Domain: errorDomain})
-	return st.Err()
+	return withDetails(codes.Unavailable, "the audit trail could not record this read, so it is refused", ReasonAuditFailed, nil)
 }
 
 func isRateLimited(err error) bool {
@@ -77,20 +78,7 @@ func principalName(p authz.Principal) string {
 }
 
 // codeName is a gRPC code as the protos spell it: PERMISSION_DENIED.
-func codeName(c codes.Code) string {
-	n := c.String() // "PermissionDenied"
-	if c == codes.OK {
-		return "OK"
-	}
-	var b strings.Builder
-	for i, r := range n {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
-		}
-		b.WriteRune(r)
-	}
-	return strings.ToUpper(b.String())
-}
+func codeName(c codes.Code) string { return code.Code(c).String() }
 
 // resourcesOf names the records a request asks for, as the HTTP paths
 // would.

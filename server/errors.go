@@ -38,6 +38,10 @@ const (
 	ReasonFlagNotFound     = "FLAG_NOT_FOUND"
 	ReasonShipmentNotFound = "SHIPMENT_NOT_FOUND"
 	ReasonDuplicateEvent   = "DUPLICATE_EVENT"
+	ReasonUnauthenticated  = "UNAUTHENTICATED"
+	ReasonDenied           = "PERMISSION_DENIED"
+	ReasonRateLimited      = "RATE_LIMITED"
+	ReasonAuditFailed      = "AUDIT_UNAVAILABLE"
 )
 
 // errNoShipment means no entry carries a shipment reference.
@@ -98,9 +102,21 @@ func toStatus(log *slog.Logger, err error) error {
 	}
 }
 
-func withDetails(code codes.Code, msg, reason string, vs []badinput.Violation) error {
+// withDetails is a status with our ErrorInfo, the field violations if any,
+// and any further details (RetryInfo).
+// reasonOf is a status's ErrorInfo reason ("" without one).
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			return ei.GetReason()
+		}
+	}
+	return ""
+}
+
+func withDetails(code codes.Code, msg, reason string, vs []badinput.Violation, extra ...protoadapt.MessageV1) error {
 	st := status.New(code, msg)
-	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: errorDomain}}
+	details := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: errorDomain}}, extra...)
 	if len(vs) > 0 {
 		br := &errdetails.BadRequest{}
 		for _, v := range vs {

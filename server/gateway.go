@@ -149,15 +149,6 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	}), nil
 }
 
-func reasonOf(st *status.Status) string {
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok {
-			return ei.GetReason()
-		}
-	}
-	return ""
-}
-
 // routingError answers a method the path does not have with 405 (and
 // UNIMPLEMENTED in the body), where grpc-gateway would answer 501, which
 // says the server cannot do the method at all.
@@ -166,10 +157,7 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 		return
 	}
-	b, _ := protojson.Marshal(status.New(codes.Unimplemented, fmt.Sprintf("%s is not a method of %s", r.Method, r.URL.Path)).Proto())
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusMethodNotAllowed)
-	w.Write(b)
+	writeStatus(w, http.StatusMethodNotAllowed, status.New(codes.Unimplemented, fmt.Sprintf("%s is not a method of %s", r.Method, r.URL.Path)))
 }
 
 func writeTooLarge(w http.ResponseWriter, limit int64) {
@@ -177,11 +165,15 @@ func writeTooLarge(w http.ResponseWriter, limit int64) {
 	if limit > 0 {
 		msg = fmt.Sprintf("request body is larger than the %d bytes allowed", limit)
 	}
-	st, _ := status.New(codes.ResourceExhausted, msg).
-		WithDetails(&errdetails.ErrorInfo{Reason: ReasonBodyTooLarge, Domain: errorDomain})
+	writeStatus(w, http.StatusRequestEntityTooLarge, status.Convert(withDetails(codes.ResourceExhausted, msg, ReasonBodyTooLarge, nil)))
+}
+
+// writeStatus answers with a google.rpc.Status body and an HTTP status of
+// our choosing, where grpc-gateway's code mapping would mislead.
+func writeStatus(w http.ResponseWriter, code int, st *status.Status) {
 	b, _ := protojson.Marshal(st.Proto())
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.WriteHeader(code)
 	w.Write(b)
 }
 
@@ -263,10 +255,7 @@ func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 	if reasonOf(st) == ReasonNoSpace {
 		// The service's disk is full: not the caller's rate (429) but
 		// the server's storage, and retrying soon will not help.
-		b, _ := protojson.Marshal(st.Proto())
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInsufficientStorage)
-		w.Write(b)
+		writeStatus(w, http.StatusInsufficientStorage, st)
 		return
 	}
 	if st.Code() == codes.ResourceExhausted && len(st.Details()) == 0 {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -58,20 +57,22 @@ func incomingHeaders(key string) (string, bool) {
 	return runtime.DefaultHeaderMatcher(key)
 }
 
-// markForwarded notes, on the HTTP request's context, that the call went
-// upstream.
+// markForwarded and markForwardedStream note, on the HTTP request's
+// context, that the call went upstream (where it is audited).
 func markForwarded(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if c, ok := ctx.Value(httpCallerKey{}).(*httpCaller); ok {
-		c.forwarded.Store(true)
-	}
+	noteForwarded(ctx)
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 func markForwardedStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	noteForwarded(ctx)
+	return streamer(ctx, desc, cc, method, opts...)
+}
+
+func noteForwarded(ctx context.Context) {
 	if c, ok := ctx.Value(httpCallerKey{}).(*httpCaller); ok {
 		c.forwarded.Store(true)
 	}
-	return streamer(ctx, desc, cc, method, opts...)
 }
 
 // auditHTTP records a request the HTTP listener answered itself.
@@ -83,17 +84,10 @@ func (s *Server) auditHTTP(r *http.Request, c *httpCaller, outcome codes.Code) e
 	if c != nil {
 		p = c.principal
 	}
-	rec := audit.Record{
-		Time: time.Now().UTC(), Principal: principalName(p), Via: "http", Method: r.Method + " " + r.URL.Path,
+	return s.writeAudit(r.Context(), audit.Record{
+		Principal: principalName(p), Via: "http", Method: r.Method + " " + r.URL.Path,
 		Resources: []string{r.URL.RequestURI()}, Outcome: codeName(outcome),
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)
-	defer cancel()
-	if _, err := s.auditLog.Append(ctx, rec); err != nil {
-		s.cfg.Logger.Error("audit record not written", "method", rec.Method, "principal", rec.Principal, "err", err)
-		return auditUnavailable()
-	}
-	return nil
+	})
 }
 
 type statusRecorder struct {

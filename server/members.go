@@ -49,11 +49,9 @@ func isMemberChange(r *chemledgerv1.RegistryEntry) bool {
 	return false
 }
 
-// applyMemberChange brings the registry up to a committed member change.
-// Changes are applied in log order, after their commit, so a key revoked at
-// index i is refused for submissions admitted after that commit. (One
-// admitted concurrently with the revocation can still land after it: the
-// window is one group commit, and the envelope was signed before.)
+// applyMemberChange brings the registry up to a committed member change:
+// on the sequencer as it commits (sequenced), and at start-up in log order
+// (replayMemberChanges).
 func applyMemberChange(reg *members.Registry, r *chemledgerv1.RegistryEntry) error {
 	switch ch := r.GetChange().(type) {
 	case *chemledgerv1.RegistryEntry_MemberKey:

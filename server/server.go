@@ -98,12 +98,14 @@ type Server struct {
 	// deriver, when set, is the detector behind the analyst API.
 	deriver *derive.Deriver
 	// members answers roles and revoked certificates.
-	members memberRoles
+	members *members.Registry
 	limits  *limiter
 	// auditLog, when set, records every read and every refusal.
 	auditLog *audit.Store
 	// gateway is the in-process listener the HTTP gateway dials.
 	gateway gatewayListener
+	// httpTLS is the HTTP listener's TLS (nil in plaintext).
+	httpTLS *tls.Config
 }
 
 // Deps are what the server serves.
@@ -129,15 +131,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.TLS == nil && !cfg.InsecurePlaintext {
-		return nil, ErrPlaintext
-	}
-	if cfg.TLS != nil && cfg.GatewayTLS == nil && !cfg.InsecurePlaintext {
-		return nil, errors.New("TLS without a gateway client configuration")
-	}
-	if cfg.InsecurePlaintext {
+	switch {
+	case cfg.InsecurePlaintext:
 		cfg.TLS, cfg.GatewayTLS = nil, nil
 		cfg.Logger.Warn("INSECURE: serving plaintext without authentication; every caller may do everything (development only)")
+	case cfg.TLS == nil:
+		return nil, ErrPlaintext
+	case cfg.GatewayTLS == nil:
+		return nil, errors.New("TLS without a gateway client configuration")
 	}
 	l := deps.Ledger
 	s := &Server{
@@ -153,7 +154,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			cfg.Logger.Info("member registry changes applied from the log", "changes", n)
 		}
 	}
-	grpcTLS, _ := serverTLS(cfg.TLS)
+	grpcTLS, httpTLS := serverTLS(cfg.TLS)
+	s.httpTLS = httpTLS
 	var creds []grpc.ServerOption
 	if grpcTLS != nil {
 		creds = append(creds, grpc.Creds(credentials.NewTLS(grpcTLS)))
@@ -234,9 +236,9 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	if _, httpTLS := serverTLS(s.cfg.TLS); httpTLS != nil {
-		hs.TLSConfig = httpTLS
-		httpLis = tls.NewListener(httpLis, httpTLS)
+	if s.httpTLS != nil {
+		hs.TLSConfig = s.httpTLS
+		httpLis = tls.NewListener(httpLis, s.httpTLS)
 	}
 	go func() {
 		if err := hs.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/chemledger/chemledger/authz"
 	"io"
 	"log/slog"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/chemledger/chemledger/authz"
 	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/envelope"
@@ -78,6 +78,7 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 
 	// Receive and admit in parallel; pass slots on in order.
+	caller := accessOf(ctx)
 	recvErr := make(chan error, 1)
 	go func() {
 		defer close(admitted)
@@ -91,11 +92,11 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 				return
 			}
 			failpoint.Inject("server/bulk-mid-stream") // an item received, not admitted
-			if t := accessOf(ctx).throttle; t != nil && pos > 0 {
-				if err := t(ctx); err != nil {
+			if caller.throttle != nil && pos > 0 {
+				if err := caller.throttle(ctx); err != nil {
 					if ctx.Err() == nil {
 						// The next token is due after the deadline.
-						err = rateLimited(accessOf(ctx).principal.Member, 0)
+						err = rateLimited(caller.principal.Member, 0)
 					}
 					recvErr <- toStatus(s.log, err)
 					close(recvErr)
