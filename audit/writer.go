@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/chemledger/chemledger/groupcommit"
 )
 
 // request is one record waiting for the writer.
@@ -106,7 +108,10 @@ func (s *Store) run() {
 	for {
 		select {
 		case r := <-s.queue:
-			batch = take(batch[:0], r)
+			batch = batch[:0]
+			if taken(r) {
+				batch = append(batch, r)
+			}
 		case <-s.closing:
 			// Close holds back new Appends; commit what is queued.
 			for {
@@ -124,42 +129,18 @@ func (s *Store) run() {
 	}
 }
 
-// take adds r to batch unless its caller has already given up.
-func take(batch []*request, r *request) []*request {
-	if r.state.CompareAndSwap(statePending, stateTaken) {
-		batch = append(batch, r)
-	}
-	return batch
-}
+// taken claims r for the writer, unless its caller has already given up.
+func taken(r *request) bool { return r.state.CompareAndSwap(statePending, stateTaken) }
 
 // fill adds what is queued to batch, up to MaxBatch, waiting up to Linger
 // for more when linger is set: one commit costs about the same for one
 // record as for a thousand, so a short wait under load saves whole fsyncs.
 func (s *Store) fill(batch []*request, linger bool) []*request {
-	var timeout <-chan time.Time
-	if linger && s.opts.Linger > 0 {
-		t := time.NewTimer(s.opts.Linger)
-		defer t.Stop()
-		timeout = t.C
+	wait := time.Duration(0)
+	if linger {
+		wait = s.opts.Linger
 	}
-	for len(batch) < s.opts.MaxBatch {
-		select {
-		case r := <-s.queue:
-			batch = take(batch, r)
-			continue
-		default:
-		}
-		if timeout == nil {
-			return batch
-		}
-		select {
-		case r := <-s.queue:
-			batch = take(batch, r)
-		case <-timeout:
-			return batch
-		}
-	}
-	return batch
+	return groupcommit.Fill(s.queue, batch, s.opts.MaxBatch, wait, taken)
 }
 
 // commit chains batch onto the head, writes it in one transaction and

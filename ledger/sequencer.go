@@ -12,6 +12,7 @@ import (
 
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/failpoint"
+	"github.com/chemledger/chemledger/groupcommit"
 	"github.com/chemledger/chemledger/storage"
 )
 
@@ -112,36 +113,15 @@ func (l *Ledger) sequence() {
 	}
 }
 
-// fill adds what is queued to batch, up to MaxBatch. With linger (and a
-// Linger configured) it waits that long for more before giving up: under
-// load a slightly later commit carries many more entries, and one commit
-// (two fsyncs and a few dozen page writes) costs about the same for one
-// entry or a thousand.
+// fill adds what is queued to batch, up to MaxBatch, lingering (when asked
+// and a Linger is configured) for more: under load a slightly later commit
+// carries many more entries.
 func (l *Ledger) fill(batch []*request, linger bool) []*request {
-	var timeout <-chan time.Time
-	if linger && l.cfg.Linger > 0 {
-		t := time.NewTimer(l.cfg.Linger)
-		defer t.Stop()
-		timeout = t.C
+	wait := time.Duration(0)
+	if linger {
+		wait = l.cfg.Linger
 	}
-	for len(batch) < l.cfg.MaxBatch {
-		select {
-		case r := <-l.queue:
-			batch = append(batch, r)
-			continue
-		default:
-		}
-		if timeout == nil {
-			return batch
-		}
-		select {
-		case r := <-l.queue:
-			batch = append(batch, r)
-		case <-timeout:
-			return batch
-		}
-	}
-	return batch
+	return groupcommit.Fill(l.queue, batch, l.cfg.MaxBatch, wait, nil)
 }
 
 // settled is a request whose fate the commit decided: an index (new or
