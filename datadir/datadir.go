@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/chemledger/chemledger/atomicfile"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/pki"
 )
@@ -147,7 +148,7 @@ func ensureLogKey(l Layout, origin string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeNew(l.LogKey(), []byte(skey+"\n"), 0o600); err != nil {
+		if err := atomicfile.Create(l.LogKey(), []byte(skey+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write log key: %w", err)
 		}
 	case err != nil:
@@ -162,7 +163,7 @@ func ensureLogKey(l Layout, origin string) error {
 	if err != nil {
 		return err
 	}
-	return writeNew(l.LogPub(), []byte(vkey+"\n"), 0o644)
+	return atomicfile.Create(l.LogPub(), []byte(vkey+"\n"), 0o644)
 }
 
 // verifierKeyOf derives the note verifier key from the signing key
@@ -182,23 +183,6 @@ func verifierKeyOf(l Layout) (string, error) {
 	}
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	return note.NewEd25519VerifierKey(parts[2], pub)
-}
-
-// writeNew writes a file that must not exist yet, and syncs it.
-func writeNew(path string, b []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // ReadLogSigner reads the log's note signing key.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/chemledger/chemledger/atomicfile"
 )
 
 // Layout names the files of a PKI directory. Dev mode keeps it in
@@ -188,7 +190,7 @@ func ensureDevCA(l Layout, leaves []devLeaf, now time.Time) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(l.CAKey(), keyPEM, 0o600, false); err != nil {
+	if err := atomicfile.Create(l.CAKey(), keyPEM, 0o600); err != nil {
 		return nil, err
 	}
 	return ca, writeCert(l.CA(), ca.Cert.Raw)
@@ -245,7 +247,7 @@ func ensureLeaf(ca *CA, lf devLeaf, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if err := writeAtomic(lf.key, keyPEM, 0o600, false); err != nil {
+		if err := atomicfile.Create(lf.key, keyPEM, 0o600); err != nil {
 			return err
 		}
 	}
@@ -253,7 +255,7 @@ func ensureLeaf(ca *CA, lf devLeaf, now time.Time) error {
 }
 
 func writeCert(path string, der []byte) error {
-	return writeAtomic(path, pemCerts([][]byte{der}), 0o644, false)
+	return atomicfile.Create(path, pemCerts([][]byte{der}), 0o644)
 }
 
 func exists(path string) (bool, error) {

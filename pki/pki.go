@@ -20,13 +20,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/chemledger/chemledger/atomicfile"
 )
 
 // clockSkew backdates certificates whose start the caller left open, so a
@@ -211,10 +211,10 @@ func WritePEM(certPath, keyPath string, c tls.Certificate) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(keyPath, keyPEM, 0o600, true); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeAtomic(certPath, certPEM, 0o644, true)
+	return atomicfile.Write(certPath, certPEM, 0o644)
 }
 
 func encodePEM(c tls.Certificate) (certPEM, keyPEM []byte, err error) {
@@ -290,62 +290,4 @@ func readKey(path string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("private key %s: %T cannot sign", path, key)
 	}
 	return s, nil
-}
-
-// writeAtomic writes data to a temporary file beside path, syncs it, and
-// moves it into place, so a crash leaves either no file or the whole file.
-// Without replace an existing path is an error, not overwritten, even when
-// it appeared after the caller looked: a second process starting at the
-// same moment must not swap a key under a certificate issued for another.
-func writeAtomic(path string, data []byte, mode fs.FileMode, replace bool) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	// CreateTemp makes the file 0600, so a private key is never readable by
-	// others, not even for a moment; certificates are widened afterwards.
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if replace {
-		err = os.Rename(tmp, path)
-	} else if err = os.Link(tmp, path); err == nil {
-		os.Remove(tmp) // a leftover temporary name is harmless; path is in place
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
