@@ -109,7 +109,7 @@ func EnsureDev(l Layout) error {
 		}
 		// Every demo member holds every role; each role has its own
 		// certificate, and the CLI picks the one a command needs.
-		ms = append(ms, members.Member{ID: d.ID, Name: d.Name, Country: d.Country, Keys: []members.PublicKey{p.Public()}, Roles: members.KnownRoles})
+		ms = append(ms, members.Member{ID: d.ID, Name: d.Name, Country: d.Country, Keys: []members.PublicKey{p.Public()}, Roles: pki.Roles})
 	}
 	if err := members.Write(l.Members(), ms); err != nil {
 		return fmt.Errorf("write members file: %w", err)
@@ -133,7 +133,7 @@ func grantDevRoles(l Layout) error {
 		}
 	}
 	for i := range ms {
-		ms[i].Roles = members.KnownRoles
+		ms[i].Roles = pki.Roles
 	}
 	return members.Write(l.Members(), ms)
 }

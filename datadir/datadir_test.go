@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/pki"
 )
 
 func TestEnsureDevIsIdempotent(t *testing.T) {
@@ -105,8 +106,8 @@ func TestEnsureDevGrantsRolesToAnOldMembersFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range reg.Members() {
-		if len(m.Roles) != len(members.KnownRoles) {
-			t.Fatalf("member %s has roles %v after EnsureDev, want %v", m.ID, m.Roles, members.KnownRoles)
+		if len(m.Roles) != len(pki.Roles) {
+			t.Fatalf("member %s has roles %v after EnsureDev, want %v", m.ID, m.Roles, pki.Roles)
 		}
 	}
 

@@ -17,13 +17,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"sync"
 
 	"github.com/chemledger/chemledger/atomicfile"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/pki"
 )
 
 // File is the JSON shape of a members file.
@@ -66,11 +66,6 @@ type Registry struct {
 	revokedCerts map[string]bool
 }
 
-// KnownRoles are the roles a member can hold.
-var KnownRoles = []string{"submitter", "analyst", "auditor", "admin"}
-
-var memberIDPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,30}$`)
-
 // Load reads and checks a members file.
 func Load(path string) (*Registry, error) {
 	b, err := os.ReadFile(path)
@@ -104,7 +99,7 @@ func New(ms []Member) (*Registry, error) {
 	r := &Registry{byKey: map[string]envelope.Key{}, revokedCerts: map[string]bool{}}
 	seen := map[string]bool{}
 	for _, m := range ms {
-		if !memberIDPattern.MatchString(m.ID) {
+		if !pki.MemberIDPattern.MatchString(m.ID) {
 			return nil, fmt.Errorf("member id %q: want a country code, a dash and an agency name in capitals, like US-CBP", m.ID)
 		}
 		if seen[m.ID] {
@@ -112,8 +107,8 @@ func New(ms []Member) (*Registry, error) {
 		}
 		seen[m.ID] = true
 		for _, role := range m.Roles {
-			if !slices.Contains(KnownRoles, role) {
-				return nil, fmt.Errorf("member %q: role %q is not one of %v", m.ID, role, KnownRoles)
+			if !slices.Contains(pki.Roles, role) {
+				return nil, fmt.Errorf("member %q: role %q is not one of %v", m.ID, role, pki.Roles)
 			}
 		}
 		for _, k := range m.Keys {
@@ -226,8 +221,8 @@ func (r *Registry) RevokeKey(member, keyID string) error {
 
 // SetRole grants (or, with withdrawn, withdraws) a role.
 func (r *Registry) SetRole(member, role string, withdrawn bool) error {
-	if !slices.Contains(KnownRoles, role) {
-		return fmt.Errorf("role %q is not one of %v", role, KnownRoles)
+	if !slices.Contains(pki.Roles, role) {
+		return fmt.Errorf("role %q is not one of %v", role, pki.Roles)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

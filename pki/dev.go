@@ -84,8 +84,8 @@ type devLeaf struct {
 // naming the file to remove.
 func EnsureDev(l Layout, members []string) error {
 	for _, m := range members {
-		if !memberPattern.MatchString(m) {
-			return fmt.Errorf("dev PKI: member %q does not match %s", m, memberPattern)
+		if !MemberIDPattern.MatchString(m) {
+			return fmt.Errorf("dev PKI: member %q does not match %s", m, MemberIDPattern)
 		}
 	}
 	now := time.Now()

@@ -31,9 +31,11 @@ const GatewayURI = "spiffe://" + TrustDomain + "/gateway"
 
 const memberURIPrefix = "spiffe://" + TrustDomain + "/member/"
 
-// memberPattern is the members file's pattern for member ids; a certificate
-// naming anything else could never match a member, so it is refused early.
-var memberPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,30}$`)
+// MemberIDPattern is what a member id looks like (a country code, a dash,
+// an agency: "MX-ANAM"), the one pattern the members file, registry
+// entries and certificates are held to; a certificate naming anything else
+// could never match a member, so it is refused early.
+var MemberIDPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,30}$`)
 
 // ErrNoIdentity is wrapped by every error that says a certificate names no
 // valid chemledger identity.
@@ -193,8 +195,8 @@ func fromCommonName(cn string) (Identity, error) {
 
 // memberRole validates a member id and, when hasRole, a role.
 func memberRole(member, role string, hasRole bool) (Identity, error) {
-	if !memberPattern.MatchString(member) {
-		return Identity{}, fmt.Errorf("member %q does not match %s", member, memberPattern)
+	if !MemberIDPattern.MatchString(member) {
+		return Identity{}, fmt.Errorf("member %q does not match %s", member, MemberIDPattern)
 	}
 	switch {
 	case !hasRole:

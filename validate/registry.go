@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
+	"strings"
 
+	"github.com/chemledger/chemledger/pki"
 	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/refdata"
 )
@@ -116,10 +119,6 @@ func (c *checker) annualRequirement(a *v1.AnnualRequirement) {
 	}
 }
 
-// memberIDPattern is a member id: country code, dash, agency (members
-// package).
-var memberIDPattern = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,30}$`)
-
 // serialPattern is a certificate serial in lower-case hexadecimal.
 var serialPattern = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 
@@ -127,7 +126,7 @@ var serialPattern = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:+/=-]{1,128}$`)
 
 func (c *checker) member(field, id string) {
-	if !memberIDPattern.MatchString(id) {
+	if !pki.MemberIDPattern.MatchString(id) {
 		c.add(field, "%s is not a member id: want a country code, a dash and an agency name in capitals, like US-CBP", quote(id))
 	}
 }
@@ -149,10 +148,8 @@ func (c *checker) memberKey(k *v1.MemberKey) {
 func (c *checker) memberRole(r *v1.MemberRole) {
 	const f = "registry.member_role"
 	c.member(f+".member", r.GetMember())
-	switch r.GetRole() {
-	case "submitter", "analyst", "auditor", "admin":
-	default:
-		c.add(f+".role", "%s is not a role: submitter, analyst, auditor or admin", quote(r.GetRole()))
+	if !slices.Contains(pki.Roles, r.GetRole()) {
+		c.add(f+".role", "%s is not a role: %s", quote(r.GetRole()), strings.Join(pki.Roles, ", "))
 	}
 }
 
