@@ -178,6 +178,10 @@ func (r *Registry) CertificateRevoked(serial string) bool {
 	return r.revokedCerts[serial]
 }
 
+// Revoked reports whether a certificate's identity is revoked: the check
+// a TLS handshake makes (pki.ServerConfig).
+func (r *Registry) Revoked(id pki.Identity) bool { return r.CertificateRevoked(id.Serial) }
+
 // ErrUnknownMember is returned for a change naming no member.
 var ErrUnknownMember = errors.New("not a member")
 

@@ -78,6 +78,24 @@ func LoadServer(caPath, certPath, keyPath string, revoked func(Identity) bool) (
 	return ServerConfig(cert, pool, revoked), nil
 }
 
+// Client is the TLS config of member's certificate in role from the
+// layout, trusting its CA.
+func (l Layout) Client(member, role string) (*tls.Config, error) {
+	return LoadClient(l.CA(), l.ClientCert(member, role), l.ClientKey(member, role))
+}
+
+// Server is the listeners' TLS config and the gateway's client config from
+// the layout.
+func (l Layout) Server(revoked func(Identity) bool) (srv, gw *tls.Config, err error) {
+	if srv, err = LoadServer(l.CA(), l.ServerCert(), l.ServerKey(), revoked); err != nil {
+		return nil, nil, err
+	}
+	if gw, err = LoadClient(l.CA(), l.GatewayCert(), l.GatewayKey()); err != nil {
+		return nil, nil, err
+	}
+	return srv, gw, nil
+}
+
 func load(caPath, certPath, keyPath string) (*x509.CertPool, tls.Certificate, error) {
 	b, err := os.ReadFile(caPath)
 	if err != nil {

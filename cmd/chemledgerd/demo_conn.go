@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net/http"
 	"time"
@@ -33,11 +32,6 @@ func newDemoConns(grpcAddr, httpAddr string, layout datadir.Layout, vkey string,
 	return &demoConns{grpcAddr: grpcAddr, httpAddr: httpAddr, layout: layout, vkey: vkey, plaintext: plaintext, clients: map[string]*client.Client{}}
 }
 
-func (d *demoConns) tls(member, role string) (*tls.Config, error) {
-	l := d.layout.TLS()
-	return pki.LoadClient(l.CA(), l.ClientCert(member, role), l.ClientKey(member, role))
-}
-
 // submitter is a verifying client authenticated as member's submitter.
 func (d *demoConns) submitter(member string) (*client.Client, error) {
 	if c, ok := d.clients[member]; ok {
@@ -45,7 +39,7 @@ func (d *demoConns) submitter(member string) (*client.Client, error) {
 	}
 	opts := []client.Option{client.WithLogVerifierKey(d.vkey)}
 	if !d.plaintext {
-		cfg, err := d.tls(member, pki.RoleSubmitter)
+		cfg, err := d.layout.TLS().Client(member, pki.RoleSubmitter)
 		if err != nil {
 			return nil, err
 		}
@@ -63,7 +57,7 @@ func (d *demoConns) submitter(member string) (*client.Client, error) {
 func (d *demoConns) analyst() (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if !d.plaintext {
-		cfg, err := d.tls(demoAs, pki.RoleAnalyst)
+		cfg, err := d.layout.TLS().Client(demoAs, pki.RoleAnalyst)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +71,7 @@ func (d *demoConns) http() (*http.Client, string, error) {
 	if d.plaintext {
 		return &http.Client{Timeout: 10 * time.Second}, "http://" + d.httpAddr, nil
 	}
-	cfg, err := d.tls(demoAs, pki.RoleAnalyst)
+	cfg, err := d.layout.TLS().Client(demoAs, pki.RoleAnalyst)
 	if err != nil {
 		return nil, "", err
 	}

@@ -279,8 +279,7 @@ func serverTLS(o options, layout datadir.Layout, reg *members.Registry) (srv, gw
 	if ca == "" || cert == "" || key == "" || gwCert == "" || gwKey == "" {
 		return nil, nil, errors.New("TLS needs --tls-ca, --tls-cert, --tls-key, --gateway-cert and --gateway-key (or --dev for development certificates, or --insecure-dev-plaintext)")
 	}
-	revoked := func(id pki.Identity) bool { return reg.CertificateRevoked(id.Serial) }
-	if srv, err = pki.LoadServer(ca, cert, key, revoked); err != nil {
+	if srv, err = pki.LoadServer(ca, cert, key, reg.Revoked); err != nil {
 		return nil, nil, fmt.Errorf("server TLS: %w", err)
 	}
 	if gw, err = pki.LoadClient(ca, gwCert, gwKey); err != nil {

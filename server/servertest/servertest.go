@@ -138,7 +138,7 @@ func Start(dir string, opts Options) (*Instance, error) {
 	scfg.Logger = log
 	scfg.InsecurePlaintext = !opts.TLS
 	if opts.TLS {
-		if scfg.TLS, scfg.GatewayTLS, err = devTLS(layout.TLS(), reg); err != nil {
+		if scfg.TLS, scfg.GatewayTLS, err = layout.TLS().Server(reg.Revoked); err != nil {
 			return fail(err)
 		}
 	}
@@ -196,21 +196,10 @@ func (in *Instance) Stop() error {
 	return err
 }
 
-// devTLS is the server's and the gateway's TLS from a development PKI,
-// refusing certificates the registry revoked.
-func devTLS(l pki.Layout, reg *members.Registry) (srv, gw *tls.Config, err error) {
-	srv, err = pki.LoadServer(l.CA(), l.ServerCert(), l.ServerKey(), func(id pki.Identity) bool { return reg.CertificateRevoked(id.Serial) })
-	if err != nil {
-		return nil, nil, err
-	}
-	gw, err = pki.LoadClient(l.CA(), l.GatewayCert(), l.GatewayKey())
-	return srv, gw, err
-}
-
 // ClientTLS is the TLS config of a demo member acting in role ("" for all
 // its roles).
 func (in *Instance) ClientTLS(member, role string) (*tls.Config, error) {
-	return pki.LoadClient(in.PKI.CA(), in.PKI.ClientCert(member, role), in.PKI.ClientKey(member, role))
+	return in.PKI.Client(member, role)
 }
 
 // TempDir makes a temporary directory for callers without testing.TB.
