@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,23 +25,18 @@ func newAuditCmd(a *app) *cobra.Command {
 		Short: "Print audit records as proto3 JSON, one per line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			page, err := c.AuditRecords(ctx, start, limit)
-			if err != nil {
-				return err
-			}
-			for _, r := range page.GetRecords() {
-				if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+			return a.withClient(cmd, "", pki.RoleAuditor, func(ctx context.Context, c *client.Client) error {
+				page, err := c.AuditRecords(ctx, start, limit)
+				if err != nil {
 					return err
 				}
-			}
-			return nil
+				for _, r := range page.GetRecords() {
+					if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		},
 	}
 	list.Flags().Uint64Var(&start, "start", 0, "first sequence number")
@@ -69,29 +65,24 @@ must still hold that record, unchanged.`,
 					return fmt.Errorf("%s: %w", since, err)
 				}
 			}
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			n, last, err := c.VerifyAuditTrail(ctx, kept)
-			if err != nil {
-				return fmt.Errorf("after %d good records: %w", n, err)
-			}
-			if last == nil {
-				fmt.Fprintln(cmd.OutOrStdout(), "the audit trail is empty")
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "audit trail verified: %d records; the last, seq %d, hashes to %s\n", n, last.GetSeq(), hex.EncodeToString(last.GetHash()))
-			if out != "" {
-				b, _ := json.Marshal(client.AuditHead{Seq: last.GetSeq(), Hash: last.GetHash()})
-				if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
-					return err
+			return a.withClient(cmd, "", pki.RoleAuditor, func(ctx context.Context, c *client.Client) error {
+				n, last, err := c.VerifyAuditTrail(ctx, kept)
+				if err != nil {
+					return fmt.Errorf("after %d good records: %w", n, err)
 				}
-			}
-			return nil
+				if last == nil {
+					fmt.Fprintln(cmd.OutOrStdout(), "the audit trail is empty")
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "audit trail verified: %d records; the last, seq %d, hashes to %s\n", n, last.GetSeq(), hex.EncodeToString(last.GetHash()))
+				if out != "" {
+					b, _ := json.Marshal(client.AuditHead{Seq: last.GetSeq(), Hash: last.GetHash()})
+					if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		},
 	}
 	verify.Flags().StringVar(&since, "since", "", "a record kept by an earlier check (--out): the trail must still hold it")

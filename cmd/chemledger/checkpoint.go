@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
 )
 
@@ -19,24 +21,19 @@ its signature. Keep it (--out) to check later with "verify consistency" that
 the log has only grown since.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, signed, err := c.Checkpoint(ctx)
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				if err := os.WriteFile(out, signed, 0o644); err != nil {
-					return fmt.Errorf("write checkpoint: %w", err)
+			return a.withClient(cmd, "", pki.RoleAuditor, func(ctx context.Context, c *client.Client) error {
+				_, signed, err := c.Checkpoint(ctx)
+				if err != nil {
+					return err
 				}
-			}
-			_, err = cmd.OutOrStdout().Write(signed)
-			return err
+				if out != "" {
+					if err := os.WriteFile(out, signed, 0o644); err != nil {
+						return fmt.Errorf("write checkpoint: %w", err)
+					}
+				}
+				_, err = cmd.OutOrStdout().Write(signed)
+				return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "also write the signed checkpoint to this file")

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -39,38 +41,33 @@ line instead.`,
   chemledger flags list --filter 'severity = CRITICAL AND raised_time >= "2026-03-01T00:00:00Z"' --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			var pageSize int32
-			if limit > 0 && limit <= 1000 {
-				pageSize = int32(limit)
-			}
-			var flags []*chemledgerv1.Flag
-			n := 0
-			for f, err := range c.Flags(ctx, filter, orderBy, pageSize) {
-				if err != nil {
-					return err
+			return a.withClient(cmd, "", pki.RoleAnalyst, func(ctx context.Context, c *client.Client) error {
+				var pageSize int32
+				if limit > 0 && limit <= 1000 {
+					pageSize = int32(limit)
 				}
-				if asJSON {
-					if err := printJSON(cmd.OutOrStdout(), f); err != nil {
+				var flags []*chemledgerv1.Flag
+				n := 0
+				for f, err := range c.Flags(ctx, filter, orderBy, pageSize) {
+					if err != nil {
 						return err
 					}
-				} else {
-					flags = append(flags, f)
+					if asJSON {
+						if err := printJSON(cmd.OutOrStdout(), f); err != nil {
+							return err
+						}
+					} else {
+						flags = append(flags, f)
+					}
+					if n++; limit > 0 && n == limit {
+						break
+					}
 				}
-				if n++; limit > 0 && n == limit {
-					break
+				if asJSON {
+					return nil
 				}
-			}
-			if asJSON {
-				return nil
-			}
-			return printFlagTable(cmd.OutOrStdout(), flags)
+				return printFlagTable(cmd.OutOrStdout(), flags)
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -83,20 +84,15 @@ func (a *app) dispose(cmd *cobra.Command, flagID string, fl disposeFlags) error 
 		return fmt.Errorf("--submission-id %q: want 1 to 128 letters, digits and \"-_.:\"", id)
 	}
 
-	ctx, cancel := a.context(cmd)
-	defer cancel()
-	c, err := a.dial(ctx, cmd.ErrOrStderr(), key.Member, pki.RoleAnalyst)
-	if err != nil {
+	return a.withClient(cmd, key.Member, pki.RoleAnalyst, func(ctx context.Context, c *client.Client) error {
+		r, err := c.Dispose(ctx, flagID, status, fl.note, key.Signer(), id)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "flag %s %s by %s: entry %d (%s), inclusion verified at size %d\n",
+			flagID, strings.TrimPrefix(status.String(), "DISPOSITION_STATUS_"), r.Member, r.Index, r.SubmissionID, r.Checkpoint.Size)
 		return err
-	}
-	defer c.Close()
-	r, err := c.Dispose(ctx, flagID, status, fl.note, key.Signer(), id)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(cmd.OutOrStdout(), "flag %s %s by %s: entry %d (%s), inclusion verified at size %d\n",
-		flagID, strings.TrimPrefix(status.String(), "DISPOSITION_STATUS_"), r.Member, r.Index, r.SubmissionID, r.Checkpoint.Size)
-	return err
+	})
 }
 
 // dispositionID names a disposition after what it says, so that a rerun

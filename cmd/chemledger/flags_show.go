@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -24,21 +26,16 @@ proof. With --json it prints the chemledger.v1.FlagDetail, proofs included,
 in proto3 JSON, for checking again offline.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			d, err := c.Flag(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			return printFlagDetail(cmd.OutOrStdout(), d)
+			return a.withClient(cmd, "", pki.RoleAnalyst, func(ctx context.Context, c *client.Client) error {
+				d, err := c.Flag(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), d)
+				}
+				return printFlagDetail(cmd.OutOrStdout(), d)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the flag, evidence and proofs as proto3 JSON")

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
 )
 
@@ -20,23 +22,18 @@ func newGetCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
-			if err != nil {
+			return a.withClient(cmd, "", pki.RoleAnalyst, func(ctx context.Context, c *client.Client) error {
+				e, err := c.Get(ctx, index)
+				if err != nil {
+					return err
+				}
+				b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(e)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
 				return err
-			}
-			defer c.Close()
-			e, err := c.Get(ctx, index)
-			if err != nil {
-				return err
-			}
-			b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(e)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
-			return err
+			})
 		},
 	}
 }

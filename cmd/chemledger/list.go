@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
 )
 
@@ -22,30 +24,25 @@ func newListCmd(a *app) *cobra.Command {
   chemledger list --filter 'member = "MX-ANAM" AND integrated_time >= "2026-01-01T00:00:00Z"' --limit 10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			n := 0
-			for e, err := range c.List(ctx, filter, pageSize) {
-				if err != nil {
-					return err
+			return a.withClient(cmd, "", pki.RoleAnalyst, func(ctx context.Context, c *client.Client) error {
+				n := 0
+				for e, err := range c.List(ctx, filter, pageSize) {
+					if err != nil {
+						return err
+					}
+					b, err := protojson.Marshal(e)
+					if err != nil {
+						return err
+					}
+					if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b); err != nil {
+						return err
+					}
+					if n++; limit > 0 && n == limit {
+						break
+					}
 				}
-				b, err := protojson.Marshal(e)
-				if err != nil {
-					return err
-				}
-				if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b); err != nil {
-					return err
-				}
-				if n++; limit > 0 && n == limit {
-					break
-				}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -168,3 +168,16 @@ func (a *app) logVerifierKey() (string, error) {
 	// back to trusting the server.
 	return datadir.ReadLogVerifierKey(l)
 }
+
+// withClient runs fn with a client of the log authenticated as member (""
+// for --as) in role, within --timeout, and closes it after.
+func (a *app) withClient(cmd *cobra.Command, member, role string, fn func(ctx context.Context, c *client.Client) error) error {
+	ctx, cancel := a.context(cmd)
+	defer cancel()
+	c, err := a.dial(ctx, cmd.ErrOrStderr(), member, role)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(ctx, c)
+}

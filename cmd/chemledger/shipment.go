@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -35,21 +37,16 @@ chemledger.v1.Shipment in proto3 JSON.`,
 		Example: `  chemledger shipment show PEN-CN-2026-000871`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			s, err := c.Shipment(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), s)
-			}
-			return printShipment(cmd.OutOrStdout(), s)
+			return a.withClient(cmd, "", pki.RoleAnalyst, func(ctx context.Context, c *client.Client) error {
+				s, err := c.Shipment(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), s)
+				}
+				return printShipment(cmd.OutOrStdout(), s)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the shipment as proto3 JSON")

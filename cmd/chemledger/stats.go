@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -25,21 +27,16 @@ the chemledger.v1.Stats in proto3 JSON.`,
 		Example: `  chemledger stats --filter 'status = OPEN'`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			st, err := c.Stats(ctx, filter)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), st)
-			}
-			return printStats(cmd.OutOrStdout(), st)
+			return a.withClient(cmd, "", pki.RoleAnalyst, func(ctx context.Context, c *client.Client) error {
+				st, err := c.Stats(ctx, filter)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), st)
+				}
+				return printStats(cmd.OutOrStdout(), st)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&filter, "filter", "", "AIP-160 filter on rule_id, severity, status, country, cas, shipment_ref (=) and raised_time (<, <=, >, >=)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -33,19 +34,14 @@ func newVerifyInclusionCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
-			if err != nil {
+			return a.withClient(cmd, "", pki.RoleAuditor, func(ctx context.Context, c *client.Client) error {
+				cp, err := c.VerifyInclusion(ctx, index)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "entry %d is included in the tree of size %d (root %s)\n", index, cp.Size, base64.StdEncoding.EncodeToString(cp.Root))
 				return err
-			}
-			defer c.Close()
-			cp, err := c.VerifyInclusion(ctx, index)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "entry %d is included in the tree of size %d (root %s)\n", index, cp.Size, base64.StdEncoding.EncodeToString(cp.Root))
-			return err
+			})
 		},
 	}
 }
@@ -65,32 +61,27 @@ history, and exits non-zero.`,
 			if err != nil {
 				return fmt.Errorf("read kept checkpoint: %w", err)
 			}
-			ctx, cancel := a.context(cmd)
-			defer cancel()
-			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAuditor)
-			if err != nil {
+			return a.withClient(cmd, "", pki.RoleAuditor, func(ctx context.Context, c *client.Client) error {
+				latest, _, err := c.VerifyConsistency(ctx, kept)
+				var ce *client.ConsistencyError
+				if errors.As(err, &ce) {
+					// The evidence is the command's output; the error only says
+					// that it failed.
+					fmt.Fprintln(cmd.OutOrStdout(), ce.Error())
+					return errors.New("the log is not consistent with the kept checkpoint")
+				}
+				if err != nil {
+					return err
+				}
+				// The client has verified the kept note; this only reads its size.
+				body, _, _ := bytes.Cut(kept, []byte("\n\n"))
+				k, err := checkpoint.Parse(string(body) + "\n")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "the log of size %d extends the kept checkpoint of size %d\n", latest.Size, k.Size)
 				return err
-			}
-			defer c.Close()
-			latest, _, err := c.VerifyConsistency(ctx, kept)
-			var ce *client.ConsistencyError
-			if errors.As(err, &ce) {
-				// The evidence is the command's output; the error only says
-				// that it failed.
-				fmt.Fprintln(cmd.OutOrStdout(), ce.Error())
-				return errors.New("the log is not consistent with the kept checkpoint")
-			}
-			if err != nil {
-				return err
-			}
-			// The client has verified the kept note; this only reads its size.
-			body, _, _ := bytes.Cut(kept, []byte("\n\n"))
-			k, err := checkpoint.Parse(string(body) + "\n")
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "the log of size %d extends the kept checkpoint of size %d\n", latest.Size, k.Size)
-			return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "file with the signed checkpoint kept from before")
