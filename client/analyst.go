@@ -216,10 +216,7 @@ func (c *Client) verifyAuditChain(ctx context.Context, kept *AuditHead) (uint64,
 		}
 		recs := make([]audit.Record, len(page.GetRecords()))
 		for i, r := range page.GetRecords() {
-			recs[i] = audit.Record{
-				Seq: r.GetSeq(), Time: r.GetTime().AsTime(), Principal: r.GetPrincipal(), Via: r.GetVia(), Method: r.GetMethod(),
-				Resources: r.GetResources(), Outcome: r.GetOutcome(), Prev: r.GetPrev(), Hash: r.GetHash(),
-			}
+			recs[i] = audit.FromProto(r)
 		}
 		if len(recs) > 0 && recs[0].Seq != n {
 			return n, last, fmt.Errorf("%w: audit trail page starts at seq %d, want %d", ErrVerification, recs[0].Seq, n)
