@@ -131,18 +131,27 @@ type keyring struct {
 	conns  *demoConns
 }
 
+// key is member's private key, read once.
+func (k keyring) key(member string) (members.PrivateKey, error) {
+	key, ok := k.keys[member]
+	if !ok {
+		var err error
+		if key, err = members.ReadPrivateKey(k.layout.MemberKey(member)); err != nil {
+			return members.PrivateKey{}, err
+		}
+		k.keys[member] = key
+	}
+	return key, nil
+}
+
 func (k keyring) submit(ctx context.Context, member, payloadType string, payload []byte, id string) (*client.Receipt, error) {
 	c, err := k.conns.submitter(member)
 	if err != nil {
 		return nil, err
 	}
-	key, ok := k.keys[member]
-	if !ok {
-		var err error
-		if key, err = members.ReadPrivateKey(k.layout.MemberKey(member)); err != nil {
-			return nil, err
-		}
-		k.keys[member] = key
+	key, err := k.key(member)
+	if err != nil {
+		return nil, err
 	}
 	env, err := envelope.Sign(payloadType, payload, key.Signer())
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"iter"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -17,22 +17,22 @@ import (
 )
 
 // runScenarioDemo submits a generated year of trade (detect/scenario: a
-// dozen countries, forty-five companies, labelled diversion cases) over one
-// bulk stream, then shows what the detector made of it.
+// dozen countries, forty-five companies, labelled diversion cases) over
+// bulk streams, then shows what the detector made of it.
 func runScenarioDemo(ctx context.Context, d *demoConns, out io.Writer) error {
-	layout := d.layout
 	sc := scenario.Generate(scenario.DefaultConfig())
-	keys := map[string]members.PrivateKey{}
-	var items []client.Item
-	var itemMembers []string
+	keys := keyring{layout: d.layout, keys: map[string]members.PrivateKey{}, conns: d}
+	// A member submits only as itself: consecutive items of one member
+	// make a run, sent over that member's stream, in the year's order.
+	type run struct {
+		member string
+		items  []client.Item
+	}
+	var runs []run
 	for _, it := range sc.Items {
-		key, ok := keys[it.Member]
-		if !ok {
-			var err error
-			if key, err = members.ReadPrivateKey(layout.MemberKey(it.Member)); err != nil {
-				return err
-			}
-			keys[it.Member] = key
+		key, err := keys.key(it.Member)
+		if err != nil {
+			return err
 		}
 		// Deterministic protobuf, so that a second run sends the same
 		// bytes and changes nothing.
@@ -54,37 +54,25 @@ func runScenarioDemo(ctx context.Context, d *demoConns, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		items = append(items, client.Item{SubmissionID: it.Member + ":" + id, Envelope: env})
-		itemMembers = append(itemMembers, it.Member)
+		if len(runs) == 0 || runs[len(runs)-1].member != it.Member {
+			runs = append(runs, run{member: it.Member})
+		}
+		r := &runs[len(runs)-1]
+		r.items = append(r.items, client.Item{SubmissionID: it.Member + ":" + id, Envelope: env})
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	fmt.Fprintf(out, "\n== demo: a generated year of trade — %d entries, %d labelled diversion cases, over bulk streams, each member on its own connection ==\n", len(items), len(sc.Cases))
+	fmt.Fprintf(out, "\n== demo: a generated year of trade — %d entries, %d labelled diversion cases, over bulk streams, each member on its own connection ==\n", len(sc.Items), len(sc.Cases))
 	start := time.Now()
 	var accepted, refused int
 	var last client.BulkResult
-	// A member submits only as itself: consecutive items of one member go
-	// over that member's stream, in the year's order.
-	for from := 0; from < len(items); {
-		member := itemMembers[from]
-		to := from + 1
-		for to < len(items) && itemMembers[to] == member {
-			to++
-		}
-		c, err := d.submitter(member)
+	for _, rn := range runs {
+		c, err := d.submitter(rn.member)
 		if err != nil {
 			return err
 		}
-		run := items[from:to]
-		seq := func(yield func(client.Item) bool) {
-			for _, it := range run {
-				if !yield(it) {
-					return
-				}
-			}
-		}
-		if err := c.SubmitStream(ctx, iter.Seq[client.Item](seq), func(r client.BulkResult) {
+		if err := c.SubmitStream(ctx, slices.Values(rn.items), func(r client.BulkResult) {
 			if r.Err != nil {
 				refused++
 				if refused <= 3 {
@@ -97,7 +85,6 @@ func runScenarioDemo(ctx context.Context, d *demoConns, out io.Writer) error {
 		}); err != nil {
 			return err
 		}
-		from = to
 	}
 	fmt.Fprintf(out, "== %d accepted, %d refused in %v; every batch checkpoint verified (last: size %d) ==\n",
 		accepted, refused, time.Since(start).Round(time.Millisecond), last.Checkpoint.Size)
@@ -124,7 +111,7 @@ func runScenarioDemo(ctx context.Context, d *demoConns, out io.Writer) error {
 	}
 	curl, base := d.curl()
 	fmt.Fprintf(out, "Open one: %s '%s/v1/flags?order_by=severity%%20desc&page_size=5'\n", curl, base)
-	fmt.Fprintf(out, "      or: go run ./cmd/chemledger --data-dir %s flags list\n\n", layout.Dir)
+	fmt.Fprintf(out, "      or: go run ./cmd/chemledger --data-dir %s flags list\n\n", d.layout.Dir)
 	return nil
 }
 
