@@ -265,7 +265,7 @@ func (e *Engine) newParty(s *State, p *chemledgerv1.Party) *Party {
 	if out.Norm = s.normName(out.Name); out.Norm == "" {
 		return &Party{Name: out.Name, Country: out.Country, IDs: out.IDs}
 	}
-	out.Key = compactName(out.Norm) + "|" + out.Country
+	out.setKeys()
 	out.Profile = out.Key
 	if len(out.IDs) > 0 {
 		out.Profile += "|" + strings.Join(out.IDs, ",")

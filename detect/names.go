@@ -19,29 +19,15 @@ import (
 // lands on the same string.
 func NormalizeName(s string) string { return normalizeName(s, true) }
 
-// sameLetters reports whether two names are alike without mapping
-// look-alike letters. Screening folds them so that a listed company
-// spelt with a Cyrillic "а" is still found; a licence must not, or a
-// company spelt that way would hold the genuine one's licence.
-func sameLetters(a, b string) bool {
-	return compactName(normalizeName(a, false)) == compactName(normalizeName(b, false))
+// setKeys sets a party's Key and Letters from its normalised name.
+func (p *Party) setKeys() {
+	p.Key = compactName(p.Norm) + "|" + p.Country
+	p.Letters = compactName(normalizeName(p.Name, false)) + "|" + p.Country
 }
 
-// letterKey is a party's key with look-alike letters kept as they are:
-// what tells "Acme" from "Аcme" where a history must not be shared.
-// For a name without look-alike letters it is the party's Key.
-func letterKey(p *Party) string {
-	if p.Key == "" {
-		return ""
-	}
-	return compactName(normalizeName(p.Name, false)) + "|" + p.Country
-}
-
-// lookAlike reports whether two names are the same only once look-alike
-// letters are mapped: one party posing as another.
-func lookAlike(a, b string) bool {
-	return !sameLetters(a, b) && compactName(normalizeName(a, true)) == compactName(normalizeName(b, true))
-}
+// lookAlike reports whether two parties are the same only once look-alike
+// letters are mapped: one posing as the other.
+func lookAlike(a, b *Party) bool { return a.Key == b.Key && a.Letters != b.Letters }
 
 // lookAlikeNote says which look-alike letters a name uses, for an
 // explanation: on screen the two spellings cannot be told apart.

@@ -20,7 +20,7 @@ func evalNewCounterparty(c *evalCtx) {
 		return // the first event of the log: everyone is new
 	}
 	// By its own letters: a look-alike of an old counterparty is new.
-	first, seen := c.v.FirstSeen(letterKey(p))
+	first, seen := c.v.FirstSeen(p.Letters)
 	if !seen || first.Occurred.After(l.Occurred) {
 		first = Sighting{Occurred: l.Occurred, Index: l.Index}
 	}

@@ -112,7 +112,7 @@ func evalConsigneeChanged(c *evalCtx) {
 		// A name that matches only through look-alike letters (a Cyrillic
 		// "о" for a Latin "o") is another company posing as the notified
 		// one: the swap this rule exists for.
-		if _, same := similarEnough(p.Consignee.Norm, l.Consignee.Norm, th.get("name_similarity")); same && !lookAlike(p.Consignee.Name, l.Consignee.Name) {
+		if _, same := similarEnough(p.Consignee.Norm, l.Consignee.Norm, th.get("name_similarity")); same && !lookAlike(p.Consignee, l.Consignee) {
 			return
 		}
 	}

@@ -441,6 +441,7 @@ func readSnapshot(r *snapReader) *State {
 
 func (w *snapWriter) party(p Party) {
 	w.sym(p.Key)
+	w.sym(p.Letters)
 	w.sym(p.Name)
 	w.sym(p.Norm)
 	w.sym(p.Country)
@@ -452,7 +453,7 @@ func (w *snapWriter) party(p Party) {
 }
 
 func (r *snapReader) party() Party {
-	p := Party{Key: r.sym(), Name: r.sym(), Norm: r.sym(), Country: r.sym()}
+	p := Party{Key: r.sym(), Letters: r.sym(), Name: r.sym(), Norm: r.sym(), Country: r.sym()}
 	if n := r.count(); n > 0 {
 		p.IDs = make([]string, n)
 		for i := range p.IDs {

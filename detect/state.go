@@ -97,7 +97,7 @@ func (s *State) Licences(p Party) []Licence {
 // holder since the index entry was made. A name matches only letter for
 // letter: one that matches through look-alike letters is another party.
 func holds(p Party, l *Licence) bool {
-	if p.Key != "" && p.Key == l.Holder.Key && sameLetters(p.Name, l.Holder.Name) {
+	if p.Key != "" && p.Letters == l.Holder.Letters {
 		return true
 	}
 	for _, id := range p.IDs {
@@ -386,9 +386,9 @@ func (s *State) sight(p *Party, l *Leg) {
 	// letters, so that it does not inherit the genuine company's history
 	// (R21). Look-alike letters never survive into a Key, so the two kinds
 	// of key cannot collide.
-	if k := letterKey(p); k != p.Key {
-		if f, ok := s.firstSeen[k]; !ok || l.Occurred.Before(f.Occurred) {
-			s.firstSeen[k] = Sighting{Occurred: l.Occurred, Index: l.Index}
+	if p.Letters != p.Key {
+		if f, ok := s.firstSeen[p.Letters]; !ok || l.Occurred.Before(f.Occurred) {
+			s.firstSeen[p.Letters] = Sighting{Occurred: l.Occurred, Index: l.Index}
 		}
 	}
 	if _, ok := s.profiles[p.Profile]; !ok {

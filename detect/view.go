@@ -64,7 +64,15 @@ type View interface {
 type Party struct {
 	// Key is the normalised name without spaces and the country,
 	// "name|CC"; empty when the event names no party in this role.
+	// Look-alike letters are mapped to the Latin ones they imitate, so a
+	// name spelt with a Cyrillic "а" lands on the same Key: what screening
+	// and the aggregating rules (an order split across spellings) need.
 	Key string
+	// Letters is Key with look-alike letters kept as they are: the party's
+	// identity where a look-alike must not pass for the genuine company (a
+	// licence, a counterparty's history). It equals Key for a name without
+	// look-alike letters.
+	Letters string
 	// Name is the name as declared.
 	Name string
 	// Norm is NormalizeName(Name).
