@@ -5,6 +5,7 @@ package failpoint
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,6 +50,9 @@ type point struct {
 // armed is read once, before main, and never changed: Inject needs no lock.
 var armed map[string]*point
 
+// armErr is why EnvVar could not be read; Err reports it to main.
+var armErr error
+
 func init() {
 	spec := os.Getenv(EnvVar)
 	if spec == "" {
@@ -56,8 +60,8 @@ func init() {
 	}
 	m, err := Parse(spec)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s=%q: %v\n", EnvVar, spec, err)
-		os.Exit(2)
+		armErr = fmt.Errorf("%s=%q: %w", EnvVar, spec, err)
+		return
 	}
 	armed = make(map[string]*point, len(m))
 	for name, t := range m {
@@ -65,6 +69,10 @@ func init() {
 	}
 	fmt.Fprintf(os.Stderr, "failpoints armed: %s\n", spec)
 }
+
+// Err is the error in EnvVar, if any: main refuses to start with
+// failpoints it was asked for but could not arm.
+func Err() error { return armErr }
 
 // Trigger is a parsed ACTION[@N].
 type Trigger struct {
@@ -84,11 +92,7 @@ func Parse(spec string) (map[string]Trigger, error) {
 		if !ok {
 			return nil, fmt.Errorf("%q: want NAME=ACTION[@N]", item)
 		}
-		known := false
-		for _, n := range Names {
-			known = known || n == name
-		}
-		if !known {
+		if !slices.Contains(Names, name) {
 			return nil, fmt.Errorf("%q: no failpoint %q (have %s)", item, name, strings.Join(Names, ", "))
 		}
 		if _, dup := out[name]; dup {

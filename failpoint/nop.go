@@ -8,3 +8,6 @@ func Inject(name string) {}
 
 // Enabled reports whether this build has failpoints.
 const Enabled = false
+
+// Err is nil: there is nothing to arm.
+func Err() error { return nil }

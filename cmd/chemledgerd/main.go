@@ -28,6 +28,7 @@ import (
 	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/detect"
+	"github.com/chemledger/chemledger/failpoint"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/server"
@@ -136,6 +137,9 @@ func newLogger(o options, w io.Writer) (*slog.Logger, error) {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if err := failpoint.Err(); err != nil {
+		return err
+	}
 	if len(args) > 0 && args[0] == "rebuild" {
 		return runRebuild(args[1:], stderr)
 	}
