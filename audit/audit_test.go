@@ -83,7 +83,8 @@ func wantBroken(tb testing.TB, err error, seq uint64) {
 }
 
 func TestConcurrentAppends(t *testing.T) {
-	const goroutines, each, total = 64, 50, 64 * 50
+	const goroutines, each = 64, 50
+	const total = goroutines * each
 	path := filepath.Join(t.TempDir(), "audit.db")
 	s := openStore(t, path, Options{NoSync: true})
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -129,24 +128,9 @@ func benchLedger(b *testing.B, n, consignees int) (*storage.Store, *ledger.Ledge
 	if err != nil {
 		b.Fatal(err)
 	}
-	signer, err := datadir.ReadLogSigner(layout)
-	if err != nil {
-		b.Fatal(err)
-	}
-	vkey, _ := datadir.ReadLogVerifierKey(layout)
-	verifier, _ := note.NewVerifier(vkey)
-	store, err := storage.Open(layout.DB(), storage.DefaultOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := ledger.DefaultConfig(signer, verifier)
-	cfg.Logger = quiet
-	l, err := ledger.Open(store, cfg)
-	if err != nil {
-		store.Close()
-		b.Fatal(err)
-	}
+	store, l := openLedger(b, layout, nil)
 	b.Cleanup(func() { l.Close(); store.Close() })
+	signer := key.Signer()
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	outcomes := make([]<-chan ledger.Outcome, n)
 	for i := range n {
@@ -163,7 +147,7 @@ func benchLedger(b *testing.B, n, consignees int) (*storage.Store, *ledger.Ledge
 		if err != nil {
 			b.Fatal(err)
 		}
-		env, err := envelope.Sign(envelope.PayloadTypeEventProto, payload, key.Signer())
+		env, err := envelope.Sign(envelope.PayloadTypeEventProto, payload, signer)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -78,24 +78,43 @@ func newFixture(tb testing.TB, dir string) *fixture {
 
 func (f *fixture) open(tb testing.TB) {
 	tb.Helper()
-	signer, err := datadir.ReadLogSigner(f.layout)
+	// One entry a second, so that times differ as they would in life.
+	clock := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.store, f.ledger = openLedger(tb, f.layout, func() time.Time { clock = clock.Add(time.Second); return clock })
+	tb.Cleanup(f.close)
+}
+
+// openLedger opens the ledger of the dev data dir at layout, with now as
+// its clock unless now is nil. The caller closes both.
+func openLedger(tb testing.TB, layout datadir.Layout, now func() time.Time) (*storage.Store, *ledger.Ledger) {
+	tb.Helper()
+	signer, err := datadir.ReadLogSigner(layout)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	vkey, _ := datadir.ReadLogVerifierKey(f.layout)
-	verifier, _ := note.NewVerifier(vkey)
-	if f.store, err = storage.Open(f.layout.DB(), storage.DefaultOptions()); err != nil {
+	vkey, err := datadir.ReadLogVerifierKey(layout)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := storage.Open(layout.DB(), storage.DefaultOptions())
+	if err != nil {
 		tb.Fatal(err)
 	}
 	cfg := ledger.DefaultConfig(signer, verifier)
 	cfg.Logger = quiet
-	// One entry a second, so that times differ as they would in life.
-	clock := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	cfg.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
-	if f.ledger, err = ledger.Open(f.store, cfg); err != nil {
+	if now != nil {
+		cfg.Now = now
+	}
+	l, err := ledger.Open(store, cfg)
+	if err != nil {
+		store.Close()
 		tb.Fatal(err)
 	}
-	tb.Cleanup(f.close)
+	return store, l
 }
 
 func (f *fixture) close() {
@@ -193,39 +212,42 @@ func TestRebuildIsByteIdentical(t *testing.T) {
 	f := newFixture(t, dir)
 	half := len(f.subs) / 2
 	f.submit(t, f.subs[:half]...)
-	d := openDeriver(t, f)
-	_ = d
+	openDeriver(t, f)
 	f.close()
 
 	// Restart mid-stream: the detector resumes from what it had applied.
 	f.open(t)
 	f.submit(t, f.subs[half:]...)
-	d = openDeriver(t, f)
+	sweepAndRebuild(t, f, openDeriver(t, f))
+}
+
+// sweepAndRebuild sweeps d as of 2027 and checks that the stored and
+// in-memory flags are those a rebuild gives, byte for byte.
+func sweepAndRebuild(tb testing.TB, f *fixture, d *Deriver) {
+	tb.Helper()
 	asOf := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := d.Sweep(asOf); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	live := storedFlags(t, f.store)
+	live := storedFlags(tb, f.store)
 	liveSnap, _ := json.Marshal(d.Snapshot())
 	if len(live) == 0 {
-		t.Fatal("no flags derived from the examples")
+		tb.Fatal("no flags derived from the examples")
 	}
-
 	if err := d.Rebuild(asOf); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	r := d
-	rebuilt := storedFlags(t, f.store)
+	rebuilt := storedFlags(tb, f.store)
 	if len(rebuilt) != len(live) {
-		t.Fatalf("rebuild stored %d flags, the live detector %d", len(rebuilt), len(live))
+		tb.Fatalf("rebuild stored %d flags, the live detector %d", len(rebuilt), len(live))
 	}
 	for id, b := range live {
 		if rebuilt[id] != b {
-			t.Errorf("flag %s differs after rebuild:\nlive    %s\nrebuilt %s", id, b, rebuilt[id])
+			tb.Errorf("flag %s differs after rebuild:\nlive    %s\nrebuilt %s", id, b, rebuilt[id])
 		}
 	}
-	if snap, _ := json.Marshal(r.Snapshot()); !bytes.Equal(snap, liveSnap) {
-		t.Error("in-memory flags differ after rebuild")
+	if snap, _ := json.Marshal(d.Snapshot()); !bytes.Equal(snap, liveSnap) {
+		tb.Error("in-memory flags differ after rebuild")
 	}
 }
 

@@ -60,10 +60,11 @@ func appendRestartLog(tb testing.TB, f *fixture, n int) {
 	signer := f.keys["CN-GACC"].Signer()
 	subs := make([]ledger.Submission, n)
 	var wg sync.WaitGroup
-	errs := make(chan error, runtime.GOMAXPROCS(0))
-	for w := range runtime.GOMAXPROCS(0) {
+	workers := runtime.GOMAXPROCS(0)
+	errs := make(chan error, workers)
+	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < n; i += runtime.GOMAXPROCS(0) {
+			for i := w; i < n; i += workers {
 				ev := restartEvent(i)
 				payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
 				if err == nil {

@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"bytes"
 	"reflect"
+	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -19,4 +21,29 @@ func StateDiff(a, b *State) string {
 	return cmp.Diff(&x, &y,
 		cmp.AllowUnexported(State{}, history[Order]{}, history[Refusal]{}, dueItem{}),
 		cmpopts.EquateEmpty())
+}
+
+// RoundTrip snapshots s and restores the snapshot, checking that nothing
+// was lost and that the encoding is stable.
+func RoundTrip(tb testing.TB, e *Engine, s *State) *State {
+	tb.Helper()
+	b, err := e.EncodeState(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, err := e.DecodeState(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if diff := StateDiff(s, r); diff != "" {
+		tb.Fatalf("restored state differs (-before +restored):\n%s", diff)
+	}
+	again, err := e.EncodeState(r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !bytes.Equal(again, b) {
+		tb.Fatalf("a restored state encodes differently (%d and %d bytes)", len(b), len(again))
+	}
+	return r
 }

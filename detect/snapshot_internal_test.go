@@ -90,18 +90,7 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 	s.raised["R1-abc"], s.consumed["R9\x00SHP-1"] = struct{}{}, struct{}{}
 	s.due = dueQueue{{due: filled[time.Time](&n), ref: "SHP-2"}, {due: filled[time.Time](&n), ref: "SHP-1"}}
 
-	e := NewEngine(DefaultPolicy())
-	b, err := e.EncodeState(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := e.DecodeState(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := StateDiff(s, got); diff != "" {
-		t.Fatalf("state after a round trip differs (-before +after):\n%s", diff)
-	}
+	got := RoundTrip(t, NewEngine(DefaultPolicy()), s)
 	for _, sh := range got.shipments {
 		if sh.Movement != sh.Export || sh.Export.Consignee != sh.Export.Importer || sh.PEN.Exporter != &noParty {
 			t.Errorf("shipment %s: shared legs or parties came back as copies", sh.Ref)

@@ -31,7 +31,7 @@ func foldResumed(tb testing.TB, e *detect.Engine, recs []detect.Record, sweepEve
 	var last time.Time
 	for i, r := range recs {
 		if i == k {
-			s = roundTrip(tb, e, s)
+			s = detect.RoundTrip(tb, e, s)
 			// The raised-flag memory came along: sweeping again as of the
 			// last sweep raises nothing.
 			if fs := e.Sweep(s, last); len(fs) != 0 {
@@ -45,35 +45,10 @@ func foldResumed(tb testing.TB, e *detect.Engine, recs []detect.Record, sweepEve
 		}
 	}
 	if k == len(recs) {
-		s = roundTrip(tb, e, s)
+		s = detect.RoundTrip(tb, e, s)
 	}
 	emit(e.Sweep(s, recs[len(recs)-1].Time.AddDate(1, 0, 0)))
 	return buf.Bytes(), s
-}
-
-// roundTrip snapshots s and restores the snapshot, checking that nothing
-// was lost and that the encoding is stable.
-func roundTrip(tb testing.TB, e *detect.Engine, s *detect.State) *detect.State {
-	tb.Helper()
-	b, err := e.EncodeState(s)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r, err := e.DecodeState(b)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if diff := detect.StateDiff(s, r); diff != "" {
-		tb.Fatalf("restored state differs (-folded +restored):\n%s", diff)
-	}
-	again, err := e.EncodeState(r)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if !bytes.Equal(again, b) {
-		tb.Fatalf("a restored state encodes differently (%d and %d bytes)", len(b), len(again))
-	}
-	return r
 }
 
 // Folding [0, k), snapshotting, restoring and folding [k, n) gives the
@@ -113,22 +88,28 @@ func firstDiff(a, b []byte) string {
 	return fmt.Sprintf("one is a prefix of the other (%d and %d lines)", len(al), len(bl))
 }
 
+// snapshotAfter applies the next n records of g to a new state, without
+// sweeping, and returns the state's snapshot.
+func snapshotAfter(tb testing.TB, e *detect.Engine, g *synth, n int) []byte {
+	tb.Helper()
+	s := detect.NewState()
+	for range n {
+		e.Apply(s, g.next())
+	}
+	b, err := e.EncodeState(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
 // Two folds of the same records snapshot to the same bytes, whatever order
 // their maps iterate in.
 func TestSnapshotIsDeterministic(t *testing.T) {
 	e := detect.NewEngine(detect.DefaultPolicy())
 	var snaps [2][]byte
 	for i := range snaps {
-		g := newSynth(5, 200, 20)
-		s := detect.NewState()
-		for range 5000 {
-			e.Apply(s, g.next())
-		}
-		b, err := e.EncodeState(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snaps[i] = b
+		snaps[i] = snapshotAfter(t, e, newSynth(5, 200, 20), 5000)
 	}
 	if !bytes.Equal(snaps[0], snaps[1]) {
 		t.Fatalf("two folds of the same records snapshot differently (%d and %d bytes)", len(snaps[0]), len(snaps[1]))
@@ -139,15 +120,7 @@ func TestSnapshotIsDeterministic(t *testing.T) {
 // refused, never restored.
 func TestSnapshotRefused(t *testing.T) {
 	e := detect.NewEngine(detect.DefaultPolicy())
-	g := newSynth(3, 100, 10)
-	s := detect.NewState()
-	for range 2000 {
-		e.Apply(s, g.next())
-	}
-	good, err := e.EncodeState(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := snapshotAfter(t, e, newSynth(3, 100, 10), 2000)
 	other := detect.DefaultPolicy()
 	other.Version += "-other"
 	flip := func(i int) []byte {

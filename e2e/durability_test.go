@@ -56,6 +56,10 @@ type history struct {
 	acked map[string]ack
 }
 
+func newHistory() *history {
+	return &history{sent: map[string][]byte{}, acked: map[string]ack{}}
+}
+
 func (h *history) send(id string, env []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -68,14 +72,17 @@ func (h *history) ack(a ack) {
 	h.acked[a.id] = a
 }
 
-func durabilityRounds(tb testing.TB) int {
-	s := os.Getenv("CHEMLEDGER_E2E_ROUNDS")
+// countFromEnv is the number (of rounds, of histories: what) that the
+// environment variable env asks for, def if it is not set.
+func countFromEnv(tb testing.TB, env string, def int, what string) int {
+	tb.Helper()
+	s := os.Getenv(env)
 	if s == "" {
-		return defaultRounds
+		return def
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		tb.Fatalf("CHEMLEDGER_E2E_ROUNDS=%q, want a number of rounds, 1 or more", s)
+		tb.Fatalf("%s=%q, want a number of %s, 1 or more", env, s, what)
 	}
 	return n
 }
@@ -86,13 +93,13 @@ func durabilityRounds(tb testing.TB) int {
 // contiguous, its signed root is the root of its leaves and it extends every
 // checkpoint a client was shown; and that no submission is in it twice.
 func TestDurabilityUnderSIGKILL(t *testing.T) {
-	rounds := durabilityRounds(t)
+	rounds := countFromEnv(t, "CHEMLEDGER_E2E_ROUNDS", defaultRounds, "rounds")
 	dir := t.TempDir()
 	d := startDaemon(t, dir)
 	signers := demoSigners(t, dir)
 	examples := readExamples(t)
 	vkey := logKey(t, dir)
-	h := &history{sent: map[string][]byte{}, acked: map[string]ack{}}
+	h := newHistory()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d (kill delays)", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -220,15 +227,26 @@ func signedEvent(tb testing.TB, ex exampleLine, id string, binary bool, signer e
 	return env
 }
 
-// checkLog reads the whole restarted log and checks it against everything
-// sent so far. It returns the log's size and the index of every submission
-// in it.
-func checkLog(t *testing.T, d *daemon, h *history, vkey string) (uint64, map[string]uint64) {
+// restartedLog is the whole log of a restarted daemon, read back entry by
+// entry.
+type restartedLog struct {
+	c      *client.Client
+	cp     checkpoint.Checkpoint // the latest signed checkpoint
+	leaves [][]byte              // entry i's envelope
+	ids    []string              // entry i's submission id
+	at     map[string]uint64     // submission id → entry
+	tree   *testonly.Tree        // of the leaves
+}
+
+// readLog reads every entry of d's log with GetEntry and checks: the latest
+// checkpoint opens with the key in log.pub; every index below its size is
+// there, as itself, and nothing at the size; the leaves hash to the signed
+// root; no submission is in the log twice.
+func readLog(t *testing.T, d *daemon, vkey string) restartedLog {
 	t.Helper()
 	ctx := t.Context()
-	c := d.dial(t)
-
-	cp, signed, err := c.Checkpoint(ctx)
+	l := restartedLog{c: d.dial(t), at: map[string]uint64{}}
+	cp, signed, err := l.c.Checkpoint(ctx)
 	if err != nil {
 		t.Fatalf("latest checkpoint after restart: %v", err)
 	}
@@ -239,9 +257,9 @@ func checkLog(t *testing.T, d *daemon, h *history, vkey string) (uint64, map[str
 	if own, err := checkpoint.Open(signed, datadir.DevOrigin, verifier); err != nil || !own.Equal(cp) {
 		t.Fatalf("latest checkpoint %q: opened with the key in log.pub as %+v, %v; want %+v", signed, own, err, cp)
 	}
+	l.cp = cp
 
-	// Every index below the size is there, and nothing at the size.
-	leaves := make([][]byte, cp.Size)
+	l.leaves, l.ids = make([][]byte, cp.Size), make([]string, cp.Size)
 	var (
 		wg   sync.WaitGroup
 		next atomic.Uint64
@@ -250,12 +268,15 @@ func checkLog(t *testing.T, d *daemon, h *history, vkey string) (uint64, map[str
 	for range readers {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < cp.Size; i = next.Add(1) - 1 {
-				e, err := c.Get(ctx, i)
+				e, err := l.c.Get(ctx, i)
 				if err != nil {
 					t.Errorf("get entry %d of %d: %v", i, cp.Size, err)
 					return
 				}
-				leaves[i] = e.GetLeaf()
+				if e.GetIndex() != i {
+					t.Errorf("get entry %d: got entry %d", i, e.GetIndex())
+				}
+				l.leaves[i], l.ids[i] = e.GetLeaf(), e.GetSubmissionId()
 			}
 		})
 	}
@@ -263,76 +284,104 @@ func checkLog(t *testing.T, d *daemon, h *history, vkey string) (uint64, map[str
 	if t.Failed() {
 		t.FailNow()
 	}
-	if _, err := c.Get(ctx, cp.Size); status.Code(err) != codes.NotFound {
+	if _, err := l.c.Get(ctx, cp.Size); status.Code(err) != codes.NotFound {
 		t.Errorf("get entry %d of a log of %d: %v, want NotFound", cp.Size, cp.Size, err)
 	}
 
-	// The signed root is the root of the leaves, and the tree extends every
-	// checkpoint a client was given in a receipt.
-	tree := testonly.New(rfc6962.DefaultHasher)
-	tree.AppendData(leaves...)
-	if got := tree.Hash(); !bytes.Equal(got, cp.Root) {
+	l.tree = testonly.New(rfc6962.DefaultHasher)
+	l.tree.AppendData(l.leaves...)
+	if got := l.tree.Hash(); !bytes.Equal(got, cp.Root) {
 		t.Fatalf("the %d leaves hash to root %x, the signed checkpoint says %x", cp.Size, got, cp.Root)
 	}
+
+	for i, id := range l.ids {
+		if prev, dup := l.at[id]; dup {
+			t.Errorf("submission %q is in the log twice: entries %d and %d", id, prev, i)
+		}
+		l.at[id] = uint64(i)
+	}
+	return l
+}
+
+// checkSeen checks that the log extends each signed checkpoint of seen (by
+// size) that a client was shown: its root is the tree's at its size, and the
+// daemon proves the two consistent. what names them in failures.
+func (l restartedLog) checkSeen(t *testing.T, seen map[uint64][]byte, what string) {
+	t.Helper()
+	for size, n := range seen {
+		k := parseNote(t, n)
+		if size > l.cp.Size || !bytes.Equal(l.tree.HashAt(size), k.Root) {
+			t.Errorf("%s of size %d (root %x) is not a prefix of the log of size %d", what, size, k.Root, l.cp.Size)
+			continue
+		}
+		if _, _, err := l.c.VerifyConsistency(t.Context(), n); err != nil {
+			t.Errorf("consistency with the %s of size %d: %v", what, size, err)
+		}
+	}
+}
+
+// checkHistory checks the log against h: each entry is the envelope sent
+// under its submission id; each acknowledged submission is where its
+// receipt said, byte for byte.
+func (l restartedLog) checkHistory(t *testing.T, h *history) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, id := range l.ids {
+		if env, ok := h.sent[id]; !ok || !bytes.Equal(env, l.leaves[i]) {
+			t.Errorf("entry %d (submission %q) is not the envelope sent under that id (sent: %v)", i, id, ok)
+		}
+	}
+	for id, a := range h.acked {
+		index, ok := l.at[id]
+		switch {
+		case !ok:
+			t.Errorf("acknowledged submission %q (entry %d) is missing from the log of %d", id, a.index, l.cp.Size)
+		case index != a.index:
+			t.Errorf("acknowledged submission %q is entry %d, its receipt said %d", id, index, a.index)
+		case !bytes.Equal(l.leaves[index], a.env):
+			t.Errorf("entry %d is %q, want the acknowledged envelope %q", index, l.leaves[index], a.env)
+		case !bytes.Equal(l.tree.LeafHash(index), a.leafHash):
+			t.Errorf("entry %d has leaf hash %x, its receipt said %x", index, l.tree.LeafHash(index), a.leafHash)
+		}
+	}
+}
+
+// checkLog reads the whole restarted log and checks it against everything
+// sent so far. It returns the log's size and the index of every submission
+// in it.
+func checkLog(t *testing.T, d *daemon, h *history, vkey string) (uint64, map[string]uint64) {
+	t.Helper()
+	l := readLog(t, d, vkey)
+
+	// The tree extends every checkpoint a client was given in a receipt.
 	kept := map[uint64][]byte{}
 	h.mu.Lock()
 	for _, a := range h.acked {
 		kept[parseNote(t, a.cpNote).Size] = a.cpNote
 	}
 	h.mu.Unlock()
-	for size, n := range kept {
-		k := parseNote(t, n)
-		if size > cp.Size || !bytes.Equal(tree.HashAt(size), k.Root) {
-			t.Errorf("acknowledged checkpoint of size %d (root %x) is not a prefix of the log of size %d", size, k.Root, cp.Size)
-			continue
-		}
-		if _, _, err := c.VerifyConsistency(ctx, n); err != nil {
-			t.Errorf("consistency with the acknowledged checkpoint of size %d: %v", size, err)
-		}
-	}
+	l.checkSeen(t, kept, "acknowledged checkpoint")
 
-	// Listing gives the same entries in order; no submission is there twice,
-	// and each is exactly what was sent.
-	at := map[string]uint64{}
+	// Listing gives the same entries in order.
 	var i uint64
-	for e, err := range c.List(ctx, "", 1000) {
+	for e, err := range l.c.List(t.Context(), "", 1000) {
 		if err != nil {
 			t.Fatalf("list after %d entries: %v", i, err)
 		}
-		if e.GetIndex() != i || i >= cp.Size || !bytes.Equal(e.GetLeaf(), leaves[i]) {
-			t.Fatalf("list: entry %d (%d bytes) at position %d, want entry %d as GetEntry returned it, of a log of %d", e.GetIndex(), len(e.GetLeaf()), i, i, cp.Size)
+		if e.GetIndex() != i || i >= l.cp.Size || !bytes.Equal(e.GetLeaf(), l.leaves[i]) {
+			t.Fatalf("list: entry %d (%d bytes) at position %d, want entry %d as GetEntry returned it, of a log of %d", e.GetIndex(), len(e.GetLeaf()), i, i, l.cp.Size)
 		}
-		id := e.GetSubmissionId()
-		if prev, dup := at[id]; dup {
-			t.Errorf("submission %q is in the log twice: entries %d and %d", id, prev, i)
+		if id := e.GetSubmissionId(); id != l.ids[i] {
+			t.Errorf("list: entry %d is submission %q, GetEntry said %q", i, id, l.ids[i])
 		}
-		at[id] = i
 		i++
 	}
-	if i != cp.Size {
-		t.Errorf("list returned %d entries, the checkpoint says %d", i, cp.Size)
+	if i != l.cp.Size {
+		t.Errorf("list returned %d entries, the checkpoint says %d", i, l.cp.Size)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for id, index := range at {
-		if env, ok := h.sent[id]; !ok || !bytes.Equal(env, leaves[index]) {
-			t.Errorf("entry %d (submission %q) is not the envelope sent under that id (sent: %v)", index, id, ok)
-		}
-	}
-	for id, a := range h.acked {
-		index, ok := at[id]
-		switch {
-		case !ok:
-			t.Errorf("acknowledged submission %q (entry %d) is missing", id, a.index)
-		case index != a.index:
-			t.Errorf("acknowledged submission %q is entry %d, its receipt said %d", id, index, a.index)
-		case !bytes.Equal(leaves[index], a.env):
-			t.Errorf("entry %d is %q, want the acknowledged envelope %q", index, leaves[index], a.env)
-		case !bytes.Equal(tree.LeafHash(index), a.leafHash):
-			t.Errorf("entry %d has leaf hash %x, its receipt said %x", index, tree.LeafHash(index), a.leafHash)
-		}
-	}
-	return cp.Size, at
+	l.checkHistory(t, h)
+	return l.cp.Size, l.at
 }
 
 func parseNote(tb testing.TB, n []byte) checkpoint.Checkpoint {

@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,9 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transparency-dev/merkle/rfc6962"
-	"github.com/transparency-dev/merkle/testonly"
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -88,61 +84,6 @@ func failpointDaemonBin(tb testing.TB) string {
 	return fpBuild.bin
 }
 
-// startFailpointDaemon is startDaemon for the failpoint build, with
-// CHEMLEDGER_FAILPOINTS=spec.
-func startFailpointDaemon(tb testing.TB, dir, spec string) *daemon {
-	tb.Helper()
-	bin := failpointDaemonBin(tb)
-	ready := filepath.Join(dir, "ready.json")
-	if err := os.Remove(ready); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		tb.Fatal(err)
-	}
-	args := []string{
-		"--dev", "--data-dir", dir,
-		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--ready-file", ready, "--log-level", "warn", "--insecure-dev-plaintext",
-	}
-	d := &daemon{dir: dir, stderr: &syncBuffer{}, exited: make(chan struct{}), plaintext: true}
-	d.cmd = exec.Command(bin, args...)
-	d.cmd.Stdout, d.cmd.Stderr = d.stderr, d.stderr
-	d.cmd.Env = append(cleanEnv(), "CHEMLEDGER_FAILPOINTS="+spec)
-	if err := d.cmd.Start(); err != nil {
-		tb.Fatalf("start %s %v: %v", bin, args, err)
-	}
-	go func() {
-		d.waitErr = d.cmd.Wait()
-		close(d.exited)
-	}()
-	tb.Cleanup(func() {
-		select {
-		case <-d.exited:
-		default:
-			d.cmd.Process.Kill()
-			<-d.exited
-		}
-	})
-	deadline := time.After(readyTimeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if b, err := os.ReadFile(ready); err == nil {
-			var addrs struct{ GRPC, HTTP string }
-			if err := json.Unmarshal(b, &addrs); err != nil || addrs.GRPC == "" || addrs.HTTP == "" {
-				tb.Fatalf("ready file %s = %q (%v)", ready, b, err)
-			}
-			d.grpcAddr, d.httpAddr = addrs.GRPC, addrs.HTTP
-			return d
-		}
-		select {
-		case <-d.exited:
-			tb.Fatalf("failpoint chemledgerd exited before it was ready (%v); its output:\n%s", d.waitErr, d.stderr)
-		case <-deadline:
-			tb.Fatalf("failpoint chemledgerd wrote no ready file within %v; its output:\n%s", readyTimeout, d.stderr)
-		case <-tick.C:
-		}
-	}
-}
-
 // TestFailpoints runs the failpoint build of chemledgerd under each
 // failpoint, with both kill and panic, while clients submit the examples
 // (registry entries, then events, then fresh copies of the events, unary
@@ -154,14 +95,7 @@ func startFailpointDaemon(tb testing.TB, dir, spec string) *daemon {
 // flags equal to a rebuild's; every acknowledged submission, sent again,
 // at its index; every unanswered one at its committed index or appended.
 func TestFailpoints(t *testing.T) {
-	rounds := 1
-	if s := os.Getenv(failpointRoundsEnv); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("%s=%q, want a number of rounds, 1 or more", failpointRoundsEnv, s)
-		}
-		rounds = n
-	}
+	rounds := countFromEnv(t, failpointRoundsEnv, 1, "rounds")
 	failpointDaemonBin(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d (trigger hits)", seed)
@@ -222,33 +156,12 @@ func readRegistryExamples(tb testing.TB) []registryLine {
 	return out
 }
 
-// fpAck is an acknowledged submission.
-type fpAck struct {
-	env      []byte
-	index    uint64
-	leafHash []byte
-}
-
 // fpHistory is what the clients of one failpoint run sent and were told.
 type fpHistory struct {
-	mu      sync.Mutex
-	sent    map[string][]byte // submission id → envelope, answered or not
-	acked   map[string]fpAck
+	*history
 	notes   [][]byte                // signed checkpoints from receipts and reads
 	bulkCPs []checkpoint.Checkpoint // verified checkpoints of bulk answers
 	errs    []error                 // failures other than the daemon going away
-}
-
-func (h *fpHistory) send(id string, env []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.sent[id] = env
-}
-
-func (h *fpHistory) ack(id string, a fpAck) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.acked[id] = a
 }
 
 func (h *fpHistory) note(n []byte) {
@@ -273,10 +186,10 @@ func runFailpoint(t *testing.T, name, action string, nth int64, examples []examp
 	began := time.Now()
 	dir := t.TempDir()
 	spec := fmt.Sprintf("%s=%s@%d", name, action, nth)
-	d := startFailpointDaemon(t, dir, spec)
+	d := startDaemonOf(t, failpointDaemonBin(t), []string{"CHEMLEDGER_FAILPOINTS=" + spec}, dir)
 	signers := demoSigners(t, dir)
 	vkey := logKey(t, dir)
-	h := &fpHistory{sent: map[string][]byte{}, acked: map[string]fpAck{}}
+	h := &fpHistory{history: newHistory()}
 
 	fpTraffic(t, d, h, vkey, examples, registry, signers)
 	checkDeath(t, d, name, action)
@@ -378,7 +291,7 @@ func fpTraffic(t *testing.T, d *daemon, h *fpHistory, vkey string, examples []ex
 					h.failed(err)
 					return
 				}
-				h.ack(id, fpAck{env: env, index: r.Index, leafHash: r.LeafHash})
+				h.ack(ack{id: id, env: env, index: r.Index, leafHash: r.LeafHash, cpNote: r.CheckpointNote})
 				h.note(r.CheckpointNote)
 			}
 		})
@@ -426,7 +339,7 @@ func fpBulk(ctx context.Context, c *client.Client, h *fpHistory, items []client.
 			h.failed(fmt.Errorf("bulk item %d (%s) refused: %w", r.Position, r.SubmissionID, r.Err))
 			return
 		}
-		h.ack(r.SubmissionID, fpAck{env: items[r.Position].Envelope, index: r.Index, leafHash: r.LeafHash})
+		h.ack(ack{id: r.SubmissionID, env: items[r.Position].Envelope, index: r.Index, leafHash: r.LeafHash})
 		h.mu.Lock()
 		h.bulkCPs = append(h.bulkCPs, r.Checkpoint)
 		h.mu.Unlock()
@@ -487,60 +400,12 @@ func checkStoreFile(t *testing.T, dir, when string) {
 // it against the history. It returns the size and where each submission is.
 func checkFailpointLog(t *testing.T, d *daemon, h *fpHistory, vkey string) (uint64, map[string]uint64) {
 	t.Helper()
-	ctx := t.Context()
-	c := d.dial(t)
-	cp, signed, err := c.Checkpoint(ctx)
-	if err != nil {
-		t.Fatalf("latest checkpoint after restart: %v", err)
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if own, err := checkpoint.Open(signed, datadir.DevOrigin, verifier); err != nil || !own.Equal(cp) {
-		t.Fatalf("latest checkpoint %q: opened with the key in log.pub as %+v, %v; want %+v", signed, own, err, cp)
-	}
+	l := readLog(t, d, vkey)
 
-	leaves := make([][]byte, cp.Size)
-	ids := make([]string, cp.Size)
-	var (
-		wg   sync.WaitGroup
-		next atomic.Uint64
-	)
-	for range 4 {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < cp.Size; i = next.Add(1) - 1 {
-				e, err := c.Get(ctx, i)
-				if err != nil {
-					t.Errorf("get entry %d of %d: %v", i, cp.Size, err)
-					return
-				}
-				if e.GetIndex() != i {
-					t.Errorf("get entry %d: got entry %d", i, e.GetIndex())
-				}
-				leaves[i], ids[i] = e.GetLeaf(), e.GetSubmissionId()
-			}
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-	if _, err := c.Get(ctx, cp.Size); status.Code(err) != codes.NotFound {
-		t.Errorf("get entry %d of a log of %d: %v, want NotFound", cp.Size, cp.Size, err)
-	}
-
-	tree := testonly.New(rfc6962.DefaultHasher)
-	tree.AppendData(leaves...)
-	if got := tree.Hash(); !bytes.Equal(got, cp.Root) {
-		t.Fatalf("the %d leaves hash to root %x, the signed checkpoint says %x", cp.Size, got, cp.Root)
-	}
-
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	// Every checkpoint a client saw is a prefix of this tree: the signed
 	// ones by a consistency proof too. Two different notes of one size
 	// would be a fork.
+	h.mu.Lock()
 	bySize := map[uint64][]byte{}
 	for _, n := range h.notes {
 		k := parseNote(t, n)
@@ -553,72 +418,24 @@ func checkFailpointLog(t *testing.T, d *daemon, h *fpHistory, vkey string) (uint
 		bySize[k.Size] = n
 	}
 	for _, k := range h.bulkCPs {
-		if k.Size > cp.Size || !bytes.Equal(tree.HashAt(k.Size), k.Root) {
-			t.Errorf("bulk answer checkpoint of size %d (root %x) is not a prefix of the log of size %d", k.Size, k.Root, cp.Size)
+		if k.Size > l.cp.Size || !bytes.Equal(l.tree.HashAt(k.Size), k.Root) {
+			t.Errorf("bulk answer checkpoint of size %d (root %x) is not a prefix of the log of size %d", k.Size, k.Root, l.cp.Size)
 		}
 	}
-	for size, n := range bySize {
-		k := parseNote(t, n)
-		if size > cp.Size || !bytes.Equal(tree.HashAt(size), k.Root) {
-			t.Errorf("checkpoint of size %d (root %x) a client saw is not a prefix of the log of size %d", size, k.Root, cp.Size)
-			continue
-		}
-		if _, _, err := c.VerifyConsistency(ctx, n); err != nil {
-			t.Errorf("consistency with the checkpoint of size %d a client saw: %v", size, err)
-		}
-	}
-
-	// No submission twice; each entry is what was sent under its id; each
-	// acknowledged one is where its receipt said, byte for byte.
-	at := map[string]uint64{}
-	for i, id := range ids {
-		if prev, dup := at[id]; dup {
-			t.Errorf("submission %q is in the log twice: entries %d and %d", id, prev, i)
-		}
-		at[id] = uint64(i)
-		if env, ok := h.sent[id]; !ok || !bytes.Equal(env, leaves[i]) {
-			t.Errorf("entry %d (submission %q) is not the envelope sent under that id (sent: %v)", i, id, ok)
-		}
-	}
-	for id, a := range h.acked {
-		index, ok := at[id]
-		switch {
-		case !ok:
-			t.Errorf("acknowledged submission %q (entry %d) is missing from the log of %d", id, a.index, cp.Size)
-		case index != a.index:
-			t.Errorf("acknowledged submission %q is entry %d, its receipt said %d", id, index, a.index)
-		case !bytes.Equal(leaves[index], a.env):
-			t.Errorf("entry %d is %q, want the acknowledged envelope %q", index, leaves[index], a.env)
-		case !bytes.Equal(tree.LeafHash(index), a.leafHash):
-			t.Errorf("entry %d has leaf hash %x, its receipt said %x", index, tree.LeafHash(index), a.leafHash)
-		}
-	}
+	h.mu.Unlock()
+	l.checkSeen(t, bySize, "checkpoint a client saw")
+	l.checkHistory(t, h.history)
 	if t.Failed() {
 		t.FailNow()
 	}
-	return cp.Size, at
+	return l.cp.Size, l.at
 }
 
 // waitAllFlags waits until the detector has applied at least size entries
 // and returns every flag, over HTTP, page by page, sorted.
 func waitAllFlags(t *testing.T, d *daemon, size uint64) []string {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		body, _ := httpGet(t, "http://"+d.httpAddr+"/healthz", 200)
-		var hz struct {
-			Size    uint64 `json:"tree_size"`
-			Applied uint64 `json:"detector_applied"`
-		}
-		if err := json.Unmarshal(body, &hz); err != nil {
-			t.Fatal(err)
-		}
-		if hz.Applied >= size && hz.Applied >= hz.Size {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("detector at %d of %d entries after 20 s", hz.Applied, hz.Size)
-		}
-	}
+	waitDetector(t, d, size)
 	var out []string
 	token := ""
 	for {
@@ -649,18 +466,6 @@ func waitAllFlags(t *testing.T, d *daemon, size uint64) []string {
 	return out
 }
 
-// rebuildDerived runs `chemledgerd rebuild` (the normal build) on dir.
-func rebuildDerived(t *testing.T, dir string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, daemonBin, "rebuild", "--data-dir", dir)
-	cmd.Env = cleanEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chemledgerd rebuild: %v\n%s", err, out)
-	}
-}
-
 // fpResubmit sends every submission of the run again: an acknowledged one
 // must come back at its index with its leaf hash; an unanswered one at its
 // index if the log has it, else appended. It returns how many it sent.
@@ -668,13 +473,7 @@ func fpResubmit(t *testing.T, d *daemon, h *fpHistory, at map[string]uint64, siz
 	t.Helper()
 	c := d.dial(t)
 	h.mu.Lock()
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range h.sent {
-			if !yield(id) {
-				return
-			}
-		}
-	})
+	ids := slices.Sorted(maps.Keys(h.sent))
 	h.mu.Unlock()
 	var (
 		wg   sync.WaitGroup

@@ -101,6 +101,13 @@ type daemon struct {
 // returns it without waiting for it to listen. It is killed at cleanup.
 func daemonCmd(tb testing.TB, dir, readyFile string, extra ...string) *daemon {
 	tb.Helper()
+	return daemonCmdOf(tb, daemonBin, nil, dir, readyFile, extra...)
+}
+
+// daemonCmdOf is daemonCmd for bin, a build of chemledgerd, with env added
+// to the clean environment.
+func daemonCmdOf(tb testing.TB, bin string, env []string, dir, readyFile string, extra ...string) *daemon {
+	tb.Helper()
 	// Tests of storage and durability run plaintext; "--secure" (ours,
 	// not the daemon's) runs it with mutual TLS and the development PKI,
 	// which the CLI then finds in the data directory.
@@ -117,13 +124,13 @@ func daemonCmd(tb testing.TB, dir, readyFile string, extra ...string) *daemon {
 		args = append(args, "--insecure-dev-plaintext")
 	}
 	d := &daemon{dir: dir, stderr: &syncBuffer{}, exited: make(chan struct{}), plaintext: plaintext}
-	d.cmd = exec.Command(daemonBin, args...)
+	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout = d.stderr
 	d.cmd.Stderr = d.stderr
 	// Keep the caller's environment from choosing other flags.
-	d.cmd.Env = cleanEnv()
+	d.cmd.Env = append(cleanEnv(), env...)
 	if err := d.cmd.Start(); err != nil {
-		tb.Fatalf("start chemledgerd %v: %v", args, err)
+		tb.Fatalf("start %s %v: %v", filepath.Base(bin), args, err)
 	}
 	go func() {
 		d.waitErr = d.cmd.Wait()
@@ -154,11 +161,19 @@ func cleanEnv() []string {
 // startDaemon starts chemledgerd on dir and waits until it listens.
 func startDaemon(tb testing.TB, dir string, extra ...string) *daemon {
 	tb.Helper()
+	return startDaemonOf(tb, daemonBin, nil, dir, extra...)
+}
+
+// startDaemonOf is startDaemon for bin, a build of chemledgerd, with env
+// added to the clean environment.
+func startDaemonOf(tb testing.TB, bin string, env []string, dir string, extra ...string) *daemon {
+	tb.Helper()
 	ready := filepath.Join(dir, "ready.json")
 	if err := os.Remove(ready); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		tb.Fatal(err)
 	}
-	d := daemonCmd(tb, dir, ready, extra...)
+	d := daemonCmdOf(tb, bin, env, dir, ready, extra...)
+	name := filepath.Base(bin)
 	deadline := time.After(readyTimeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -174,9 +189,9 @@ func startDaemon(tb testing.TB, dir string, extra ...string) *daemon {
 		}
 		select {
 		case <-d.exited:
-			tb.Fatalf("chemledgerd exited before it was ready (%v); its output:\n%s", d.waitErr, d.stderr)
+			tb.Fatalf("%s exited before it was ready (%v); its output:\n%s", name, d.waitErr, d.stderr)
 		case <-deadline:
-			tb.Fatalf("chemledgerd wrote no ready file within %v; its output:\n%s", readyTimeout, d.stderr)
+			tb.Fatalf("%s wrote no ready file within %v; its output:\n%s", name, readyTimeout, d.stderr)
 		case <-tick.C:
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,18 +44,6 @@ const (
 	linCheckLimit  = time.Minute
 )
 
-func linRuns(tb testing.TB) int {
-	s := os.Getenv("CHEMLEDGER_LIN_RUNS")
-	if s == "" {
-		return defaultLinRuns
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		tb.Fatalf("CHEMLEDGER_LIN_RUNS=%q, want a number of histories, 1 or more", s)
-	}
-	return n
-}
-
 // TestHistoryLinearizable records concurrent histories of submissions
 // (some repeating earlier ones), reads of entries, filtered lists and
 // checkpoint reads against the real binary, with a SIGKILL and restart in
@@ -71,7 +58,7 @@ func linRuns(tb testing.TB) int {
 // had no effect and is dropped. The history ends with a checkpoint read and
 // a full list, so the model's final state must be exactly the log.
 func TestHistoryLinearizable(t *testing.T) {
-	runs := linRuns(t)
+	runs := countFromEnv(t, "CHEMLEDGER_LIN_RUNS", defaultLinRuns, "histories")
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	for run := range runs {

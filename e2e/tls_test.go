@@ -30,8 +30,8 @@ func TestEndToEndTLS(t *testing.T) {
 	}
 
 	receipts := submitCLI(t, d, examplesFile)
-	if len(receipts) != len(readExamples(t)) {
-		t.Fatalf("%d receipts for %d examples", len(receipts), len(readExamples(t)))
+	if n := len(readExamples(t)); len(receipts) != n {
+		t.Fatalf("%d receipts for %d examples", len(receipts), n)
 	}
 	if r := d.runCLI(t, "verify", "inclusion", "3"); r.code != 0 || !strings.Contains(r.stdout, "is included") {
 		t.Errorf("verify inclusion as an auditor: exit %d, %q %q", r.code, r.stdout, r.stderr)
@@ -52,7 +52,8 @@ func TestEndToEndTLS(t *testing.T) {
 	if r := d.runCLI(t, "audit", "verify"); r.code != 0 || !strings.Contains(r.stdout, "audit trail verified") {
 		t.Errorf("audit verify as an auditor: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
-	if r := d.runCLI(t, "--as", "MX-ANAM", "--cert", datadir.Layout{Dir: dir}.TLS().ClientCert("MX-ANAM", pki.RoleAnalyst), "--key", datadir.Layout{Dir: dir}.TLS().ClientKey("MX-ANAM", pki.RoleAnalyst), "audit", "verify"); r.code == 0 {
+	tl := datadir.Layout{Dir: dir}.TLS()
+	if r := d.runCLI(t, "--as", "MX-ANAM", "--cert", tl.ClientCert("MX-ANAM", pki.RoleAnalyst), "--key", tl.ClientKey("MX-ANAM", pki.RoleAnalyst), "audit", "verify"); r.code == 0 {
 		t.Errorf("audit verify as an analyst succeeded: %q", r.stdout)
 	}
 
@@ -61,7 +62,6 @@ func TestEndToEndTLS(t *testing.T) {
 	if r := d.runCLI(t, "--insecure", "checkpoint"); r.code == 0 {
 		t.Errorf("a plaintext client read the checkpoint: %q", r.stdout)
 	}
-	tl := datadir.Layout{Dir: dir}.TLS()
 	r := d.runCLI(t, "--cert", tl.ClientCert("MX-ANAM", pki.RoleSubmitter), "--key", tl.ClientKey("MX-ANAM", pki.RoleSubmitter), "flags", "list")
 	if r.code == 0 || !strings.Contains(r.stderr, "PermissionDenied") {
 		t.Errorf("flags list with a submitter's certificate: exit %d, stderr %q; want PermissionDenied", r.code, r.stderr)

@@ -77,19 +77,14 @@ func freshness(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	dial := func() (*grpc.ClientConn, error) {
+	// Four connections for the background, one for the probes.
+	conns, err := connect(ctx, 5, func(int) (*grpc.ClientConn, error) {
 		return grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	})
+	if err != nil {
+		return err
 	}
-	conns := make([]*grpc.ClientConn, 5) // four for the background, one for the probes
-	for i := range conns {
-		if conns[i], err = dial(); err != nil {
-			return err
-		}
-		defer conns[i].Close()
-		if _, err := chemledgerv1.NewLedgerServiceClient(conns[i]).GetCheckpoint(ctx, &chemledgerv1.GetCheckpointRequest{}); err != nil {
-			return err
-		}
-	}
+	defer closeAll(conns)
 	runtime.GC()
 	profileStart()
 
@@ -284,29 +279,8 @@ func apaanNotification(ref string, i int, at time.Time) *chemledgerv1.ShipmentEv
 
 // signAll signs gen(0) to gen(n-1) as key on every core.
 func signAll(key members.PrivateKey, n int, gen func(i int) *chemledgerv1.ShipmentEvent) ([][]byte, error) {
-	out := make([][]byte, n)
-	var (
-		wg   sync.WaitGroup
-		once sync.Once
-		err  error
-	)
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				payload, e := proto.MarshalOptions{Deterministic: true}.Marshal(gen(i))
-				if e == nil {
-					out[i], e = envelope.Sign(envelope.PayloadTypeEventProto, payload, key.Signer())
-				}
-				if e != nil {
-					once.Do(func() { err = e })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return out, err
+	signer := key.Signer()
+	return signEach(n, gen, func(int) envelope.Signer { return signer })
 }
 
 // benchItem is one entry of the analyst log, before signing.
@@ -672,26 +646,11 @@ func appendAnalystLog(ctx context.Context, c config, dir string, items []benchIt
 		keys[m.ID] = k
 	}
 	subs := make([]ledger.Submission, len(items))
-	var (
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		signErr error
-	)
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(items); i += workers {
-				var err error
-				if subs[i], err = items[i].submission(i, keys); err != nil {
-					errOnce.Do(func() { signErr = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if signErr != nil {
-		return signErr
+	if err := onEveryCore(len(items), func(i int) (err error) {
+		subs[i], err = items[i].submission(i, keys)
+		return err
+	}); err != nil {
+		return err
 	}
 
 	logKeys, err := datadir.ReadLogKeys(layout)

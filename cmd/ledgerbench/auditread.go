@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -76,16 +75,13 @@ func auditReadOnce(ctx context.Context, c config, auditOn bool) ([2]readStats, e
 		return out, fmt.Errorf("preload: %w", err)
 	}
 	ids := submitters(c)
-	conns := make([]*grpc.ClientConn, max(c.clients, len(ids)))
-	for i := range conns {
-		if conns[i], err = dialAs(c, in, ids[i%len(ids)], pki.RoleAnalyst); err != nil {
-			return out, err
-		}
-		defer conns[i].Close()
-		if _, err := chemledgerv1.NewLedgerServiceClient(conns[i]).GetCheckpoint(ctx, &chemledgerv1.GetCheckpointRequest{}); err != nil {
-			return out, err
-		}
+	conns, err := connect(ctx, max(c.clients, len(ids)), func(i int) (*grpc.ClientConn, error) {
+		return dialAs(c, in, ids[i%len(ids)], pki.RoleAnalyst)
+	})
+	if err != nil {
+		return out, err
 	}
+	defer closeAll(conns)
 	name := map[bool]string{false: "audit off", true: "audit on "}[auditOn]
 	runtime.GC()
 	profileStart()
@@ -162,38 +158,18 @@ func preload(ctx context.Context, c config, in *servertest.Instance, n int) erro
 // random entries with GetEntry, one at a time, turning through its
 // connections call by call.
 func readPhase(ctx context.Context, clients [][]*grpc.ClientConn, d time.Duration) (readStats, error) {
-	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		errs []error
-		wg   sync.WaitGroup
-	)
+	apis := make([][]chemledgerv1.LedgerServiceClient, len(clients))
+	for g, conns := range clients {
+		for _, conn := range conns {
+			apis[g] = append(apis[g], chemledgerv1.NewLedgerServiceClient(conn))
+		}
+	}
 	start := time.Now()
 	deadline := start.Add(d)
-	for _, conns := range clients {
-		wg.Go(func() {
-			apis := make([]chemledgerv1.LedgerServiceClient, len(conns))
-			for i, conn := range conns {
-				apis[i] = chemledgerv1.NewLedgerServiceClient(conn)
-			}
-			var mine []time.Duration
-			for i := 0; time.Now().Before(deadline); i++ {
-				t := time.Now()
-				_, err := apis[i%len(apis)].GetEntry(ctx, &chemledgerv1.GetEntryRequest{Index: rand.Uint64N(auditReadEntries)})
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					break
-				}
-				mine = append(mine, time.Since(t))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	lat, errs := timedCalls(len(clients), func(int) bool { return time.Now().Before(deadline) }, func(g, i int) error {
+		_, err := apis[g][i%len(apis[g])].GetEntry(ctx, &chemledgerv1.GetEntryRequest{Index: rand.Uint64N(auditReadEntries)})
+		return err
+	})
 	elapsed := time.Since(start)
 	if len(errs) > 0 {
 		return readStats{}, fmt.Errorf("%d errors, first: %w", len(errs), errs[0])

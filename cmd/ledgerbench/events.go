@@ -41,7 +41,28 @@ func signedEnvelopes(first, n int, key members.PrivateKey) ([][]byte, error) {
 // signedEnvelopesBy signs n events from first on every core, event first+i
 // with signerOf(i).
 func signedEnvelopesBy(first, n int, signerOf func(i int) envelope.Signer) ([][]byte, error) {
+	return signEach(n, func(i int) *chemledgerv1.ShipmentEvent { return event(first + i) }, signerOf)
+}
+
+// signEach signs gen(0) to gen(n-1) on every core, gen(i) with signerOf(i),
+// as deterministic binary protobuf.
+func signEach(n int, gen func(i int) *chemledgerv1.ShipmentEvent, signerOf func(i int) envelope.Signer) ([][]byte, error) {
 	out := make([][]byte, n)
+	err := onEveryCore(n, func(i int) error {
+		payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(gen(i))
+		if err != nil {
+			return err
+		}
+		out[i], err = envelope.Sign(envelope.PayloadTypeEventProto, payload, signerOf(i))
+		return err
+	})
+	return out, err
+}
+
+// onEveryCore calls f(0) to f(n-1) on GOMAXPROCS goroutines, goroutine w
+// taking w, w+GOMAXPROCS, ... in turn. A goroutine stops at its first
+// error; onEveryCore returns the first error of all.
+func onEveryCore(n int, f func(i int) error) error {
 	var (
 		wg   sync.WaitGroup
 		once sync.Once
@@ -51,11 +72,7 @@ func signedEnvelopesBy(first, n int, signerOf func(i int) envelope.Signer) ([][]
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				payload, e := proto.MarshalOptions{Deterministic: true}.Marshal(event(first + i))
-				if e == nil {
-					out[i], e = envelope.Sign(envelope.PayloadTypeEventProto, payload, signerOf(i))
-				}
-				if e != nil {
+				if e := f(i); e != nil {
 					once.Do(func() { err = e })
 					return
 				}
@@ -63,5 +80,5 @@ func signedEnvelopesBy(first, n int, signerOf func(i int) envelope.Signer) ([][]
 		})
 	}
 	wg.Wait()
-	return out, err
+	return err
 }

@@ -106,37 +106,10 @@ func appendSigned(ctx context.Context, l *ledger.Ledger, n int, key members.Priv
 	signer := key.Signer()
 	outcomes := make(chan (<-chan ledger.Outcome), 16384)
 	var (
-		wg       sync.WaitGroup
 		errOnce  sync.Once
 		firstErr error
 	)
 	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(event(i))
-				if err != nil {
-					fail(err)
-					return
-				}
-				env, err := envelope.Sign(envelope.PayloadTypeEventProto, payload, signer)
-				if err != nil {
-					fail(err)
-					return
-				}
-				ch, err := l.Enqueue(ctx, ledger.Submission{
-					ID: fmt.Sprintf("m-%d", i), Leaf: env, Member: "CN-GACC",
-					ShipmentRef: fmt.Sprintf("PEN-CN-2026-%06d", i%100000), CAS: "39742-60-4", Kind: "PRE_EXPORT_NOTIFICATION",
-				}, false)
-				if err != nil {
-					fail(err)
-					return
-				}
-				outcomes <- ch
-			}
-		})
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -146,7 +119,32 @@ func appendSigned(ctx context.Context, l *ledger.Ledger, n int, key members.Priv
 			}
 		}
 	}()
-	wg.Wait()
+	enqueue := func(i int) error {
+		payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(event(i))
+		if err != nil {
+			return err
+		}
+		env, err := envelope.Sign(envelope.PayloadTypeEventProto, payload, signer)
+		if err != nil {
+			return err
+		}
+		ch, err := l.Enqueue(ctx, ledger.Submission{
+			ID: fmt.Sprintf("m-%d", i), Leaf: env, Member: "CN-GACC",
+			ShipmentRef: fmt.Sprintf("PEN-CN-2026-%06d", i%100000), CAS: "39742-60-4", Kind: "PRE_EXPORT_NOTIFICATION",
+		}, false)
+		if err != nil {
+			return err
+		}
+		outcomes <- ch
+		return nil
+	}
+	onEveryCore(n, func(i int) error {
+		err := enqueue(i)
+		if err != nil {
+			fail(err) // in the order it happens, as the outcomes' errors are
+		}
+		return err
+	})
 	close(outcomes)
 	<-done
 	return firstErr

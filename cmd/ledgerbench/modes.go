@@ -103,39 +103,54 @@ func unary(ctx context.Context, c config) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Connect every client before the clock starts (and, with mTLS, make
-	// its handshake).
-	conns := make([]*grpc.ClientConn, c.clients)
-	for i := range conns {
-		conn, err := dialAs(c, in, memberOf(i), pki.RoleSubmitter)
-		if err != nil {
-			return 0, err
-		}
-		defer conn.Close()
-		if _, err := chemledgerv1.NewLedgerServiceClient(conn).GetCheckpoint(ctx, &chemledgerv1.GetCheckpointRequest{}); err != nil {
-			return 0, err
-		}
-		conns[i] = conn
+	conns, err := connect(ctx, c.clients, func(i int) (*grpc.ClientConn, error) {
+		return dialAs(c, in, memberOf(i), pki.RoleSubmitter)
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer closeAll(conns)
+	apis := make([]chemledgerv1.LedgerServiceClient, len(conns))
+	for i, conn := range conns {
+		apis[i] = chemledgerv1.NewLedgerServiceClient(conn)
 	}
 	runtime.GC()
 	profileStart()
 	deadline := time.Now().Add(c.duration)
+	start := time.Now()
+	lat, errs := timedCalls(c.clients, func(i int) bool { return i < perClient && time.Now().Before(deadline) }, func(cl, i int) error {
+		n := cl*perClient + i
+		_, err := apis[cl].CreateEntry(ctx, &chemledgerv1.CreateEntryRequest{SubmissionId: fmt.Sprintf("bench-%d", first+n), Envelope: envs[n]})
+		return err
+	})
+	elapsed := time.Since(start)
+	if len(errs) > 0 {
+		return 0, fmt.Errorf("unary: %d errors, first: %w", len(errs), errs[0])
+	}
+	name := fmt.Sprintf("unary(%d clients)", c.clients)
+	if c.tls {
+		name = fmt.Sprintf("unary mTLS(%d clients as %d members)", c.clients, len(ids))
+	}
+	return report(c, name, len(lat), elapsed, lat), nil
+}
+
+// timedCalls runs one goroutine per g in [0, goroutines), each making
+// call(g, i) for i = 0, 1, ... while more(i) holds, and returns the latency
+// of every call that succeeded. A goroutine stops at its first error; the
+// errors are returned too.
+func timedCalls(goroutines int, more func(i int) bool, call func(g, i int) error) ([]time.Duration, []error) {
 	var (
 		mu   sync.Mutex
 		lat  []time.Duration
-		wg   sync.WaitGroup
 		errs []error
+		wg   sync.WaitGroup
 	)
-	start := time.Now()
-	for cl := range c.clients {
+	for g := range goroutines {
 		wg.Go(func() {
-			api := chemledgerv1.NewLedgerServiceClient(conns[cl])
 			var mine []time.Duration
-			for i := 0; i < perClient && time.Now().Before(deadline); i++ {
-				n := cl*perClient + i
+			for i := 0; more(i); i++ {
 				t := time.Now()
-				_, err := api.CreateEntry(ctx, &chemledgerv1.CreateEntryRequest{SubmissionId: fmt.Sprintf("bench-%d", first+n), Envelope: envs[n]})
-				if err != nil {
+				if err := call(g, i); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -149,15 +164,32 @@ func unary(ctx context.Context, c config) (float64, error) {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	if len(errs) > 0 {
-		return 0, fmt.Errorf("unary: %d errors, first: %w", len(errs), errs[0])
+	return lat, errs
+}
+
+// connect opens n connections with dial(i) and makes one call on each, so
+// that setting them up (with mTLS, the handshake) is done before the clock
+// starts. On an error it closes those it opened.
+func connect(ctx context.Context, n int, dial func(i int) (*grpc.ClientConn, error)) ([]*grpc.ClientConn, error) {
+	conns := make([]*grpc.ClientConn, 0, n)
+	for i := range n {
+		conn, err := dial(i)
+		if err == nil {
+			conns = append(conns, conn)
+			_, err = chemledgerv1.NewLedgerServiceClient(conn).GetCheckpoint(ctx, &chemledgerv1.GetCheckpointRequest{})
+		}
+		if err != nil {
+			closeAll(conns)
+			return nil, err
+		}
 	}
-	name := fmt.Sprintf("unary(%d clients)", c.clients)
-	if c.tls {
-		name = fmt.Sprintf("unary mTLS(%d clients as %d members)", c.clients, len(ids))
+	return conns, nil
+}
+
+func closeAll(conns []*grpc.ClientConn) {
+	for _, c := range conns {
+		c.Close()
 	}
-	return report(c, name, len(lat), elapsed, lat), nil
 }
 
 // submitters are the members the unary clients act as: CN-GACC alone in
