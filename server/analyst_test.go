@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -35,13 +36,20 @@ func waitDerived(tb testing.TB, in *servertest.Instance) {
 	}
 }
 
+// startDerived runs a service holding every example, each committed on its
+// own, with the detector caught up; conn is a plaintext connection to it.
+func startDerived(tb testing.TB) (*servertest.Instance, *grpc.ClientConn) {
+	tb.Helper()
+	in := start(tb, "")
+	conn := dial(tb, in)
+	submitAll(tb, chemledgerv1.NewLedgerServiceClient(conn), signedExamples(tb, in))
+	waitDerived(tb, in)
+	return in, conn
+}
+
 func TestAnalystAPI(t *testing.T) {
-	in := start(t, "")
-	conn := dial(t, in)
-	c := chemledgerv1.NewLedgerServiceClient(conn)
+	in, conn := startDerived(t)
 	a := chemledgerv1.NewAnalystServiceClient(conn)
-	submitAll(t, c, signedExamples(t, in))
-	waitDerived(t, in)
 
 	resp, err := a.ListFlags(t.Context(), &chemledgerv1.ListFlagsRequest{Filter: `rule_id = "R1" AND shipment_ref = "PEN-CN-2026-000871"`})
 	if err != nil {
@@ -142,10 +150,7 @@ func TestAnalystAPI(t *testing.T) {
 // Filtered, ordered, paged listings equal a brute-force filter and sort over
 // all flags, for random queries.
 func TestListFlagsMatchesBruteForce(t *testing.T) {
-	in := start(t, "")
-	conn := dial(t, in)
-	submitAll(t, chemledgerv1.NewLedgerServiceClient(conn), signedExamples(t, in))
-	waitDerived(t, in)
+	in, conn := startDerived(t)
 	a := chemledgerv1.NewAnalystServiceClient(conn)
 
 	all := in.Deriver.Snapshot()
@@ -243,10 +248,7 @@ func TestListFlagsMatchesBruteForce(t *testing.T) {
 }
 
 func TestGetShipmentAndStats(t *testing.T) {
-	in := start(t, "")
-	conn := dial(t, in)
-	submitAll(t, chemledgerv1.NewLedgerServiceClient(conn), signedExamples(t, in))
-	waitDerived(t, in)
+	in, conn := startDerived(t)
 	a := chemledgerv1.NewAnalystServiceClient(conn)
 
 	sh, err := a.GetShipment(t.Context(), &chemledgerv1.GetShipmentRequest{Ref: "PEN-CN-2026-000871"})
@@ -310,10 +312,7 @@ func TestGetShipmentAndStats(t *testing.T) {
 // The admin RPC rebuilds the derived state in a running service, with the
 // same flags the live detector derived.
 func TestRebuildDerivedStateRPC(t *testing.T) {
-	in := start(t, "")
-	conn := dial(t, in)
-	submitAll(t, chemledgerv1.NewLedgerServiceClient(conn), signedExamples(t, in))
-	waitDerived(t, in)
+	in, conn := startDerived(t)
 	before := in.Deriver.Snapshot()
 	resp, err := chemledgerv1.NewAdminServiceClient(conn).RebuildDerivedState(t.Context(), &chemledgerv1.RebuildDerivedStateRequest{})
 	if err != nil {
@@ -331,11 +330,8 @@ func TestRebuildDerivedStateRPC(t *testing.T) {
 // A disposition signed by a key that is no member's is refused, and the
 // flag's history does not change.
 func TestDispositionByNonMemberRefused(t *testing.T) {
-	in := start(t, "")
-	conn := dial(t, in)
+	in, conn := startDerived(t)
 	c := chemledgerv1.NewLedgerServiceClient(conn)
-	submitAll(t, c, signedExamples(t, in))
-	waitDerived(t, in)
 	a := chemledgerv1.NewAnalystServiceClient(conn)
 	flags, _, err := in.Deriver.ListFlags(derive.Query{Filter: `rule_id = "R1"`})
 	if err != nil || len(flags) == 0 {

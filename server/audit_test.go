@@ -7,14 +7,12 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/chemledger/chemledger/audit"
@@ -22,110 +20,6 @@ import (
 	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/server/servertest"
 )
-
-// secured is a service over mutual TLS on both listeners, with one gRPC
-// connection and one HTTPS client per member and role, made on first use.
-type secured struct {
-	in    *servertest.Instance
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-	https map[string]*http.Client
-}
-
-// startSecured runs a service with mutual TLS (opts.TLS is forced on) until
-// the test ends.
-func startSecured(tb testing.TB, opts servertest.Options) *secured {
-	tb.Helper()
-	opts.TLS = true
-	in, err := servertest.Start(tb.TempDir(), opts)
-	if err != nil {
-		tb.Fatalf("servertest.Start with TLS: %v", err)
-	}
-	s := &secured{in: in, conns: map[string]*grpc.ClientConn{}, https: map[string]*http.Client{}}
-	tb.Cleanup(func() {
-		for _, c := range s.conns {
-			c.Close()
-		}
-		for _, c := range s.https {
-			c.CloseIdleConnections()
-		}
-		if err := in.Stop(); err != nil {
-			tb.Errorf("stop service: %v", err)
-		}
-	})
-	return s
-}
-
-// conn is the gRPC connection of member acting in role, with the demo
-// client certificate for that pair.
-func (s *secured) conn(tb testing.TB, member, role string) *grpc.ClientConn {
-	tb.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := member + "/" + role
-	if c, ok := s.conns[key]; ok {
-		return c
-	}
-	cfg, err := s.in.ClientTLS(member, role)
-	if err != nil {
-		tb.Fatalf("client TLS of %s: %v", key, err)
-	}
-	c, err := grpc.NewClient(s.in.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-	if err != nil {
-		tb.Fatalf("dial %s as %s: %v", s.in.GRPCAddr, key, err)
-	}
-	s.conns[key] = c
-	return c
-}
-
-func (s *secured) ledger(tb testing.TB, member, role string) chemledgerv1.LedgerServiceClient {
-	return chemledgerv1.NewLedgerServiceClient(s.conn(tb, member, role))
-}
-
-func (s *secured) analyst(tb testing.TB, member, role string) chemledgerv1.AnalystServiceClient {
-	return chemledgerv1.NewAnalystServiceClient(s.conn(tb, member, role))
-}
-
-// client is the HTTPS client of member acting in role.
-func (s *secured) client(tb testing.TB, member, role string) *http.Client {
-	tb.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := member + "/" + role
-	if c, ok := s.https[key]; ok {
-		return c
-	}
-	cfg, err := s.in.ClientTLS(member, role)
-	if err != nil {
-		tb.Fatalf("client TLS of %s: %v", key, err)
-	}
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}
-	s.https[key] = c
-	return c
-}
-
-// do makes one HTTPS request as member in role and returns the status,
-// headers and body. body may be nil.
-func (s *secured) do(tb testing.TB, member, role, method, path string, body io.Reader) (int, http.Header, []byte) {
-	tb.Helper()
-	req, err := http.NewRequestWithContext(tb.Context(), method, "https://"+s.in.HTTPAddr+path, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := s.client(tb, member, role).Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s as %s/%s: %v", method, path, member, role, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatalf("%s %s as %s/%s: read body: %v", method, path, member, role, err)
-	}
-	return resp.StatusCode, resp.Header, b
-}
 
 // auditTrail reads the whole audit trail as an auditor would, through
 // AuditService.ListAuditRecords on the gRPC listener. Each call is itself
@@ -208,7 +102,7 @@ const (
 // for what and with what outcome; that an auditor can read the trail and
 // verify its chain; and that a non-auditor cannot.
 func TestAuditScriptedSession(t *testing.T) {
-	s := startSecured(t, servertest.Options{Audit: true})
+	s := startSecured(t, "", servertest.Options{Audit: true})
 	in := s.in
 	exs := signedExamples(t, in)
 	usEx, mxEx, usHTTPEx := exs[2], exs[3], exs[13]
@@ -246,7 +140,7 @@ func TestAuditScriptedSession(t *testing.T) {
 		{name: "another submitter writes its own event", member: "MX-ANAM", role: "submitter",
 			call: create("MX-ANAM", "submitter", mxEx, mxEx.id, &mxIndex), want: codes.OK, method: ledgerSvc + "CreateEntry"},
 		{name: "submitter writes over HTTP", member: "US-CBP", role: "submitter",
-			httpMethod: http.MethodPost, path: "/v1/entries", body: func() []byte { return createEntryBody(t, usHTTPEx.id, usHTTPEx.env) },
+			httpMethod: http.MethodPost, path: "/v1/entries", body: func() []byte { return entryBody(usHTTPEx.id, usHTTPEx.env) },
 			want: codes.OK, method: ledgerSvc + "CreateEntry"},
 		// Refused writes are audited.
 		{name: "submitter writes an envelope another member signed", member: "US-CBP", role: "submitter",
@@ -258,7 +152,7 @@ func TestAuditScriptedSession(t *testing.T) {
 				return err
 			}, want: codes.PermissionDenied, audited: true, method: "/chemledger.v1.AdminService/RebuildDerivedState"},
 		{name: "analyst submits over HTTP", member: "MX-ANAM", role: "analyst",
-			httpMethod: http.MethodPost, path: "/v1/entries", body: func() []byte { return createEntryBody(t, "MX-ANAM:as-analyst", mxEx.env) },
+			httpMethod: http.MethodPost, path: "/v1/entries", body: func() []byte { return entryBody("MX-ANAM:as-analyst", mxEx.env) },
 			want: codes.PermissionDenied, audited: true, method: ledgerSvc + "CreateEntry"},
 		{name: "analyst rebuilds over HTTP", member: "MX-ANAM", role: "analyst",
 			httpMethod: http.MethodPost, path: "/v1/derived:rebuild", body: func() []byte { return []byte(`{}`) },
@@ -350,9 +244,7 @@ func TestAuditScriptedSession(t *testing.T) {
 		if st.call != nil {
 			got = status.Code(st.call(t.Context()))
 		} else {
-			path := st.path
-			path = replaceIndex(path, "{us}", usIndex)
-			path = replaceIndex(path, "{mx}", mxIndex)
+			path := strings.NewReplacer("{us}", fmt.Sprint(usIndex), "{mx}", fmt.Sprint(mxIndex)).Replace(st.path)
 			var body io.Reader
 			if st.body != nil {
 				body = bytes.NewReader(st.body())
@@ -418,10 +310,6 @@ func TestAuditScriptedSession(t *testing.T) {
 	}
 }
 
-func replaceIndex(path, placeholder string, index uint64) string {
-	return string(bytes.ReplaceAll([]byte(path), []byte(placeholder), fmt.Appendf(nil, "%d", index)))
-}
-
 // outcomeName is a code as audit records spell it: PERMISSION_DENIED.
 func outcomeName(c codes.Code) string {
 	return map[codes.Code]string{
@@ -445,7 +333,7 @@ func describe(recs []audit.Record) string {
 // read, with the store healthy again, is answered and audited. A refused
 // write stays refused, and a successful write needs no record.
 func TestAuditFailureFailsReadsClosed(t *testing.T) {
-	s := startSecured(t, servertest.Options{Audit: true})
+	s := startSecured(t, "", servertest.Options{Audit: true})
 	in := s.in
 	ex := signedExamples(t, in)[2]
 	r, err := s.ledger(t, "US-CBP", "submitter").CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: ex.id, Envelope: ex.env})
@@ -525,7 +413,7 @@ func TestAuditReadLatency(t *testing.T) {
 	}
 	const reads = 300
 	measure := func(auditOn bool) (p50, p99 time.Duration) {
-		s := startSecured(t, servertest.Options{Audit: auditOn})
+		s := startSecured(t, "", servertest.Options{Audit: auditOn})
 		ex := signedExamples(t, s.in)[2]
 		r, err := s.ledger(t, "US-CBP", "submitter").CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: ex.id, Envelope: ex.env})
 		if err != nil {

@@ -3,9 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +14,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -30,63 +26,13 @@ import (
 	"github.com/chemledger/chemledger/server/servertest"
 )
 
-// startTLS runs a service with mutual TLS and the audit trail.
-func startTLS(tb testing.TB, opts servertest.Options) *servertest.Instance {
-	tb.Helper()
-	opts.TLS, opts.Audit = true, true
-	in, err := servertest.Start(tb.TempDir(), opts)
-	if err != nil {
-		tb.Fatalf("servertest.Start: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := in.Stop(); err != nil {
-			tb.Errorf("stop service: %v", err)
-		}
-	})
-	return in
-}
-
-func clientTLS(tb testing.TB, in *servertest.Instance, member, role string) *tls.Config {
-	tb.Helper()
-	cfg, err := in.ClientTLS(member, role)
-	if err != nil {
-		tb.Fatalf("client TLS of %s/%s: %v", member, role, err)
-	}
-	return cfg
-}
-
-// dialAs connects to the gRPC listener as member in role.
-func dialAs(tb testing.TB, in *servertest.Instance, member, role string) *grpc.ClientConn {
-	tb.Helper()
-	conn, err := grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(clientTLS(tb, in, member, role))))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// httpsAs is an HTTPS client of the gateway as member in role.
-func httpsAs(tb testing.TB, in *servertest.Instance, member, role string) *http.Client {
-	tb.Helper()
-	tr := &http.Transport{TLSClientConfig: clientTLS(tb, in, member, role)}
-	tb.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
-
-// submitExamplesTLS submits the example events, each over a connection of
-// the member that signed it.
-func submitExamplesTLS(tb testing.TB, in *servertest.Instance) map[string][]uint64 {
+// submitExamplesTLS submits the example events, each as the member that
+// signed it, and returns their indexes by member.
+func submitExamplesTLS(tb testing.TB, s *secured) map[string][]uint64 {
 	tb.Helper()
 	byMember := map[string][]uint64{}
-	conns := map[string]chemledgerv1.LedgerServiceClient{}
-	for _, ex := range signedExamples(tb, in) {
-		c, ok := conns[ex.member]
-		if !ok {
-			c = chemledgerv1.NewLedgerServiceClient(dialAs(tb, in, ex.member, pki.RoleSubmitter))
-			conns[ex.member] = c
-		}
-		r, err := c.CreateEntry(tb.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: ex.id, Envelope: ex.env})
+	for _, ex := range signedExamples(tb, s.in) {
+		r, err := s.ledger(tb, ex.member, pki.RoleSubmitter).CreateEntry(tb.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: ex.id, Envelope: ex.env})
 		if err != nil {
 			tb.Fatalf("submit %s as %s: %v", ex.id, ex.member, err)
 		}
@@ -111,8 +57,9 @@ type authzCall struct {
 // outcome against authz.Decide and against a golden table
 // (testdata/authz_calls.golden) that reviewers read.
 func TestAuthorisationMatrix(t *testing.T) {
-	in := startTLS(t, servertest.Options{})
-	byMember := submitExamplesTLS(t, in)
+	s := startSecured(t, "", servertest.Options{Audit: true})
+	in := s.in
+	byMember := submitExamplesTLS(t, s)
 	waitDerived(t, in)
 	const me, them = "MX-ANAM", "US-CBP"
 	mine, theirs := byMember[me][0], byMember[them][0]
@@ -126,29 +73,22 @@ func TestAuthorisationMatrix(t *testing.T) {
 	// an allowed write really writes.
 	seq := 0
 	role := ""
+	first := readExamples(t)[0].Event
 	event := func(member string) (string, []byte) {
 		seq++
+		id, entryID := fmt.Sprintf("%s:authz-%d", member, seq), fmt.Sprintf("AUTHZ-%d", seq)
 		if role == pki.RoleAdmin {
 			// What an admin appends: a member registry change.
 			b, err := protojson.Marshal(&chemledgerv1.RegistryEntry{
-				EntryId: fmt.Sprintf("AUTHZ-%d", seq), EffectiveTime: timestamppb.New(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
+				EntryId: entryID, EffectiveTime: timestamppb.New(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)),
 				Change: &chemledgerv1.RegistryEntry_MemberRole{MemberRole: &chemledgerv1.MemberRole{Member: "PA-ANA", Role: pki.RoleAnalyst}},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return fmt.Sprintf("%s:authz-%d", member, seq), signAs(t, in, member, envelope.PayloadTypeRegistryJSON, b)
+			return id, signAs(t, in, member, envelope.PayloadTypeRegistryJSON, b)
 		}
-		var ev chemledgerv1.ShipmentEvent
-		if err := protojson.Unmarshal(readExamples(t)[0].Raw, &ev); err != nil {
-			t.Fatal(err)
-		}
-		ev.EventId = fmt.Sprintf("AUTHZ-%d", seq)
-		b, err := protojson.Marshal(&ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("%s:authz-%d", member, seq), signAs(t, in, member, envelope.PayloadTypeEventJSON, b)
+		return id, signAs(t, in, member, envelope.PayloadTypeEventJSON, renamedEvent(t, first, entryID))
 	}
 	disposition := func(member string) (string, []byte) {
 		seq++
@@ -157,10 +97,6 @@ func TestAuthorisationMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		return fmt.Sprintf("%s:authz-d%d", member, seq), signAs(t, in, member, envelope.PayloadTypeDispositionJSON, b)
-	}
-	entryBody := func(id string, env []byte) []byte {
-		b, _ := json.Marshal(map[string]string{"submissionId": id, "envelope": base64.StdEncoding.EncodeToString(env)})
-		return b
 	}
 	memberFilter := func(m string) string { return fmt.Sprintf("member = %q", m) }
 	ledger := func(conn *grpc.ClientConn) chemledgerv1.LedgerServiceClient {
@@ -198,11 +134,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 				return "GET", "/v1/entries?filter=" + url.QueryEscape(memberFilter(who.member)), nil
 			}},
 			authzCall{ls + "GetInclusionProof", who.scope, func(conn *grpc.ClientConn) (proto.Message, error) {
-				cp, _ := in.Ledger.Checkpoint()
-				return ledger(conn).GetInclusionProof(ctx, &chemledgerv1.GetInclusionProofRequest{Index: idx, TreeSize: cp.Size})
+				return ledger(conn).GetInclusionProof(ctx, &chemledgerv1.GetInclusionProofRequest{Index: idx, TreeSize: committed(in)})
 			}, func() (string, string, []byte) {
-				cp, _ := in.Ledger.Checkpoint()
-				return "GET", fmt.Sprintf("/v1/entries/%d/inclusion-proof?treeSize=%d", idx, cp.Size), nil
+				return "GET", fmt.Sprintf("/v1/entries/%d/inclusion-proof?treeSize=%d", idx, committed(in)), nil
 			}},
 			authzCall{as + "CreateDisposition", who.scope, func(conn *grpc.ClientConn) (proto.Message, error) {
 				id, env := disposition(who.member)
@@ -249,8 +183,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-52s %-9s %-6s %-18s %s\n", "method", "role", "scope", "grpc", "http")
 	for _, role = range pki.Roles {
-		conn := dialAs(t, in, me, role)
-		hc := httpsAs(t, in, me, role)
+		conn := s.conn(t, me, role)
 		for _, c := range calls {
 			resp, err := c.grpc(conn)
 			got := status.Code(err)
@@ -271,7 +204,11 @@ func TestAuthorisationMatrix(t *testing.T) {
 			httpCode := "-"
 			if c.http != nil {
 				verb, path, body := c.http()
-				code := httpsCall(t, hc, verb, "https://"+in.HTTPAddr+path, body)
+				var r io.Reader
+				if body != nil {
+					r = bytes.NewReader(body)
+				}
+				code, _, _ := s.do(t, me, role, verb, path, r)
 				httpCode = fmt.Sprint(code)
 				if wantHTTP := authzHTTPStatus(want); code != wantHTTP {
 					t.Errorf("HTTP %s %s as %s/%s: %d, want %d", verb, path, me, role, code, wantHTTP)
@@ -314,41 +251,18 @@ func authzHTTPStatus(c codes.Code) int {
 	return http.StatusOK
 }
 
-func httpsCall(tb testing.TB, hc *http.Client, verb, u string, body []byte) int {
-	tb.Helper()
-	req, err := http.NewRequestWithContext(tb.Context(), verb, u, bytes.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", verb, u, err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
-}
-
 // bulkOne sends one item over the bulk stream: the stream's refusal, or
 // the item's.
 func bulkOne(ctx context.Context, c chemledgerv1.LedgerServiceClient, id string, env []byte) (proto.Message, error) {
-	st, err := c.BulkCreateEntries(ctx)
+	resps, err := bulkStream(ctx, c, []bulkItem{{id: id, env: env}})
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Send(&chemledgerv1.BulkCreateEntriesRequest{SubmissionId: id, Envelope: env}); err != nil && err != io.EOF {
-		return nil, err
+	if len(resps) == 0 {
+		return nil, status.Error(codes.Internal, "test: the bulk stream ended with no response")
 	}
-	st.CloseSend()
-	resp, err := st.Recv()
-	if err != nil {
-		return nil, err
-	}
-	if r := resp.GetResults(); len(r) == 1 && r[0].GetError() != nil {
+	if r := resps[0].GetResults(); len(r) == 1 && r[0].GetError() != nil {
 		return nil, status.Error(codes.Code(r[0].GetError().GetCode()), r[0].GetError().GetMessage())
 	}
-	return resp, nil
+	return resps[0], nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -94,13 +93,7 @@ func newBadFixture(tb testing.TB) *badFixture {
 // mutated signs example i, changed by mutate, as the example's member.
 func (f *badFixture) mutated(tb testing.TB, i int, mutate func(ev *chemledgerv1.ShipmentEvent)) []byte {
 	tb.Helper()
-	ev := proto.Clone(f.exs[i].line.Event).(*chemledgerv1.ShipmentEvent)
-	mutate(ev)
-	payload, err := protojson.Marshal(ev)
-	if err != nil {
-		tb.Fatalf("marshal mutated example %d: %v", i, err)
-	}
-	return signAs(tb, f.in, f.exs[i].member, envelope.PayloadTypeEventJSON, payload)
+	return signMutated(tb, f.in, f.exs[i], mutate)
 }
 
 // sig is one signature by signer over payloadType and payload.
@@ -109,12 +102,24 @@ func sig(signer envelope.Signer, payloadType string, payload []byte) wireSignatu
 	return wireSignature{KeyID: signer.KeyID, Sig: base64.StdEncoding.EncodeToString(s)}
 }
 
-// raw builds a DSSE envelope from its parts, signed by signers as given.
-func (f *badFixture) raw(tb testing.TB, payloadType string, payload []byte, signers ...string) []byte {
+// raw builds a DSSE envelope from its parts, signed by the demo keys of
+// members as given.
+func (f *badFixture) raw(tb testing.TB, payloadType string, payload []byte, members ...string) []byte {
+	tb.Helper()
+	var signers []envelope.Signer
+	for _, m := range members {
+		signers = append(signers, f.in.Keys[m].Signer())
+	}
+	return signedBy(tb, payloadType, payload, signers...)
+}
+
+// signedBy builds a DSSE envelope from its parts, signed by signers as
+// given, whatever their keys (a revoked one, say).
+func signedBy(tb testing.TB, payloadType string, payload []byte, signers ...envelope.Signer) []byte {
 	tb.Helper()
 	w := wireEnvelope{PayloadType: payloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
-	for _, m := range signers {
-		w.Signatures = append(w.Signatures, sig(f.in.Keys[m].Signer(), payloadType, payload))
+	for _, s := range signers {
+		w.Signatures = append(w.Signatures, sig(s, payloadType, payload))
 	}
 	return w.json(tb)
 }
@@ -146,8 +151,15 @@ type badSubmission struct {
 	field string
 	// reason is the ErrorInfo reason; "" means BAD_INPUT.
 	reason string
-	// httpStatus is the HTTP status; 0 means the usual one for code.
-	httpStatus int
+}
+
+// want is what the row must be answered with.
+func (tc badSubmission) want() expect {
+	w := expect{code: tc.code, reason: tc.reason, field: tc.field}
+	if w.reason == "" {
+		w.reason = server.ReasonBadInput
+	}
+	return w
 }
 
 // event returns a build func that mutates example i.
@@ -355,15 +367,10 @@ func badSubmissions() []badSubmission {
 			return f.raw(tb, envelope.PayloadTypeEventJSON, f.line0(), "IN-NCB", "US-CBP")
 		}), code: inv, field: "envelope.signatures[1].keyid"},
 		{name: "signature by a revoked key", build: envelopeOf(func(tb testing.TB, f *badFixture) []byte {
-			w := wireEnvelope{PayloadType: envelope.PayloadTypeEventJSON, Payload: base64.StdEncoding.EncodeToString(f.exs[1].line.Raw),
-				Signatures: []wireSignature{sig(f.revoked, envelope.PayloadTypeEventJSON, f.exs[1].line.Raw)}}
-			return w.json(tb)
+			return signedBy(tb, envelope.PayloadTypeEventJSON, f.exs[1].line.Raw, f.revoked)
 		}), code: codes.PermissionDenied, field: "envelope.signatures[0].keyid", reason: server.ReasonKeyRevoked},
 		{name: "revoked key after a current one", build: envelopeOf(func(tb testing.TB, f *badFixture) []byte {
-			p := f.exs[1].line.Raw
-			w := wireEnvelope{PayloadType: envelope.PayloadTypeEventJSON, Payload: base64.StdEncoding.EncodeToString(p),
-				Signatures: []wireSignature{sig(f.in.Keys["DE-ZOLL"].Signer(), envelope.PayloadTypeEventJSON, p), sig(f.revoked, envelope.PayloadTypeEventJSON, p)}}
-			return w.json(tb)
+			return signedBy(tb, envelope.PayloadTypeEventJSON, f.exs[1].line.Raw, f.in.Keys["DE-ZOLL"].Signer(), f.revoked)
 		}), code: codes.PermissionDenied, field: "envelope.signatures[1].keyid", reason: server.ReasonKeyRevoked},
 
 		// The submission id.
@@ -377,7 +384,7 @@ func badSubmissions() []badSubmission {
 
 		// The HTTP request body itself (no gRPC counterpart).
 		{name: "HTTP body with an unknown field", httpBody: func(tb testing.TB, f *badFixture, id string) []byte {
-			b := createEntryBody(tb, id, f.exs[f.preloaded].env)
+			b := entryBody(id, f.exs[f.preloaded].env)
 			return append([]byte(`{"priority":"high",`), b[1:]...)
 		}, code: inv, field: "priority"},
 		{name: "HTTP body not JSON", httpBody: func(tb testing.TB, f *badFixture, id string) []byte {
@@ -389,48 +396,94 @@ func badSubmissions() []badSubmission {
 	}
 }
 
-// httpStatusOf is the HTTP status grpc-gateway answers a code with.
-var httpStatusOf = map[codes.Code]int{
-	codes.InvalidArgument:  http.StatusBadRequest,
-	codes.OutOfRange:       http.StatusBadRequest,
-	codes.NotFound:         http.StatusNotFound,
-	codes.PermissionDenied: http.StatusForbidden,
-	codes.AlreadyExists:    http.StatusConflict,
+// expect is what one transport must answer.
+type expect struct {
+	code codes.Code
+	// reason is the ErrorInfo reason (domain chemledger.dev); "" means the
+	// status must carry no details at all: it is grpc-go's or the
+	// gateway's own, not the service's.
+	reason string
+	// field is the one field path of the BadRequest violations; "" means
+	// no BadRequest.
+	field string
+	// msg must appear in the status message.
+	msg string
+	// status is the HTTP status; 0 means the gateway's status for code.
+	status int
 }
 
-// want is what a refused call must say.
-type want struct {
-	code       codes.Code
-	reason     string
-	field      string // "" when no BadRequest may be attached
-	httpStatus int
+// httpStatusFor is the HTTP status the gateway answers a code with.
+var httpStatusFor = map[codes.Code]int{
+	codes.OK:                http.StatusOK,
+	codes.InvalidArgument:   http.StatusBadRequest,
+	codes.OutOfRange:        http.StatusBadRequest,
+	codes.NotFound:          http.StatusNotFound,
+	codes.PermissionDenied:  http.StatusForbidden,
+	codes.AlreadyExists:     http.StatusConflict,
+	codes.ResourceExhausted: http.StatusRequestEntityTooLarge, // gatewayErrorHandler: a body too large, not 429
 }
 
-func (w want) check(tb testing.TB, transport string, got errorDetails) {
+func (w expect) httpStatus() int {
+	if w.status != 0 {
+		return w.status
+	}
+	return httpStatusFor[w.code]
+}
+
+func (w expect) check(tb testing.TB, transport string, got errorDetails, msg string) {
 	tb.Helper()
 	var fields []string
 	if w.field != "" {
 		fields = []string{w.field}
 	}
-	if got.code != w.code || got.reason != w.reason || got.domain != "chemledger.dev" || !slices.Equal(got.fields, fields) {
-		tb.Errorf("%s: got code %v, reason %q, domain %q, fields %q;\nwant code %v, reason %q, domain chemledger.dev, fields %q",
-			transport, got.code, got.reason, got.domain, got.fields, w.code, w.reason, fields)
+	domain := ""
+	if w.reason != "" {
+		domain = "chemledger.dev"
+	}
+	if got.code != w.code || got.reason != w.reason || got.domain != domain || !slices.Equal(got.fields, fields) || !strings.Contains(msg, w.msg) {
+		tb.Errorf("%s: got code %v, reason %q, domain %q, fields %q, message %.300q;\nwant code %v, reason %q, domain %q, fields %q, a message with %q",
+			transport, got.code, got.reason, got.domain, got.fields, msg, w.code, w.reason, domain, fields, w.msg)
 	}
 }
 
-func (w want) checkHTTP(tb testing.TB, status int, body []byte, viaGRPC *errorDetails) {
+// checkHTTP checks an HTTP refusal: its status, and its google.rpc.Status
+// body as check does. viaGRPC, when set, is what gRPC answered the same
+// input: HTTP must name the same fields.
+func (w expect) checkHTTP(tb testing.TB, status int, body []byte, viaGRPC *errorDetails) {
 	tb.Helper()
-	if status != w.httpStatus {
-		tb.Errorf("HTTP: status %d, want %d; body %s", status, w.httpStatus, body)
+	if want := w.httpStatus(); status != want {
+		tb.Errorf("HTTP: status %d, want %d; body %.300s", status, want, body)
 	}
-	got, err := httpErrorDetails(tb, body)
+	got, msg, err := httpStatusBody(tb, body)
 	if err != nil {
 		tb.Errorf("HTTP: %v", err)
 		return
 	}
-	w.check(tb, "HTTP", got)
+	w.check(tb, "HTTP", got, msg)
 	if viaGRPC != nil && !slices.Equal(got.fields, viaGRPC.fields) {
 		tb.Errorf("HTTP fields %q differ from gRPC fields %q", got.fields, viaGRPC.fields)
+	}
+}
+
+// checkBulkRefused checks that every item of a bulk stream was refused as
+// wants says of it, naming its one field.
+func checkBulkRefused(tb testing.TB, items []bulkItem, results []*chemledgerv1.BulkResult, wants []expect) {
+	tb.Helper()
+	if len(results) != len(items) {
+		tb.Fatalf("%d results for %d items", len(results), len(items))
+	}
+	for i, r := range results {
+		e := r.GetError()
+		var fields []string
+		for _, v := range e.GetFieldViolations() {
+			if !slices.Contains(fields, v.GetField()) {
+				fields = append(fields, v.GetField())
+			}
+		}
+		w := wants[i]
+		if codes.Code(e.GetCode()) != w.code || e.GetReason() != w.reason || !slices.Equal(fields, []string{w.field}) {
+			tb.Errorf("bulk item %d (%s): error %v; want code %v, reason %s, field %s", i, items[i].id, e, w.code, w.reason, w.field)
+		}
 	}
 }
 
@@ -442,13 +495,7 @@ func TestBadInput(t *testing.T) {
 	t.Logf("%d submission rows", len(rows))
 	for i, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
-			w := want{code: tc.code, reason: tc.reason, field: tc.field, httpStatus: tc.httpStatus}
-			if w.reason == "" {
-				w.reason = server.ReasonBadInput
-			}
-			if w.httpStatus == 0 {
-				w.httpStatus = httpStatusOf[tc.code]
-			}
+			w := tc.want()
 			freshID := "bad-input-" + strconv.Itoa(i)
 
 			if tc.httpBody != nil {
@@ -465,9 +512,9 @@ func TestBadInput(t *testing.T) {
 			_, err := f.c.CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: id, Envelope: env})
 			st := status.Convert(err)
 			viaGRPC := detailsOf(st)
-			w.check(t, "gRPC", viaGRPC)
+			w.check(t, "gRPC", viaGRPC, st.Message())
 
-			code, b := postEntry(t, f.in, createEntryBody(t, id, env))
+			code, b := postEntry(t, f.in, entryBody(id, env))
 			w.checkHTTP(t, code, b, &viaGRPC)
 
 			if t.Failed() {
@@ -482,36 +529,16 @@ func TestBadInput(t *testing.T) {
 		// The same rows through BulkCreateEntries: each item gets the code
 		// and field violations CreateEntry gave.
 		var items []bulkItem
-		var wants []want
+		var wants []expect
 		for i, tc := range rows {
 			if tc.build == nil {
 				continue
 			}
 			id, env := tc.build(t, f, "bad-bulk-"+strconv.Itoa(i))
 			items = append(items, bulkItem{id: id, env: env})
-			r := tc.reason
-			if r == "" {
-				r = server.ReasonBadInput
-			}
-			wants = append(wants, want{code: tc.code, reason: r, field: tc.field})
+			wants = append(wants, tc.want())
 		}
-		results := runBulk(t, f.c, items)
-		if len(results) != len(items) {
-			t.Fatalf("%d results for %d items", len(results), len(items))
-		}
-		for i, r := range results {
-			e := r.GetError()
-			var fields []string
-			for _, v := range e.GetFieldViolations() {
-				if !slices.Contains(fields, v.GetField()) {
-					fields = append(fields, v.GetField())
-				}
-			}
-			w := wants[i]
-			if codes.Code(e.GetCode()) != w.code || e.GetReason() != w.reason || !slices.Equal(fields, []string{w.field}) {
-				t.Errorf("bulk item %d (%s): error %v; want code %v, reason %s, field %s", i, items[i].id, e, w.code, w.reason, w.field)
-			}
-		}
+		checkBulkRefused(t, items, runBulk(t, f.c, items), wants)
 	})
 
 	if got := logSize(t, f.c); got != before {
@@ -524,11 +551,10 @@ type badQuery struct {
 	name string
 	grpc func(ctx context.Context, c chemledgerv1.LedgerServiceClient, f *badFixture) error
 	// path is the HTTP form (GET); nil for a gRPC-only row.
-	path       func(f *badFixture) string
-	code       codes.Code
-	reason     string
-	field      string
-	httpStatus int
+	path   func(f *badFixture) string
+	code   codes.Code
+	reason string
+	field  string
 }
 
 func listQuery(filter, token string, size int32) (func(context.Context, chemledgerv1.LedgerServiceClient, *badFixture) error, func(*badFixture) string) {
@@ -536,18 +562,23 @@ func listQuery(filter, token string, size int32) (func(context.Context, chemledg
 			_, err := c.ListEntries(ctx, &chemledgerv1.ListEntriesRequest{Filter: filter, PageToken: token, PageSize: size})
 			return err
 		}, func(*badFixture) string {
-			q := url.Values{}
-			if filter != "" {
-				q.Set("filter", filter)
-			}
-			if token != "" {
-				q.Set("pageToken", token)
-			}
-			if size != 0 {
-				q.Set("pageSize", strconv.Itoa(int(size)))
-			}
-			return "/v1/entries?" + q.Encode()
+			return "/v1/entries?" + pageQuery(filter, "", token, size)
 		}
+}
+
+// pageQuery is the HTTP query of a list request; parameters left empty are
+// left out.
+func pageQuery(filter, order, token string, size int32) string {
+	q := url.Values{}
+	for k, v := range map[string]string{"filter": filter, "orderBy": order, "pageToken": token} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if size != 0 {
+		q.Set("pageSize", strconv.Itoa(int(size)))
+	}
+	return q.Encode()
 }
 
 func badQueries() []badQuery {
@@ -668,15 +699,13 @@ func TestBadQueries(t *testing.T) {
 	t.Logf("%d query rows", len(rows))
 	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
-			w := want{code: tc.code, reason: tc.reason, field: tc.field, httpStatus: tc.httpStatus}
-			if w.httpStatus == 0 {
-				w.httpStatus = httpStatusOf[tc.code]
-			}
+			w := expect{code: tc.code, reason: tc.reason, field: tc.field}
 			var viaGRPC *errorDetails
 			if tc.grpc != nil {
 				err := tc.grpc(t.Context(), f.c, f)
-				d := detailsOf(status.Convert(err))
-				w.check(t, "gRPC", d)
+				st := status.Convert(err)
+				d := detailsOf(st)
+				w.check(t, "gRPC", d, st.Message())
 				if t.Failed() {
 					t.Logf("gRPC error: %v", err)
 				}

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -149,56 +147,6 @@ func (f *catFixture) fresh(tb testing.TB, i int, mutate func(ev *chemledgerv1.Sh
 // size is the log's size now.
 func (f *catFixture) size(tb testing.TB) uint64 { return logSize(tb, f.c) }
 
-// expect is what one transport must answer.
-type expect struct {
-	code codes.Code
-	// reason is the ErrorInfo reason (domain chemledger.dev); "" means the
-	// status must carry no details at all: it is grpc-go's or the
-	// gateway's own, not the service's.
-	reason string
-	// field is the one field path of the BadRequest violations; "" means
-	// no BadRequest.
-	field string
-	// msg must appear in the status message.
-	msg string
-	// status is the HTTP status; 0 means the gateway's status for code.
-	status int
-}
-
-// httpStatusFor is the HTTP status the gateway answers a code with.
-var httpStatusFor = map[codes.Code]int{
-	codes.OK:                http.StatusOK,
-	codes.InvalidArgument:   http.StatusBadRequest,
-	codes.OutOfRange:        http.StatusBadRequest,
-	codes.NotFound:          http.StatusNotFound,
-	codes.PermissionDenied:  http.StatusForbidden,
-	codes.AlreadyExists:     http.StatusConflict,
-	codes.ResourceExhausted: http.StatusRequestEntityTooLarge, // gatewayErrorHandler: a body too large, not 429
-}
-
-func (w expect) httpStatus() int {
-	if w.status != 0 {
-		return w.status
-	}
-	return httpStatusFor[w.code]
-}
-
-func (w expect) check(tb testing.TB, transport string, got errorDetails, msg string) {
-	tb.Helper()
-	var fields []string
-	if w.field != "" {
-		fields = []string{w.field}
-	}
-	domain := ""
-	if w.reason != "" {
-		domain = "chemledger.dev"
-	}
-	if got.code != w.code || got.reason != w.reason || got.domain != domain || !slices.Equal(got.fields, fields) || !strings.Contains(msg, w.msg) {
-		tb.Errorf("%s: got code %v, reason %q, domain %q, fields %q, message %.300q;\nwant code %v, reason %q, domain %q, fields %q, a message with %q",
-			transport, got.code, got.reason, got.domain, got.fields, msg, w.code, w.reason, domain, fields, w.msg)
-	}
-}
-
 // httpReq is a row's HTTP form.
 type httpReq struct {
 	method, path string
@@ -290,46 +238,23 @@ func disposition(f *catFixture, flag, id string, env []byte) *call {
 
 // listEntries is a ListEntries call.
 func listEntries(f *catFixture, filter, token string, size int32) *call {
-	q := url.Values{}
-	if filter != "" {
-		q.Set("filter", filter)
-	}
-	if token != "" {
-		q.Set("pageToken", token)
-	}
-	if size != 0 {
-		q.Set("pageSize", strconv.Itoa(int(size)))
-	}
 	return &call{
 		grpc: func(ctx context.Context) error {
 			_, err := f.c.ListEntries(ctx, &chemledgerv1.ListEntriesRequest{Filter: filter, PageToken: token, PageSize: size})
 			return err
 		},
-		http: get("/v1/entries?" + q.Encode()),
+		http: get("/v1/entries?" + pageQuery(filter, "", token, size)),
 	}
 }
 
 // listFlags is a ListFlags call.
 func listFlags(f *catFixture, filter, order, token string, size int32) *call {
-	q := url.Values{}
-	if filter != "" {
-		q.Set("filter", filter)
-	}
-	if order != "" {
-		q.Set("orderBy", order)
-	}
-	if token != "" {
-		q.Set("pageToken", token)
-	}
-	if size != 0 {
-		q.Set("pageSize", strconv.Itoa(int(size)))
-	}
 	return &call{
 		grpc: func(ctx context.Context) error {
 			_, err := f.a.ListFlags(ctx, &chemledgerv1.ListFlagsRequest{Filter: filter, OrderBy: order, PageToken: token, PageSize: size})
 			return err
 		},
-		http: get("/v1/flags?" + q.Encode()),
+		http: get("/v1/flags?" + pageQuery(filter, order, token, size)),
 	}
 }
 
@@ -439,38 +364,6 @@ func bulk(f *catFixture, items ...bulkItem) *call {
 	}}
 }
 
-// bulkResults is runBulk for a stream that may fail: it returns the
-// stream's error instead of failing the test.
-func bulkResults(ctx context.Context, c chemledgerv1.LedgerServiceClient, items []bulkItem) ([]*chemledgerv1.BulkResult, error) {
-	stream, err := c.BulkCreateEntries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sendErr := make(chan error, 1)
-	go func() {
-		for _, it := range items {
-			if err := stream.Send(&chemledgerv1.BulkCreateEntriesRequest{SubmissionId: it.id, Envelope: it.env}); err != nil {
-				sendErr <- nil // the receive side has the stream's status
-				return
-			}
-		}
-		sendErr <- stream.CloseSend()
-	}()
-	var results []*chemledgerv1.BulkResult
-	for {
-		resp, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			<-sendErr
-			return results, err
-		}
-		results = append(results, resp.GetResults()...)
-	}
-	return results, <-sendErr
-}
-
 // Expectations used by many rows.
 func badInput(field string) expect {
 	return expect{code: codes.InvalidArgument, reason: server.ReasonBadInput, field: field}
@@ -491,15 +384,6 @@ var (
 	// ErrorInfo in the body (grpc-gateway alone answered 501).
 	wrongMethod = expect{code: codes.Unimplemented, status: http.StatusMethodNotAllowed, msg: "is not a method of"}
 )
-
-// bodyOfSize is a CreateEntry body of exactly n bytes whose envelope
-// string runs to the end, so the decoder reads all of it.
-func bodyOfSize(n int) []byte {
-	head, tail := `{"submissionId":"big","envelope":"`, `"}`
-	b64 := (n - len(head) - len(tail)) / 4 * 4
-	b := head + strings.Repeat("A", b64) + tail
-	return []byte(b + strings.Repeat(" ", n-len(b)))
-}
 
 // nestedArrays is n '[' then n ']'.
 func nestedArrays(n int) []byte {
@@ -847,9 +731,7 @@ func catalogueRows() []catRow {
 			return env
 		}), want: inv("envelope.signatures[0].keyid")},
 		catRow{name: "signature by a revoked key", call: freshEnvelope(func(tb testing.TB, f *catFixture) []byte {
-			p := f.exs[1].line.Raw
-			return wireEnvelope{PayloadType: envelope.PayloadTypeEventJSON, Payload: base64.StdEncoding.EncodeToString(p),
-				Signatures: []wireSignature{sig(f.revoked, envelope.PayloadTypeEventJSON, p)}}.json(tb)
+			return signedBy(tb, envelope.PayloadTypeEventJSON, f.exs[1].line.Raw, f.revoked)
 		}), want: expect{code: codes.PermissionDenied, reason: server.ReasonKeyRevoked, field: "envelope.signatures[0].keyid"}},
 		catRow{name: "HTTP body with an unknown field",
 			call: rawBody("/v1/entries", func(f *catFixture) []byte {
@@ -905,9 +787,7 @@ func catalogueRows() []catRow {
 			want: inv("envelope.payload")},
 		catRow{name: "item signed by a revoked key",
 			call: func(tb testing.TB, f *catFixture) *call {
-				p := f.exs[1].line.Raw
-				env := wireEnvelope{PayloadType: envelope.PayloadTypeEventJSON, Payload: base64.StdEncoding.EncodeToString(p),
-					Signatures: []wireSignature{sig(f.revoked, envelope.PayloadTypeEventJSON, p)}}.json(tb)
+				env := signedBy(tb, envelope.PayloadTypeEventJSON, f.exs[1].line.Raw, f.revoked)
 				return bulk(f, bulkItem{id: "bulk-revoked", env: env})
 			},
 			want: expect{code: codes.PermissionDenied, reason: server.ReasonKeyRevoked, field: "envelope.signatures[0].keyid"}},
@@ -1085,9 +965,7 @@ func catalogueRows() []catRow {
 		}, want: inv("envelope.signatures[0].keyid")},
 		catRow{name: "disposition by a revoked key", call: func(tb testing.TB, f *catFixture) *call {
 			p, _ := protojson.Marshal(dispOf(f.flag, dismissed, "n"))
-			env := wireEnvelope{PayloadType: envelope.PayloadTypeDispositionJSON, Payload: base64.StdEncoding.EncodeToString(p),
-				Signatures: []wireSignature{sig(f.revoked, envelope.PayloadTypeDispositionJSON, p)}}.json(tb)
-			return disposition(f, f.flag, "DE-ZOLL:cat-d3", env)
+			return disposition(f, f.flag, "DE-ZOLL:cat-d3", signedBy(tb, envelope.PayloadTypeDispositionJSON, p, f.revoked))
 		}, want: expect{code: codes.PermissionDenied, reason: server.ReasonKeyRevoked, field: "envelope.signatures[0].keyid"}},
 		catRow{name: "a shipment event instead of a disposition", call: func(tb testing.TB, f *catFixture) *call {
 			_, env := f.fresh(tb, 0, nil)
@@ -1183,28 +1061,6 @@ func catalogueRows() []catRow {
 	return rows
 }
 
-// entryBody is the HTTP/JSON form of a CreateEntryRequest or
-// CreateDispositionRequest body (createEntryBody for a call built before
-// its test runs).
-func entryBody(id string, env []byte) []byte {
-	b, _ := json.Marshal(struct {
-		SubmissionID string `json:"submissionId"`
-		Envelope     string `json:"envelope"`
-	}{id, base64.StdEncoding.EncodeToString(env)})
-	return b
-}
-
-// httpStatusBody decodes a grpc-gateway error body.
-func httpStatusBody(tb testing.TB, body []byte) (errorDetails, string, error) {
-	tb.Helper()
-	var st spb.Status
-	if err := protojson.Unmarshal(body, &st); err != nil {
-		return errorDetails{}, "", fmt.Errorf("error body %.300q is not a google.rpc.Status: %w", body, err)
-	}
-	s := status.FromProto(&st)
-	return detailsOf(s), s.Message(), nil
-}
-
 func TestBadInputCatalogue(t *testing.T) {
 	f := newCatFixture(t)
 	rows := catalogueRows()
@@ -1289,10 +1145,10 @@ func TestBadInputCatalogue(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if code != hw.httpStatus() {
-					t.Errorf("HTTP %s %.120s: status %d, want %d; body %.300s", c.http.method, c.http.path, code, hw.httpStatus(), b)
-				}
 				if row.want.code == codes.OK {
+					if code != hw.httpStatus() {
+						t.Errorf("HTTP: status %d, want %d; body %.300s", code, hw.httpStatus(), b)
+					}
 					got := &chemledgerv1.Receipt{}
 					if err := protojson.Unmarshal(b, got); err != nil {
 						t.Fatalf("HTTP: receipt %.300s: %v", b, err)
@@ -1305,12 +1161,10 @@ func TestBadInputCatalogue(t *testing.T) {
 						c.receipt = got
 					}
 				} else {
-					d, msg, err := httpStatusBody(t, b)
-					if err != nil {
-						t.Error(err)
-					} else {
-						hw.check(t, "HTTP", d, msg)
-					}
+					hw.checkHTTP(t, code, b, nil)
+				}
+				if t.Failed() {
+					t.Logf("HTTP %s %.120s", c.http.method, c.http.path)
 				}
 			}
 
@@ -1339,22 +1193,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		if err != nil {
 			t.Fatalf("bulk stream of %d refused rows: %v", len(refused), err)
 		}
-		if len(results) != len(refused) {
-			t.Fatalf("%d results for %d items", len(results), len(refused))
-		}
-		for i, r := range results {
-			e := r.GetError()
-			var fields []string
-			for _, v := range e.GetFieldViolations() {
-				if !slices.Contains(fields, v.GetField()) {
-					fields = append(fields, v.GetField())
-				}
-			}
-			w := refusedWants[i]
-			if codes.Code(e.GetCode()) != w.code || e.GetReason() != w.reason || !slices.Equal(fields, []string{w.field}) {
-				t.Errorf("bulk item %d (%s): %v; want code %v, reason %s, field %s", i, refused[i].id, e, w.code, w.reason, w.field)
-			}
-		}
+		checkBulkRefused(t, refused, results, refusedWants)
 		if got := f.size(t); got != before {
 			t.Errorf("log size %d after the bulk stream of refused rows, want %d", got, before)
 		}
@@ -1372,12 +1211,9 @@ func TestBadInputCatalogue(t *testing.T) {
 // It is refused as a duplicate, like a replayed event, and the flag keeps
 // the status it was given last.
 func TestDispositionReplayRefused(t *testing.T) {
-	in := start(t, "")
-	conn := dial(t, in)
+	in, conn := startDerived(t)
 	c := chemledgerv1.NewLedgerServiceClient(conn)
 	a := chemledgerv1.NewAnalystServiceClient(conn)
-	submitAll(t, c, signedExamples(t, in))
-	waitDerived(t, in)
 	flags, err := a.ListFlags(t.Context(), &chemledgerv1.ListFlagsRequest{Filter: `rule_id = "R1"`})
 	if err != nil || len(flags.GetFlags()) == 0 {
 		t.Fatalf("no R1 flag: %v", err)
@@ -1448,10 +1284,7 @@ func TestDispositionReplayRefused(t *testing.T) {
 // rebuilt the derived state with a sweep at whatever time it converted to.
 // It is refused as bad input naming as_of, and the flags stay as they were.
 func TestRebuildRefusesInvalidAsOf(t *testing.T) {
-	in := start(t, "")
-	conn := dial(t, in)
-	submitAll(t, chemledgerv1.NewLedgerServiceClient(conn), signedExamples(t, in))
-	waitDerived(t, in)
+	in, conn := startDerived(t)
 	admin := chemledgerv1.NewAdminServiceClient(conn)
 	before := fmt.Sprint(in.Deriver.Snapshot())
 	for _, asOf := range []*timestamppb.Timestamp{
@@ -1483,24 +1316,19 @@ func TestRebuildRefusesInvalidAsOf(t *testing.T) {
 func TestGetShipmentHTTPRefWithSlash(t *testing.T) {
 	in := start(t, "")
 	c := ledgerClient(t, in)
-	ex := signedExamples(t, in)[0]
-	ev := proto.Clone(ex.line.Event).(*chemledgerv1.ShipmentEvent)
-	ev.ShipmentRef = "UCR/6IN/2026/001204"
-	p, err := protojson.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: "slash-ref", Envelope: signAs(t, in, ex.member, envelope.PayloadTypeEventJSON, p)}); err != nil {
+	const ref = "UCR/6IN/2026/001204"
+	env := signMutated(t, in, signedExamples(t, in)[0], func(ev *chemledgerv1.ShipmentEvent) { ev.ShipmentRef = ref })
+	if _, err := c.CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: "slash-ref", Envelope: env}); err != nil {
 		t.Fatal(err)
 	}
 	waitDerived(t, in)
-	if _, err := chemledgerv1.NewAnalystServiceClient(dial(t, in)).GetShipment(t.Context(), &chemledgerv1.GetShipmentRequest{Ref: ev.ShipmentRef}); err != nil {
-		t.Fatalf("GetShipment(%q) over gRPC: %v", ev.ShipmentRef, err)
+	if _, err := chemledgerv1.NewAnalystServiceClient(dial(t, in)).GetShipment(t.Context(), &chemledgerv1.GetShipmentRequest{Ref: ref}); err != nil {
+		t.Fatalf("GetShipment(%q) over gRPC: %v", ref, err)
 	}
-	u := "http://" + in.HTTPAddr + "/v1/shipments/" + url.PathEscape(ev.ShipmentRef)
+	u := "http://" + in.HTTPAddr + "/v1/shipments/" + url.PathEscape(ref)
 	code, _, b := httpCall(t, http.MethodGet, u, nil, nil)
 	sh := &chemledgerv1.Shipment{}
-	if err := protojson.Unmarshal(b, sh); code != http.StatusOK || err != nil || sh.GetRef() != ev.ShipmentRef {
-		t.Errorf("GET %s: %d %.300s; want 200 with shipment %q", u, code, b, ev.ShipmentRef)
+	if err := protojson.Unmarshal(b, sh); code != http.StatusOK || err != nil || sh.GetRef() != ref {
+		t.Errorf("GET %s: %d %.300s; want 200 with shipment %q", u, code, b, ref)
 	}
 }

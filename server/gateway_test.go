@@ -182,25 +182,22 @@ func TestCheckpointForms(t *testing.T) {
 // unsized hides a reader's length, so the client sends it chunked.
 type unsized struct{ io.Reader }
 
+// bodyOfSize is a CreateEntry body of exactly n bytes whose envelope
+// string runs to the end, so the decoder reads all of it. The base64 is
+// canonical, with white space making up the length.
+func bodyOfSize(n int) []byte {
+	head, tail := `{"submissionId":"big","envelope":"`, `"}`
+	b64 := (n - len(head) - len(tail)) / 4 * 4
+	b := head + strings.Repeat("A", b64) + tail
+	return []byte(b + strings.Repeat(" ", n-len(b)))
+}
+
 func TestHTTPBodyLimit(t *testing.T) {
 	in := start(t, "")
 	c := ledgerClient(t, in)
 	before := logSize(t, c)
 	limit := server.DefaultMaxHTTPBody
 
-	// bodyOf is a CreateEntry body of exactly n bytes: JSON whose envelope
-	// string runs to the end, so the decoder reads it all. Within the limit
-	// the base64 is canonical, with white space making up the length.
-	bodyOf := func(n int) []byte {
-		head := `{"submissionId":"big","envelope":"`
-		tail := `"}`
-		b64 := n - len(head) - len(tail)
-		if n <= limit {
-			b64 = b64 / 4 * 4
-		}
-		b := head + strings.Repeat("A", b64) + tail
-		return []byte(b + strings.Repeat(" ", n-len(b)))
-	}
 	for _, tc := range []struct {
 		name    string
 		n       int
@@ -221,7 +218,7 @@ func TestHTTPBodyLimit(t *testing.T) {
 		{name: "far over, chunked", n: 4 * limit, chunked: true, status: http.StatusRequestEntityTooLarge, reason: "BODY_TOO_LARGE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var body io.Reader = bytes.NewReader(bodyOf(tc.n))
+			var body io.Reader = bytes.NewReader(bodyOfSize(tc.n))
 			if tc.chunked {
 				body = unsized{body}
 			}
@@ -259,9 +256,9 @@ func TestHTTPBodyTrailingData(t *testing.T) {
 		`}`,
 	} {
 		t.Run(fmt.Sprintf("%q", trailer), func(t *testing.T) {
-			body := append(createEntryBody(t, exs[i].id, exs[i].env), trailer...)
+			body := append(entryBody(exs[i].id, exs[i].env), trailer...)
 			code, b := postEntry(t, in, body)
-			w := want{code: codes.InvalidArgument, reason: server.ReasonBadInput, field: "body", httpStatus: http.StatusBadRequest}
+			w := expect{code: codes.InvalidArgument, reason: server.ReasonBadInput, field: "body", status: http.StatusBadRequest}
 			w.checkHTTP(t, code, b, nil)
 			if t.Failed() {
 				t.Logf("body %.120s…%s\nanswer %.300s", body, trailer, b)

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,14 +43,6 @@ func allocatedDuring(fn func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-// limitBody is a CreateEntry body of exactly n bytes whose envelope string
-// runs to the end, so that a decoder would have to read all of it.
-func limitBody(n int) []byte {
-	head, tail := `{"submissionId":"US-CBP:big","envelope":"`, `"}`
-	b := head + strings.Repeat("A", (n-len(head)-len(tail))/4*4) + tail
-	return []byte(b + strings.Repeat(" ", n-len(b)))
-}
-
 // TestLimitBodyOverMTLS: a request body one byte over MaxHTTPBody is
 // refused with 413 and a RESOURCE_EXHAUSTED status before it is read (with
 // a Content-Length) or as soon as the limit is passed (chunked), without
@@ -59,7 +50,7 @@ func limitBody(n int) []byte {
 // audited. A gRPC message over MaxRecvMsgSize is RESOURCE_EXHAUSTED.
 // Nothing reaches the log.
 func TestLimitBodyOverMTLS(t *testing.T) {
-	s := startSecured(t, servertest.Options{Audit: true})
+	s := startSecured(t, "", servertest.Options{Audit: true})
 	in := s.in
 	limit := int(server.DefaultMaxHTTPBody)
 	submitter := s.ledger(t, "US-CBP", "submitter")
@@ -73,7 +64,7 @@ func TestLimitBodyOverMTLS(t *testing.T) {
 		{name: "chunked", chunked: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := limitBody(limit + 1)
+			raw := bodyOfSize(limit + 1)
 			// As a client library sends it.
 			var body io.Reader = bytes.NewReader(raw)
 			if tc.chunked {
@@ -150,25 +141,6 @@ func TestLimitBodyOverMTLS(t *testing.T) {
 	}
 }
 
-// rawConn is a TLS connection to the HTTP listener as member in role, its
-// handshake done.
-func (s *secured) rawConn(tb testing.TB, member, role string) *tls.Conn {
-	tb.Helper()
-	cfg, err := s.in.ClientTLS(member, role)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.NextProtos = []string{"http/1.1"}
-	conn, err := tls.Dial("tcp", s.in.HTTPAddr, cfg)
-	if err != nil {
-		tb.Fatalf("TLS dial %s as %s/%s: %v", s.in.HTTPAddr, member, role, err)
-	}
-	if err := conn.HandshakeContext(tb.Context()); err != nil {
-		tb.Fatalf("TLS handshake as %s/%s: %v", member, role, err)
-	}
-	return conn
-}
-
 // rawPost is an HTTP/1.1 POST of body, with a Content-Length or chunked
 // in 16 KiB chunks, as the bytes that go on the wire.
 func rawPost(host, path string, body []byte, chunked bool) []byte {
@@ -234,7 +206,7 @@ func TestRateLimitPerMember(t *testing.T) {
 		burst     = 10
 		maxTries  = 1000
 	)
-	s := startSecured(t, servertest.Options{Server: func(c *server.Config) { c.RatePerMember, c.RateBurst = perSecond, burst }})
+	s := startSecured(t, "", servertest.Options{Server: func(c *server.Config) { c.RatePerMember, c.RateBurst = perSecond, burst }})
 	flooder := s.ledger(t, "MX-ANAM", "analyst")
 	other := s.ledger(t, "US-CBP", "analyst")
 
@@ -316,65 +288,52 @@ func TestRateLimitPerMember(t *testing.T) {
 // maximum, not refused and not honoured, over gRPC and HTTP, for entries
 // (server.MaxPageSize) and flags (derive.MaxPageSize).
 func TestPageSizeBounded(t *testing.T) {
-	s := startSecured(t, servertest.Options{})
+	s := startSecured(t, "", servertest.Options{})
 	in := s.in
 	const huge = 100000
 	n := max(server.MaxPageSize, derive.MaxPageSize) + 50
 
-	// US import declarations (example 13) for consignees with no licence:
-	// each is an entry and raises a flag.
-	imp := signedExamples(t, in)[13]
-	if imp.line.Event.GetKind() != chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION || imp.member != "US-CBP" {
-		t.Fatalf("example 13 is %v by %s, want a US import declaration", imp.line.Event.GetKind(), imp.member)
-	}
+	// US import declarations for consignees with no licence: each is an
+	// entry and raises a flag.
+	imp := usImport(t, in)
 	items := make([]bulkItem, n)
 	for i := range items {
-		name := fmt.Sprintf("UCR-PAGE-%05d", i)
-		ev := proto.Clone(imp.line.Event).(*chemledgerv1.ShipmentEvent)
-		ev.EventId, ev.ShipmentRef, ev.References = name, name, nil
-		ev.Consignee.Name, ev.Consignee.Identifiers = "Consignee "+name, nil
-		p, err := protojson.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items[i] = bulkItem{id: "US-CBP:" + name, env: signAs(t, in, imp.member, envelope.PayloadTypeEventJSON, p)}
+		items[i] = importNamed(t, in, imp, fmt.Sprintf("UCR-PAGE-%05d", i))
 	}
 	first := logSize(t, s.ledger(t, "US-CBP", "analyst"))
 	checkBulk(t, items, runBulk(t, s.ledger(t, "US-CBP", "submitter"), items), first)
 	waitDerived(t, in)
 
-	entries, err := s.ledger(t, "US-CBP", "analyst").ListEntries(t.Context(), &chemledgerv1.ListEntriesRequest{PageSize: huge})
-	if err != nil {
-		t.Fatalf("ListEntries page_size %d: %v", huge, err)
-	}
-	if len(entries.GetEntries()) != server.MaxPageSize || entries.GetNextPageToken() == "" {
-		t.Errorf("ListEntries page_size %d over %d entries: %d entries, next page token %q; want %d and a token",
-			huge, n, len(entries.GetEntries()), entries.GetNextPageToken(), server.MaxPageSize)
-	}
-	flags, err := s.analyst(t, "US-CBP", "analyst").ListFlags(t.Context(), &chemledgerv1.ListFlagsRequest{PageSize: huge})
-	if err != nil {
-		t.Fatalf("ListFlags page_size %d: %v", huge, err)
-	}
-	if len(flags.GetFlags()) != derive.MaxPageSize || flags.GetNextPageToken() == "" {
-		t.Errorf("ListFlags page_size %d over %d flag-raising entries: %d flags, next page token %q; want %d and a token",
-			huge, n, len(flags.GetFlags()), flags.GetNextPageToken(), derive.MaxPageSize)
-	}
-
+	ctx := t.Context()
 	for _, tc := range []struct {
+		rpc   string
+		grpc  func() (proto.Message, error)
 		path  string
 		resp  proto.Message
 		count func(proto.Message) (int, string)
 		want  int
 	}{
-		{"/v1/entries?page_size=100000", &chemledgerv1.ListEntriesResponse{}, func(m proto.Message) (int, string) {
+		{"ListEntries", func() (proto.Message, error) {
+			return s.ledger(t, "US-CBP", "analyst").ListEntries(ctx, &chemledgerv1.ListEntriesRequest{PageSize: huge})
+		}, "/v1/entries?page_size=100000", &chemledgerv1.ListEntriesResponse{}, func(m proto.Message) (int, string) {
 			r := m.(*chemledgerv1.ListEntriesResponse)
 			return len(r.GetEntries()), r.GetNextPageToken()
 		}, server.MaxPageSize},
-		{"/v1/flags?page_size=100000", &chemledgerv1.ListFlagsResponse{}, func(m proto.Message) (int, string) {
+		{"ListFlags", func() (proto.Message, error) {
+			return s.analyst(t, "US-CBP", "analyst").ListFlags(ctx, &chemledgerv1.ListFlagsRequest{PageSize: huge})
+		}, "/v1/flags?page_size=100000", &chemledgerv1.ListFlagsResponse{}, func(m proto.Message) (int, string) {
 			r := m.(*chemledgerv1.ListFlagsResponse)
 			return len(r.GetFlags()), r.GetNextPageToken()
 		}, derive.MaxPageSize},
 	} {
+		resp, err := tc.grpc()
+		if err != nil {
+			t.Fatalf("%s page_size %d: %v", tc.rpc, huge, err)
+		}
+		if got, next := tc.count(resp); got != tc.want || next == "" {
+			t.Errorf("%s page_size %d over %d flag-raising entries: %d items, next page token %q; want %d and a token",
+				tc.rpc, huge, n, got, next, tc.want)
+		}
 		code, _, b := s.do(t, "US-CBP", "analyst", http.MethodGet, tc.path, nil)
 		if code != http.StatusOK {
 			t.Errorf("GET %s: %d %.300s", tc.path, code, b)
@@ -395,16 +354,11 @@ func TestPageSizeBounded(t *testing.T) {
 // while another member is still served at once.
 func TestBulkStreamThrottled(t *testing.T) {
 	const perSecond, burst, items = 50, 10, 60
-	s := startSecured(t, servertest.Options{NoDetection: true, Server: func(c *server.Config) { c.RatePerMember, c.RateBurst = perSecond, burst }})
+	s := startSecured(t, "", servertest.Options{NoDetection: true, Server: func(c *server.Config) { c.RatePerMember, c.RateBurst = perSecond, burst }})
 	ex := signedExamples(t, s.in)[0]
 	var bulk []bulkItem
 	for i := range items {
-		ev := proto.Clone(ex.line.Event).(*chemledgerv1.ShipmentEvent)
-		ev.EventId = fmt.Sprintf("THROTTLE-%d", i)
-		p, err := protojson.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := renamedEvent(t, ex.line.Event, fmt.Sprintf("THROTTLE-%d", i))
 		bulk = append(bulk, bulkItem{id: fmt.Sprintf("%s:throttle-%d", ex.member, i), env: signAs(t, s.in, ex.member, envelope.PayloadTypeEventJSON, p)})
 	}
 	other := s.ledger(t, "US-CBP", "analyst")

@@ -7,10 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-
-	"github.com/chemledger/chemledger/envelope"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -32,27 +28,13 @@ func TestLongAnalystReadDoesNotBlockWriters(t *testing.T) {
 	conn := dial(t, in)
 	c := chemledgerv1.NewLedgerServiceClient(conn)
 	a := chemledgerv1.NewAnalystServiceClient(conn)
-	exs := signedExamples(t, in)
 
-	// An import declaration into the US (example 13) for a consignee with
-	// no licence: each one raises a flag, so the flag export is long too.
-	imp := exs[13]
-	if imp.line.Event.GetKind() != chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION || imp.member != "US-CBP" {
-		t.Fatalf("example 13 is %v by %s, want a US import declaration", imp.line.Event.GetKind(), imp.member)
-	}
-	declaration := func(tb testing.TB, name string) bulkItem {
-		ev := proto.Clone(imp.line.Event).(*chemledgerv1.ShipmentEvent)
-		ev.EventId, ev.ShipmentRef, ev.References = name, name, nil
-		ev.Consignee.Name, ev.Consignee.Identifiers = "Consignee "+name, nil
-		p, err := protojson.Marshal(ev)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return bulkItem{id: "US-CBP:" + name, env: signAs(tb, in, imp.member, envelope.PayloadTypeEventJSON, p)}
-	}
+	// US import declarations for consignees with no licence: each one
+	// raises a flag, so the flag export is long too.
+	imp := usImport(t, in)
 	var items []bulkItem
 	for i := range preload {
-		items = append(items, declaration(t, fmt.Sprintf("UCR-PRELOAD-%05d", i)))
+		items = append(items, importNamed(t, in, imp, fmt.Sprintf("UCR-PRELOAD-%05d", i)))
 	}
 	checkBulk(t, items, runBulk(t, c, items), 0)
 	waitDerived(t, in)
@@ -60,7 +42,7 @@ func TestLongAnalystReadDoesNotBlockWriters(t *testing.T) {
 	var writes [writers][]bulkItem
 	for w := range writers {
 		for i := range perWriter {
-			writes[w] = append(writes[w], declaration(t, fmt.Sprintf("UCR-W%d-%04d", w, i)))
+			writes[w] = append(writes[w], importNamed(t, in, imp, fmt.Sprintf("UCR-W%d-%04d", w, i)))
 		}
 	}
 
@@ -119,51 +101,53 @@ func TestLongAnalystReadDoesNotBlockWriters(t *testing.T) {
 			}
 			time.Sleep(pause)
 		}
-		// The export runs again until the writers are done, so that every
-		// submission is made while an export is in progress.
-		for len(passes) == 0 || writersBusy.Load() {
-			ps := pass{flags: map[string]bool{}}
+		// export reads one listing page by page: read reads the page after
+		// tok and returns the next token.
+		export := func(what string, read func(tok string) (next string, err error)) error {
 			tok := ""
 			for n := 0; ; n++ {
-				p := page{what: fmt.Sprintf("pass %d entries page %d", len(passes), n), acksAtStart: acked.Load()}
-				resp, err := c.ListEntries(t.Context(), &chemledgerv1.ListEntriesRequest{PageSize: entriesPage, PageToken: tok})
+				p := page{what: fmt.Sprintf("pass %d %s page %d", len(passes), what, n), acksAtStart: acked.Load()}
+				next, err := read(tok)
 				if err != nil {
-					finish(fmt.Errorf("%s: %w", p.what, err))
-					return
-				}
-				for _, e := range resp.GetEntries() {
-					ps.entries = append(ps.entries, e.GetIndex())
+					return fmt.Errorf("%s: %w", p.what, err)
 				}
 				p.acksAtEnd = acked.Load()
 				pages = append(pages, p)
 				if len(pages) == 1 {
 					close(firstPage)
 				}
-				if tok = resp.GetNextPageToken(); tok == "" {
-					break
+				if tok = next; tok == "" {
+					return nil
 				}
 				between(p.what)
 			}
-			for n := 0; ; n++ {
-				p := page{what: fmt.Sprintf("pass %d flags page %d", len(passes), n), acksAtStart: acked.Load()}
-				resp, err := a.ListFlags(t.Context(), &chemledgerv1.ListFlagsRequest{PageSize: flagsPage, PageToken: tok})
-				if err != nil {
-					finish(fmt.Errorf("%s: %w", p.what, err))
-					return
+		}
+		// The export runs again until the writers are done, so that every
+		// submission is made while an export is in progress.
+		for len(passes) == 0 || writersBusy.Load() {
+			ps := pass{flags: map[string]bool{}}
+			err := export("entries", func(tok string) (string, error) {
+				resp, err := c.ListEntries(t.Context(), &chemledgerv1.ListEntriesRequest{PageSize: entriesPage, PageToken: tok})
+				for _, e := range resp.GetEntries() {
+					ps.entries = append(ps.entries, e.GetIndex())
 				}
-				for _, f := range resp.GetFlags() {
-					if ps.flags[f.GetId()] {
-						finish(fmt.Errorf("%s: flag %s listed twice", p.what, f.GetId()))
-						return
+				return resp.GetNextPageToken(), err
+			})
+			if err == nil {
+				err = export("flags", func(tok string) (string, error) {
+					resp, err := a.ListFlags(t.Context(), &chemledgerv1.ListFlagsRequest{PageSize: flagsPage, PageToken: tok})
+					for _, f := range resp.GetFlags() {
+						if ps.flags[f.GetId()] {
+							return "", fmt.Errorf("flag %s listed twice", f.GetId())
+						}
+						ps.flags[f.GetId()] = true
 					}
-					ps.flags[f.GetId()] = true
-				}
-				p.acksAtEnd = acked.Load()
-				pages = append(pages, p)
-				if tok = resp.GetNextPageToken(); tok == "" {
-					break
-				}
-				between(p.what)
+					return resp.GetNextPageToken(), err
+				})
+			}
+			if err != nil {
+				finish(err)
+				return
 			}
 			passes = append(passes, ps)
 		}

@@ -65,7 +65,7 @@ func TestDiskFull(t *testing.T) {
 	ev := proto.Clone(ex.line.Event).(*chemledgerv1.ShipmentEvent)
 	ev.EventId, ev.Remarks = "FILL-HTTP", fmt.Sprintf("%03000d", 0)
 	payload, _ := proto.Marshal(ev)
-	if code, b := postEntry(t, in, createEntryBody(t, ev.EventId, signAs(t, in, ex.member, envelope.PayloadTypeEventProto, payload))); code != http.StatusInsufficientStorage {
+	if code, b := postEntry(t, in, entryBody(ev.EventId, signAs(t, in, ex.member, envelope.PayloadTypeEventProto, payload))); code != http.StatusInsufficientStorage {
 		t.Errorf("POST /v1/entries while full: %d %s, want 507", code, b)
 	}
 	code, _, body := httpCall(t, http.MethodGet, "http://"+in.HTTPAddr+"/healthz", nil, nil)

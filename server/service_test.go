@@ -23,7 +23,6 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -32,6 +31,7 @@ import (
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/eventfile"
+	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server/servertest"
 )
@@ -57,15 +57,10 @@ func start(tb testing.TB, dir string) *servertest.Instance {
 	return in
 }
 
-// dial connects to the instance's gRPC listener.
+// dial connects to the instance's gRPC listener in plaintext.
 func dial(tb testing.TB, in *servertest.Instance) *grpc.ClientConn {
 	tb.Helper()
-	conn, err := grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		tb.Fatalf("dial %s: %v", in.GRPCAddr, err)
-	}
-	tb.Cleanup(func() { conn.Close() })
-	return conn
+	return dialTLS(tb, in, nil)
 }
 
 func ledgerClient(tb testing.TB, in *servertest.Instance) chemledgerv1.LedgerServiceClient {
@@ -130,11 +125,66 @@ func signAs(tb testing.TB, in *servertest.Instance, member, payloadType string, 
 	if !ok {
 		tb.Fatalf("no demo key for member %q", member)
 	}
+	return signWith(tb, k, payloadType, payload)
+}
+
+// signWith signs payload with k.
+func signWith(tb testing.TB, k members.PrivateKey, payloadType string, payload []byte) []byte {
+	tb.Helper()
 	env, err := envelope.Sign(payloadType, payload, k.Signer())
 	if err != nil {
-		tb.Fatalf("sign as %s: %v", member, err)
+		tb.Fatalf("sign with %s (%s): %v", k.KeyID, k.Member, err)
 	}
 	return env
+}
+
+// eventJSON is ev changed by mutate (when not nil), as the JSON a member
+// signs; ev itself is left as it is.
+func eventJSON(tb testing.TB, ev *chemledgerv1.ShipmentEvent, mutate func(ev *chemledgerv1.ShipmentEvent)) []byte {
+	tb.Helper()
+	ev = proto.Clone(ev).(*chemledgerv1.ShipmentEvent)
+	if mutate != nil {
+		mutate(ev)
+	}
+	b, err := protojson.Marshal(ev)
+	if err != nil {
+		tb.Fatalf("marshal event %s: %v", ev.GetEventId(), err)
+	}
+	return b
+}
+
+// renamedEvent is ev under a new event id, as JSON: a new event, not a
+// replay of ev.
+func renamedEvent(tb testing.TB, ev *chemledgerv1.ShipmentEvent, eventID string) []byte {
+	tb.Helper()
+	return eventJSON(tb, ev, func(ev *chemledgerv1.ShipmentEvent) { ev.EventId = eventID })
+}
+
+// signMutated signs example ex, changed by mutate, as its member.
+func signMutated(tb testing.TB, in *servertest.Instance, ex example, mutate func(ev *chemledgerv1.ShipmentEvent)) []byte {
+	tb.Helper()
+	return signAs(tb, in, ex.member, envelope.PayloadTypeEventJSON, eventJSON(tb, ex.line.Event, mutate))
+}
+
+// usImport is example 13, an import declaration into the US.
+func usImport(tb testing.TB, in *servertest.Instance) example {
+	tb.Helper()
+	imp := signedExamples(tb, in)[13]
+	if imp.line.Event.GetKind() != chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION || imp.member != "US-CBP" {
+		tb.Fatalf("example 13 is %v by %s, want a US import declaration", imp.line.Event.GetKind(), imp.member)
+	}
+	return imp
+}
+
+// importNamed is the US import declaration imp again as a shipment of its
+// own named name, for a consignee of that name with no licence: each one
+// is an entry and raises a flag.
+func importNamed(tb testing.TB, in *servertest.Instance, imp example, name string) bulkItem {
+	tb.Helper()
+	return bulkItem{id: "US-CBP:" + name, env: signMutated(tb, in, imp, func(ev *chemledgerv1.ShipmentEvent) {
+		ev.EventId, ev.ShipmentRef, ev.References = name, name, nil
+		ev.Consignee.Name, ev.Consignee.Identifiers = "Consignee "+name, nil
+	})}
 }
 
 // logSize is the size of the latest checkpoint, as a client sees it.
@@ -191,6 +241,11 @@ func httpCall(tb testing.TB, method, url string, body io.Reader, header http.Hea
 
 // httpDo is httpCall for goroutines, which must not call FailNow.
 func httpDo(ctx context.Context, method, url string, body io.Reader, header http.Header) (int, http.Header, []byte, error) {
+	return clientDo(ctx, http.DefaultClient, method, url, body, header)
+}
+
+// clientDo is httpDo with hc as the client (an HTTPS one, for mutual TLS).
+func clientDo(ctx context.Context, hc *http.Client, method, url string, body io.Reader, header http.Header) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return 0, nil, nil, err
@@ -198,7 +253,7 @@ func httpDo(ctx context.Context, method, url string, body io.Reader, header http
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
@@ -210,17 +265,16 @@ func httpDo(ctx context.Context, method, url string, body io.Reader, header http
 	return resp.StatusCode, resp.Header, b, nil
 }
 
-// createEntryBody is the HTTP/JSON form of CreateEntryRequest, spelled out
-// rather than produced by protojson so the test pins the wire form.
-func createEntryBody(tb testing.TB, id string, env []byte) []byte {
-	tb.Helper()
-	b, err := json.Marshal(struct {
+// entryBody is the HTTP/JSON form of a CreateEntryRequest or
+// CreateDispositionRequest body, spelled out rather than produced by
+// protojson so the test pins the wire form. (Marshalling two strings cannot
+// fail, so it needs no testing.TB and a row can build it before its test
+// runs.)
+func entryBody(id string, env []byte) []byte {
+	b, _ := json.Marshal(struct {
 		SubmissionID string `json:"submissionId"`
 		Envelope     string `json:"envelope"`
 	}{id, base64.StdEncoding.EncodeToString(env)})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	return b
 }
 
@@ -263,11 +317,19 @@ func detailsOf(st *status.Status) errorDetails {
 // JSON whose details carry their @type).
 func httpErrorDetails(tb testing.TB, body []byte) (errorDetails, error) {
 	tb.Helper()
+	d, _, err := httpStatusBody(tb, body)
+	return d, err
+}
+
+// httpStatusBody is httpErrorDetails with the status message too.
+func httpStatusBody(tb testing.TB, body []byte) (errorDetails, string, error) {
+	tb.Helper()
 	var st spb.Status
 	if err := protojson.Unmarshal(body, &st); err != nil {
-		return errorDetails{}, fmt.Errorf("error body %q is not a google.rpc.Status: %w", body, err)
+		return errorDetails{}, "", fmt.Errorf("error body %.300q is not a google.rpc.Status: %w", body, err)
 	}
-	return detailsOf(status.FromProto(&st)), nil
+	s := status.FromProto(&st)
+	return detailsOf(s), s.Message(), nil
 }
 
 // ---- CreateEntry idempotency ----
@@ -313,7 +375,7 @@ func TestCreateEntryIdempotentUnderConcurrency(t *testing.T) {
 	// The same over HTTP, with another submission.
 	before = logSize(t, c)
 	var httpReceipts [n]*chemledgerv1.Receipt
-	body := createEntryBody(t, exs[1].id, exs[1].env)
+	body := entryBody(exs[1].id, exs[1].env)
 	ready = make(chan struct{})
 	for i := range n {
 		wg.Go(func() {
@@ -351,7 +413,7 @@ func TestCreateEntryIdempotentUnderConcurrency(t *testing.T) {
 
 	// Either transport answers a retry of the other's submission with the
 	// original receipt.
-	code, b := postEntry(t, in, createEntryBody(t, exs[0].id, exs[0].env))
+	code, b := postEntry(t, in, entryBody(exs[0].id, exs[0].env))
 	got := &chemledgerv1.Receipt{}
 	if err := protojson.Unmarshal(b, got); code != http.StatusOK || err != nil {
 		t.Fatalf("HTTP retry of a gRPC submission: status %d, body %s, decode error %v", code, b, err)
@@ -427,33 +489,16 @@ type bulkItem struct {
 	field string
 }
 
+// runBulk sends items over one BulkCreateEntries stream and returns the
+// results, checking that every response answers something and that its
+// checkpoint covers what it accepted.
 func runBulk(tb testing.TB, c chemledgerv1.LedgerServiceClient, items []bulkItem) []*chemledgerv1.BulkResult {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)
 	defer cancel()
-	stream, err := c.BulkCreateEntries(ctx)
-	if err != nil {
-		tb.Fatalf("BulkCreateEntries: %v", err)
-	}
-	sendErr := make(chan error, 1)
-	go func() {
-		for _, it := range items {
-			if err := stream.Send(&chemledgerv1.BulkCreateEntriesRequest{SubmissionId: it.id, Envelope: it.env}); err != nil {
-				sendErr <- err
-				return
-			}
-		}
-		sendErr <- stream.CloseSend()
-	}()
+	resps, err := bulkStream(ctx, c, items)
 	var results []*chemledgerv1.BulkResult
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tb.Fatalf("bulk receive after %d results: %v", len(results), err)
-		}
+	for _, resp := range resps {
 		if len(resp.GetResults()) == 0 {
 			tb.Errorf("bulk response with no results: %v", resp)
 		}
@@ -470,10 +515,53 @@ func runBulk(tb testing.TB, c chemledgerv1.LedgerServiceClient, items []bulkItem
 		}
 		results = append(results, resp.GetResults()...)
 	}
-	if err := <-sendErr; err != nil {
-		tb.Fatalf("bulk send: %v", err)
+	if err != nil {
+		tb.Fatalf("bulk stream, after %d results: %v", len(results), err)
 	}
 	return results
+}
+
+// bulkResults is runBulk for a stream that may fail: it returns the
+// stream's error instead of failing the test.
+func bulkResults(ctx context.Context, c chemledgerv1.LedgerServiceClient, items []bulkItem) ([]*chemledgerv1.BulkResult, error) {
+	resps, err := bulkStream(ctx, c, items)
+	var results []*chemledgerv1.BulkResult
+	for _, resp := range resps {
+		results = append(results, resp.GetResults()...)
+	}
+	return results, err
+}
+
+// bulkStream sends items over one BulkCreateEntries stream and returns the
+// responses received and the stream's error: its status when the service
+// ends it, else the sending side's error.
+func bulkStream(ctx context.Context, c chemledgerv1.LedgerServiceClient, items []bulkItem) ([]*chemledgerv1.BulkCreateEntriesResponse, error) {
+	stream, err := c.BulkCreateEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sendErr := make(chan error, 1)
+	go func() {
+		for _, it := range items {
+			if err := stream.Send(&chemledgerv1.BulkCreateEntriesRequest{SubmissionId: it.id, Envelope: it.env}); err != nil {
+				sendErr <- fmt.Errorf("send item %s: %w", it.id, err)
+				return
+			}
+		}
+		sendErr <- stream.CloseSend()
+	}()
+	var resps []*chemledgerv1.BulkCreateEntriesResponse
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return resps, <-sendErr
+		}
+		if err != nil {
+			<-sendErr // a failed send is this failure seen from the other side
+			return resps, err
+		}
+		resps = append(resps, resp)
+	}
 }
 
 func TestBulkCreateEntries(t *testing.T) {
@@ -485,13 +573,8 @@ func TestBulkCreateEntries(t *testing.T) {
 	for i, ex := range exs {
 		switch i {
 		case 8:
-			ev := proto.Clone(ex.line.Event).(*chemledgerv1.ShipmentEvent)
-			ev.Chemical.Cas = "90-82-5"
-			payload, err := protojson.Marshal(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			items = append(items, bulkItem{id: "bulk-bad-cas", env: signAs(t, in, ex.member, envelope.PayloadTypeEventJSON, payload), field: "event.chemical.cas"})
+			env := signMutated(t, in, ex, func(ev *chemledgerv1.ShipmentEvent) { ev.Chemical.Cas = "90-82-5" })
+			items = append(items, bulkItem{id: "bulk-bad-cas", env: env, field: "event.chemical.cas"})
 		case 16:
 			items = append(items, bulkItem{id: "bulk bad id", env: ex.env, field: "submission_id"})
 		case 24:

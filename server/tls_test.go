@@ -7,10 +7,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +16,6 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -41,36 +37,6 @@ import (
 // mtlsTimeout bounds one call of these tests: a refused handshake must fail
 // the call, not hang it.
 const mtlsTimeout = 15 * time.Second
-
-// startMTLS serves dir with mutual TLS on both listeners and the audit
-// trail, until the test ends or stop is called (which a restart needs).
-func startMTLS(tb testing.TB, dir string, edit func(*server.Config)) (in *servertest.Instance, stop func()) {
-	tb.Helper()
-	in, err := servertest.Start(dir, servertest.Options{TLS: true, Audit: true, Server: edit})
-	if err != nil {
-		tb.Fatalf("servertest.Start(%s, TLS): %v", dir, err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			if err := in.Stop(); err != nil {
-				tb.Errorf("stop service: %v", err)
-			}
-		})
-	}
-	tb.Cleanup(stop)
-	return in, stop
-}
-
-// memberTLS is the dev PKI's client configuration of member in role.
-func memberTLS(tb testing.TB, in *servertest.Instance, member, role string) *tls.Config {
-	tb.Helper()
-	cfg, err := in.ClientTLS(member, role)
-	if err != nil {
-		tb.Fatalf("client TLS of %s/%s: %v", member, role, err)
-	}
-	return cfg
-}
 
 // withCert is base presenting cert instead of its own certificate (none
 // when cert is nil).
@@ -139,7 +105,7 @@ var mtlsListeners = []mtlsListener{
 	{"grpc", func(in *servertest.Instance) string { return in.GRPCAddr },
 		func(tb testing.TB, in *servertest.Instance, cfg *tls.Config) mtlsConn { return openGRPC(tb, in, cfg) }},
 	{"http", func(in *servertest.Instance) string { return in.HTTPAddr },
-		func(tb testing.TB, in *servertest.Instance, cfg *tls.Config) mtlsConn { return openHTTPS(tb, in, cfg) }},
+		func(_ testing.TB, in *servertest.Instance, cfg *tls.Config) mtlsConn { return openHTTPS(in, cfg) }},
 }
 
 type grpcConn struct{ *grpc.ClientConn }
@@ -147,16 +113,7 @@ type grpcConn struct{ *grpc.ClientConn }
 // openGRPC dials the gRPC listener. Nothing is sent until the first call.
 func openGRPC(tb testing.TB, in *servertest.Instance, cfg *tls.Config) grpcConn {
 	tb.Helper()
-	creds := insecure.NewCredentials()
-	if cfg != nil {
-		creds = credentials.NewTLS(cfg)
-	}
-	conn, err := grpc.NewClient(in.GRPCAddr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		tb.Fatalf("dial %s: %v", in.GRPCAddr, err)
-	}
-	tb.Cleanup(func() { conn.Close() })
-	return grpcConn{conn}
+	return grpcConn{dialTLS(tb, in, cfg)}
 }
 
 func (c grpcConn) ledger() chemledgerv1.LedgerServiceClient {
@@ -178,16 +135,16 @@ func (c grpcConn) close() { c.Close() }
 // httpsConn is an HTTP client of the HTTP listener, keeping its connection
 // alive between requests.
 type httpsConn struct {
-	tb     testing.TB
 	client *http.Client
 	base   string
 }
 
-func openHTTPS(tb testing.TB, in *servertest.Instance, cfg *tls.Config) httpsConn {
+func openHTTPS(in *servertest.Instance, cfg *tls.Config) httpsConn {
+	scheme := "https://"
 	if cfg == nil {
-		return httpsConn{tb: tb, client: &http.Client{Transport: &http.Transport{}}, base: "http://" + in.HTTPAddr}
+		scheme = "http://"
 	}
-	return httpsConn{tb: tb, client: &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, base: "https://" + in.HTTPAddr}
+	return httpsConn{client: httpsClient(cfg), base: scheme + in.HTTPAddr}
 }
 
 // httpError is an HTTP answer other than 200, carrying the gRPC status of
@@ -208,34 +165,16 @@ func (e *httpError) GRPCStatus() *status.Status { return e.st }
 // do sends one request; an answer other than 200 is an *httpError, a
 // failure to get any answer is the transport's error.
 func (c httpsConn) do(ctx context.Context, method, path string, body []byte, header http.Header) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		return b, nil
+	code, _, b, err := clientDo(ctx, c.client, method, c.base+path, bytes.NewReader(body), jsonHeader(body != nil, header))
+	if err != nil || code == http.StatusOK {
+		return b, err
 	}
 	var sp spb.Status
 	st := status.New(codes.Unknown, string(b))
 	if protojson.Unmarshal(b, &sp) == nil {
 		st = status.FromProto(&sp)
 	}
-	return b, &httpError{code: resp.StatusCode, body: b, st: st}
+	return b, &httpError{code: code, body: b, st: st}
 }
 
 func (c httpsConn) checkpoint(ctx context.Context) error {
@@ -244,7 +183,7 @@ func (c httpsConn) checkpoint(ctx context.Context) error {
 }
 
 func (c httpsConn) createEntry(ctx context.Context, id string, env []byte) error {
-	_, err := c.do(ctx, http.MethodPost, "/v1/entries", createEntryBody(c.tb, id, env), nil)
+	_, err := c.do(ctx, http.MethodPost, "/v1/entries", entryBody(id, env), nil)
 	return err
 }
 
@@ -260,28 +199,6 @@ func checkHTTPStatus(tb testing.TB, err error) {
 			tb.Errorf("HTTP status %d for %v, want %d", he.code, he.st.Code(), want)
 		}
 	}
-}
-
-// mtlsEvent is the first example event under a new event id, as JSON.
-func mtlsEvent(tb testing.TB, eventID string) []byte {
-	tb.Helper()
-	ev := proto.Clone(readExamples(tb)[0].Event).(*chemledgerv1.ShipmentEvent)
-	ev.EventId = eventID
-	b, err := protojson.Marshal(ev)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
-
-// signWith signs payload with k.
-func signWith(tb testing.TB, k members.PrivateKey, payloadType string, payload []byte) []byte {
-	tb.Helper()
-	env, err := envelope.Sign(payloadType, payload, k.Signer())
-	if err != nil {
-		tb.Fatalf("sign with %s: %v", k.KeyID, err)
-	}
-	return env
 }
 
 // registryJSON is a registry entry with its id and effective time, in the
@@ -305,7 +222,7 @@ func memberKeyChange(k *chemledgerv1.MemberKey) *chemledgerv1.RegistryEntry {
 // over a connection with US-CBP's admin certificate.
 func appendAsAdmin(tb testing.TB, in *servertest.Instance, id string, e *chemledgerv1.RegistryEntry) *chemledgerv1.Receipt {
 	tb.Helper()
-	c := openGRPC(tb, in, memberTLS(tb, in, "US-CBP", pki.RoleAdmin))
+	c := openGRPC(tb, in, clientTLS(tb, in, "US-CBP", pki.RoleAdmin))
 	defer c.close()
 	ctx, cancel := context.WithTimeout(tb.Context(), mtlsTimeout)
 	defer cancel()
@@ -340,9 +257,10 @@ func reasonOf(err error) string { return detailsOf(status.Convert(err)).reason }
 // listeners, before anything is read or written; a member's certificate
 // from the dev PKI is accepted.
 func TestTLSMatrix(t *testing.T) {
-	in, _ := startMTLS(t, t.TempDir(), nil)
+	in := startSecured(t, "", servertest.Options{Audit: true}).in
+	event := readExamples(t)[0].Event
 	ca := devCA(t, in)
-	valid := memberTLS(t, in, "MX-ANAM", pki.RoleSubmitter)
+	valid := clientTLS(t, in, "MX-ANAM", pki.RoleSubmitter)
 	now := time.Now()
 
 	// An impostor CA under the very name of the dev CA: only its key
@@ -439,7 +357,7 @@ func TestTLSMatrix(t *testing.T) {
 					ctx, cancel := context.WithTimeout(t.Context(), mtlsTimeout)
 					defer cancel()
 					id := fmt.Sprintf("tls-%s-%d", l.name, i)
-					env := signAs(t, in, "MX-ANAM", envelope.PayloadTypeEventJSON, mtlsEvent(t, "PEN-TLS-"+id))
+					env := signAs(t, in, "MX-ANAM", envelope.PayloadTypeEventJSON, renamedEvent(t, event, "PEN-TLS-"+id))
 					readErr := c.checkpoint(ctx)
 					writeErr := c.createEntry(ctx, id, env)
 					after := committed(in)
@@ -499,7 +417,7 @@ func TestGatewayIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ServerName is left empty: the server fills in its own.
-	in, _ := startMTLS(t, dir, func(c *server.Config) { c.GatewayTLS = privileged })
+	in := startSecured(t, dir, servertest.Options{Audit: true, Server: func(c *server.Config) { c.GatewayTLS = privileged }}).in
 	ctx, cancel := context.WithTimeout(t.Context(), mtlsTimeout)
 	defer cancel()
 
@@ -509,7 +427,7 @@ func TestGatewayIdentity(t *testing.T) {
 		t.Fatalf("the gateway's credentials over gRPC: rebuild: %v, want OK", err)
 	}
 
-	if _, err := openHTTPS(t, in, withCert(privileged, nil)).do(ctx, http.MethodGet, "/v1/flags", nil, nil); err == nil {
+	if _, err := openHTTPS(in, withCert(privileged, nil)).do(ctx, http.MethodGet, "/v1/flags", nil, nil); err == nil {
 		t.Errorf("GET /v1/flags without a client certificate succeeded, want refused")
 	} else {
 		t.Logf("without a certificate: %v", err)
@@ -519,16 +437,16 @@ func TestGatewayIdentity(t *testing.T) {
 		}
 	}
 
-	analyst := openHTTPS(t, in, memberTLS(t, in, "MX-ANAM", pki.RoleAnalyst))
+	analyst := openHTTPS(in, clientTLS(t, in, "MX-ANAM", pki.RoleAnalyst))
 	defer analyst.close()
-	submitter := openHTTPS(t, in, memberTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
+	submitter := openHTTPS(in, clientTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
 	defer submitter.close()
 	// The dev gateway certificate, the CA's and valid, names no caller.
 	gatewayCert, err := pki.LoadClient(p.CA(), p.GatewayCert(), p.GatewayKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	gateway := openHTTPS(t, in, gatewayCert)
+	gateway := openHTTPS(in, gatewayCert)
 	defer gateway.close()
 	tests := []struct {
 		name   string
@@ -570,7 +488,7 @@ func TestGatewayIdentity(t *testing.T) {
 	}
 
 	t.Run("caller metadata over gRPC", func(t *testing.T) {
-		c := openGRPC(t, in, memberTLS(t, in, "MX-ANAM", pki.RoleAnalyst))
+		c := openGRPC(t, in, clientTLS(t, in, "MX-ANAM", pki.RoleAnalyst))
 		md := metadata.AppendToOutgoingContext(ctx, "x-chemledger-caller", "US-CBP;admin;")
 		_, err := chemledgerv1.NewAdminServiceClient(c).RebuildDerivedState(md, &chemledgerv1.RebuildDerivedStateRequest{})
 		if status.Code(err) != codes.Unauthenticated || reasonOf(err) != server.ReasonUnauthenticated {
@@ -652,7 +570,8 @@ func logAudit(tb testing.TB, recs []audit.Record) {
 // Over mTLS a member submits only envelopes signed with its own keys, and
 // only with the submitter role.
 func TestSignerMustBeCaller(t *testing.T) {
-	in, _ := startMTLS(t, t.TempDir(), nil)
+	in := startSecured(t, "", servertest.Options{Audit: true}).in
+	event := readExamples(t)[0].Event
 	tests := []struct {
 		name         string
 		member, role string // the caller's certificate
@@ -673,9 +592,9 @@ func TestSignerMustBeCaller(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					key := tc.signer + "/" + tc.event
 					if envs[key] == nil {
-						envs[key] = signAs(t, in, tc.signer, envelope.PayloadTypeEventJSON, mtlsEvent(t, "PEN-SIGNER-"+l.name+"-"+tc.event))
+						envs[key] = signAs(t, in, tc.signer, envelope.PayloadTypeEventJSON, renamedEvent(t, event, "PEN-SIGNER-"+l.name+"-"+tc.event))
 					}
-					c := l.open(t, in, memberTLS(t, in, tc.member, tc.role))
+					c := l.open(t, in, clientTLS(t, in, tc.member, tc.role))
 					defer c.close()
 					ctx, cancel := context.WithTimeout(t.Context(), mtlsTimeout)
 					defer cancel()
@@ -709,7 +628,9 @@ func TestSignerMustBeCaller(t *testing.T) {
 // replayed too.
 func TestKeyRotationAndRevocation(t *testing.T) {
 	dir := t.TempDir()
-	in, stop := startMTLS(t, dir, nil)
+	s := startSecured(t, dir, servertest.Options{Audit: true})
+	in := s.in
+	event := readExamples(t)[0].Event
 	old := in.Keys["MX-ANAM"]
 	rotated, err := members.GenerateKey("MX-ANAM")
 	if err != nil {
@@ -719,13 +640,13 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	submit := func(t *testing.T, in *servertest.Instance, k members.PrivateKey) (*chemledgerv1.Receipt, error) {
 		t.Helper()
 		seq++
-		c := openGRPC(t, in, memberTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
+		c := openGRPC(t, in, clientTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
 		defer c.close()
 		ctx, cancel := context.WithTimeout(t.Context(), mtlsTimeout)
 		defer cancel()
 		id := fmt.Sprintf("rot-%d", seq)
 		return c.ledger().CreateEntry(ctx, &chemledgerv1.CreateEntryRequest{
-			SubmissionId: id, Envelope: signWith(t, k, envelope.PayloadTypeEventJSON, mtlsEvent(t, "PEN-ROT-"+id)),
+			SubmissionId: id, Envelope: signWith(t, k, envelope.PayloadTypeEventJSON, renamedEvent(t, event, "PEN-ROT-"+id)),
 		})
 	}
 	mustAccept := func(t *testing.T, in *servertest.Instance, k members.PrivateKey, what string) *chemledgerv1.Receipt {
@@ -755,7 +676,7 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	t.Run("only an admin adds a key", func(t *testing.T) {
 		for _, l := range mtlsListeners {
 			t.Run(l.name, func(t *testing.T) {
-				c := l.open(t, in, memberTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
+				c := l.open(t, in, clientTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
 				defer c.close()
 				ctx, cancel := context.WithTimeout(t.Context(), mtlsTimeout)
 				defer cancel()
@@ -789,9 +710,9 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	mustAccept(t, in, rotated, "MX-ANAM with its new key after the revocation")
 
 	t.Run("revoked key over HTTP", func(t *testing.T) {
-		c := openHTTPS(t, in, memberTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
+		c := openHTTPS(in, clientTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
 		defer c.close()
-		err := c.createEntry(t.Context(), "rot-http", signWith(t, old, envelope.PayloadTypeEventJSON, mtlsEvent(t, "PEN-ROT-HTTP")))
+		err := c.createEntry(t.Context(), "rot-http", signWith(t, old, envelope.PayloadTypeEventJSON, renamedEvent(t, event, "PEN-ROT-HTTP")))
 		if status.Code(err) != codes.PermissionDenied || reasonOf(err) != server.ReasonKeyRevoked {
 			t.Fatalf("revoked key over HTTP: %v, want 403 %s", err, server.ReasonKeyRevoked)
 		}
@@ -804,7 +725,7 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	// still verifies against the old public key.
 	checkSignedBefore := func(t *testing.T, in *servertest.Instance) {
 		t.Helper()
-		c := openGRPC(t, in, memberTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
+		c := openGRPC(t, in, clientTLS(t, in, "MX-ANAM", pki.RoleSubmitter))
 		defer c.close()
 		e, err := c.ledger().GetEntry(t.Context(), &chemledgerv1.GetEntryRequest{Index: signedBefore.GetIndex()})
 		if err != nil {
@@ -827,14 +748,14 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	}
 	checkSignedBefore(t, in)
 
-	stop()
-	in, _ = startMTLS(t, dir, nil)
+	s.stop()
+	in = startSecured(t, dir, servertest.Options{Audit: true}).in
 	t.Run("after a restart", func(t *testing.T) {
 		mustRefuse(t, in, old, "MX-ANAM with its revoked key after a restart", codes.PermissionDenied, server.ReasonKeyRevoked)
 		mustAccept(t, in, rotated, "MX-ANAM with its new key after a restart")
 		checkSignedBefore(t, in)
 		for _, l := range mtlsListeners {
-			c := l.open(t, in, withCert(memberTLS(t, in, "MX-ANAM", pki.RoleSubmitter), &revokedCert))
+			c := l.open(t, in, withCert(clientTLS(t, in, "MX-ANAM", pki.RoleSubmitter), &revokedCert))
 			err := c.checkpoint(t.Context())
 			c.close()
 			if err == nil {
