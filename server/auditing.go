@@ -84,21 +84,23 @@ func codeName(c codes.Code) string { return code.Code(c).String() }
 // would.
 func resourcesOf(req any) []string {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	q := func(path, filter, token string) []string {
-		r := path
-		if filter != "" {
-			r += "?filter=" + filter
+	// q is path with the parameters that are set, as written (a filter
+	// is easier to read in an audit record unescaped).
+	q := func(path string, kv ...string) []string {
+		sep := "?"
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] != "" {
+				path += sep + kv[i] + "=" + kv[i+1]
+				sep = "&"
+			}
 		}
-		if token != "" {
-			r += "&page_token=" + token
-		}
-		return []string{r}
+		return []string{path}
 	}
 	switch r := req.(type) {
 	case *chemledgerv1.GetEntryRequest:
 		return []string{"entries/" + u(r.GetIndex())}
 	case *chemledgerv1.ListEntriesRequest:
-		return q("entries", r.GetFilter(), r.GetPageToken())
+		return q("entries", "filter", r.GetFilter(), "page_token", r.GetPageToken())
 	case *chemledgerv1.GetInclusionProofRequest:
 		return []string{fmt.Sprintf("entries/%d/inclusion-proof?tree_size=%d", r.GetIndex(), r.GetTreeSize())}
 	case *chemledgerv1.GetConsistencyProofRequest:
@@ -108,13 +110,13 @@ func resourcesOf(req any) []string {
 	case *chemledgerv1.GetLogRequest:
 		return []string{"log"}
 	case *chemledgerv1.ListFlagsRequest:
-		return q("flags", r.GetFilter(), r.GetPageToken())
+		return q("flags", "filter", r.GetFilter(), "order_by", r.GetOrderBy(), "page_token", r.GetPageToken())
 	case *chemledgerv1.GetFlagRequest:
 		return []string{"flags/" + r.GetId()}
 	case *chemledgerv1.GetShipmentRequest:
 		return []string{"shipments/" + r.GetRef()}
 	case *chemledgerv1.GetStatsRequest:
-		return q("stats", r.GetFilter(), "")
+		return q("stats", "filter", r.GetFilter())
 	case *chemledgerv1.ListRulesRequest:
 		return []string{"rules"}
 	case *chemledgerv1.ListAuditRecordsRequest:

@@ -115,25 +115,22 @@ func (w *statusRecorder) Flush() {
 	}
 }
 
-// httpCode is the gRPC code an HTTP status stands for.
+// httpCode is the gRPC code an HTTP status stands for: the statuses this
+// listener writes itself, else the inverse of grpc-gateway's mapping (the
+// first code that maps to the status).
 func httpCode(status int) codes.Code {
 	switch status {
-	case 0, http.StatusOK:
+	case 0:
 		return codes.OK
-	case http.StatusBadRequest:
-		return codes.InvalidArgument
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusForbidden:
-		return codes.PermissionDenied
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+	case http.StatusMethodNotAllowed:
 		return codes.Unimplemented
-	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+	case http.StatusRequestEntityTooLarge, http.StatusInsufficientStorage:
 		return codes.ResourceExhausted
-	case http.StatusServiceUnavailable:
-		return codes.Unavailable
+	}
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		if runtime.HTTPStatusFromCode(c) == status {
+			return c
+		}
 	}
 	return codes.Unknown
 }
