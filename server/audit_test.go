@@ -43,7 +43,7 @@ func auditTrail(tb testing.TB, s *secured) []audit.Record {
 		}
 		for _, r := range resp.GetRecords() {
 			if uint64(len(out)) < total {
-				out = append(out, server.AuditRecordFromProto(r))
+				out = append(out, audit.FromProto(r))
 			}
 		}
 	}

@@ -31,7 +31,3 @@ func (s *auditService) ListAuditRecords(ctx context.Context, req *chemledgerv1.L
 	}
 	return resp, nil
 }
-
-// AuditRecordFromProto is audit.FromProto, for the tests that read the
-// trail back through the API.
-func AuditRecordFromProto(p *chemledgerv1.AuditRecord) audit.Record { return audit.FromProto(p) }
