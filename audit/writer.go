@@ -10,7 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/chemledger/chemledger/groupcommit"
+	"github.com/chemledger/chemledger/internal/groupcommit"
 )
 
 // request is one record waiting for the writer.

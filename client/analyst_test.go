@@ -20,7 +20,7 @@ import (
 
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/eventfile"
+	"github.com/chemledger/chemledger/internal/eventfile"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server/servertest"
 )

@@ -22,7 +22,7 @@ import (
 
 	"github.com/chemledger/chemledger/detect"
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/failpoint"
+	"github.com/chemledger/chemledger/internal/failpoint"
 	"github.com/chemledger/chemledger/ledger"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/storage"

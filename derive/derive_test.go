@@ -14,10 +14,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/detect"
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/eventfile"
+	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/internal/eventfile"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/detect"
-	"github.com/chemledger/chemledger/filter"
+	"github.com/chemledger/chemledger/internal/badinput"
+	"github.com/chemledger/chemledger/internal/filter"
 )
 
 // FlagFields are the fields of a ListFlags filter.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chemledger/chemledger/internal/refdata"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/refdata"
 )
 
 // Engine evaluates the catalogue under one policy. It holds no history —

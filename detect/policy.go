@@ -7,7 +7,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/chemledger/chemledger/refdata"
+	"github.com/chemledger/chemledger/internal/refdata"
 )
 
 // Policy is the operator's choice of thresholds and the reference tables the

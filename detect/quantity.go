@@ -3,8 +3,8 @@ package detect
 import (
 	"strconv"
 
+	"github.com/chemledger/chemledger/internal/refdata"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/refdata"
 )
 
 // amount normalises a declared quantity to kilograms of pure substance

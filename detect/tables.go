@@ -14,7 +14,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/chemledger/chemledger/refdata"
+	"github.com/chemledger/chemledger/internal/refdata"
 )
 
 // Tables is the reference data the rules read besides the policy's

@@ -24,7 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chemledger/chemledger/checkpoint"
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

@@ -22,8 +22,8 @@ import (
 
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/client"
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/internal/datadir"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

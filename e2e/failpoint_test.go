@@ -25,13 +25,13 @@ import (
 
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/client"
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/eventfile"
+	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/internal/eventfile"
 	"github.com/chemledger/chemledger/storage"
 )
 
-// The failpoints of failpoint/doc.go, each with the range its trigger hit
+// The failpoints of internal/failpoint/doc.go, each with the range its trigger hit
 // is drawn from: late enough that something was acknowledged first, early
 // enough that the traffic reaches it quickly. The ledger's are hit once
 // per commit, the bulk one once per streamed item, the detector's once per

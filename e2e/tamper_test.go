@@ -10,7 +10,7 @@ import (
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
 )
 
 // refuseTimeout bounds how long a daemon may take to refuse a bad store.

@@ -12,7 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/pki"
 )
 

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/chemledger/chemledger/badinput"
+	"github.com/chemledger/chemledger/internal/badinput"
 )
 
 // Payload types the ledger accepts: shipment events, registry entries

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/chemledger/chemledger/badinput"
+	"github.com/chemledger/chemledger/internal/badinput"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/chemledger/chemledger/badinput"
+	"github.com/chemledger/chemledger/internal/badinput"
 )
 
 // Key is a member's public key as the verifier needs it.

@@ -20,12 +20,12 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/detect"
-	"github.com/chemledger/chemledger/eventfile"
+	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/internal/eventfile"
+	"github.com/chemledger/chemledger/internal/refdata"
+	"github.com/chemledger/chemledger/internal/validate"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/refdata"
-	"github.com/chemledger/chemledger/validate"
 )
 
 // memberCountries are the countries of the demo members that sign the lines

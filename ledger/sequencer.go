@@ -11,8 +11,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/chemledger/chemledger/checkpoint"
-	"github.com/chemledger/chemledger/failpoint"
-	"github.com/chemledger/chemledger/groupcommit"
+	"github.com/chemledger/chemledger/internal/failpoint"
+	"github.com/chemledger/chemledger/internal/groupcommit"
 	"github.com/chemledger/chemledger/storage"
 )
 

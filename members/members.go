@@ -21,8 +21,8 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/chemledger/chemledger/atomicfile"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/internal/atomicfile"
 	"github.com/chemledger/chemledger/pki"
 )
 

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/chemledger/chemledger/atomicfile"
+	"github.com/chemledger/chemledger/internal/atomicfile"
 )
 
 // Layout names the files of a PKI directory. Dev mode keeps it in

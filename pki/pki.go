@@ -26,7 +26,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/chemledger/chemledger/atomicfile"
+	"github.com/chemledger/chemledger/internal/atomicfile"
 )
 
 // clockSkew backdates certificates whose start the caller left open, so a

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/chemledger/chemledger/authz"
+	"github.com/chemledger/chemledger/internal/authz"
 	"github.com/chemledger/chemledger/pki"
 )
 

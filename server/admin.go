@@ -7,8 +7,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/derive"
+	"github.com/chemledger/chemledger/internal/badinput"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

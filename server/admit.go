@@ -4,11 +4,11 @@ import (
 	"context"
 	"regexp"
 
-	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/internal/badinput"
+	"github.com/chemledger/chemledger/internal/validate"
 	"github.com/chemledger/chemledger/ledger"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/validate"
 )
 
 // submissionIDPattern is what a submission id may look like: short, and

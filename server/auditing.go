@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chemledger/chemledger/audit"
-	"github.com/chemledger/chemledger/authz"
+	"github.com/chemledger/chemledger/internal/authz"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

@@ -25,11 +25,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/eventfile"
+	"github.com/chemledger/chemledger/internal/eventfile"
+	"github.com/chemledger/chemledger/internal/validate"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server"
-	"github.com/chemledger/chemledger/validate"
 )
 
 // The bad-input catalogue: every write and query endpoint, each row sent

@@ -10,10 +10,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
-	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/filter"
+	"github.com/chemledger/chemledger/internal/badinput"
+	"github.com/chemledger/chemledger/internal/filter"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/storage"
 )

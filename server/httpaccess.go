@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chemledger/chemledger/audit"
-	"github.com/chemledger/chemledger/authz"
+	"github.com/chemledger/chemledger/internal/authz"
 	"github.com/chemledger/chemledger/pki"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/chemledger/chemledger/derive"
+	"github.com/chemledger/chemledger/internal/validate"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/storage"
-	"github.com/chemledger/chemledger/validate"
 )
 
 // maxShipmentLegs bounds the legs one shipment view reads; a real shipment

@@ -28,9 +28,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/chemledger/chemledger/badinput"
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/internal/badinput"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )

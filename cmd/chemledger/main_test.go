@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/chemledger/chemledger/client/clienttest"
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/members"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/chemledger/chemledger/client/clienttest"
 
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )

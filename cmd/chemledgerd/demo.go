@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/chemledger/chemledger/client"
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/eventfile"
+	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/internal/eventfile"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )

@@ -25,10 +25,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/detect"
-	"github.com/chemledger/chemledger/failpoint"
+	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/internal/failpoint"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/server"

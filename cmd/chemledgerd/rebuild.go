@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
+	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/storage"
 )

@@ -11,8 +11,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/server/servertest"

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/chemledger/chemledger/refdata"
+	"github.com/chemledger/chemledger/internal/refdata"
 )
 
 // TestProductsMatchTheCatalogue keeps the traded chemicals honest: every

@@ -8,9 +8,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/internal/refdata"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/refdata"
 )
 
 // addRegistry queues a registry entry, submitted a few minutes after it

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

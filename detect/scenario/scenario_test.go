@@ -10,11 +10,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/detect/scenario"
+	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/internal/refdata"
+	"github.com/chemledger/chemledger/internal/validate"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/refdata"
-	"github.com/chemledger/chemledger/validate"
 )
 
 // year is the default scenario, generated once for all tests.

@@ -13,8 +13,8 @@ import (
 	"os"
 
 	"github.com/chemledger/chemledger/audit"
-	"github.com/chemledger/chemledger/datadir"
 	"github.com/chemledger/chemledger/derive"
+	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/pki"

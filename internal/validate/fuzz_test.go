@@ -6,8 +6,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chemledger/chemledger/internal/validate"
 	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/validate"
 )
 
 // FuzzEvent feeds arbitrary wire bytes through proto.Unmarshal into Event: it

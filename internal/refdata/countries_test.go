@@ -3,7 +3,7 @@ package refdata_test
 import (
 	"testing"
 
-	"github.com/chemledger/chemledger/refdata"
+	"github.com/chemledger/chemledger/internal/refdata"
 )
 
 func TestIsCountry(t *testing.T) {

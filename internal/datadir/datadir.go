@@ -23,7 +23,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/chemledger/chemledger/atomicfile"
+	"github.com/chemledger/chemledger/internal/atomicfile"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/pki"
 )

@@ -25,7 +25,7 @@ func TestMatrixGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
-		t.Fatalf("the authorisation matrix differs from %s (go test ./authz -update to accept):\n%s", golden, got)
+		t.Fatalf("the authorisation matrix differs from %s (go test ./internal/authz -update to accept):\n%s", golden, got)
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/chemledger/chemledger/refdata"
+	"github.com/chemledger/chemledger/internal/refdata"
 )
 
 func TestValidCASCheckDigit(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/chemledger/chemledger/internal/validate"
 	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/validate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")

@@ -19,7 +19,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/chemledger/chemledger/datadir"
+	"github.com/chemledger/chemledger/internal/datadir"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chemledger/chemledger/filter"
+	"github.com/chemledger/chemledger/internal/filter"
 	"github.com/chemledger/chemledger/storage"
 )
 

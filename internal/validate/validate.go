@@ -19,9 +19,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/chemledger/chemledger/badinput"
+	"github.com/chemledger/chemledger/internal/badinput"
+	"github.com/chemledger/chemledger/internal/refdata"
 	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/refdata"
 )
 
 // Event returns nil if ev is a valid shipment event, and otherwise a

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/chemledger/chemledger/badinput"
+	"github.com/chemledger/chemledger/internal/badinput"
 	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/chemledger/chemledger/internal/refdata"
 	"github.com/chemledger/chemledger/pki"
 	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
-	"github.com/chemledger/chemledger/refdata"
 )
 
 // Limits on registry entries and dispositions.
