@@ -14,6 +14,10 @@
 // arrived within Linger, and each Append returns only once its record is on
 // disk. A request whose audit record cannot be stored must fail closed; the
 // caller decides that, this package only reports the error.
+//
+// It must not know the ledger's insides or hold up the ledger's writer: it keeps
+// its own file and its own group commit, and it never decides whether a
+// request is allowed.
 package audit
 
 import (

@@ -4,6 +4,9 @@
 // inclusion and consistency proofs against a checkpoint, so that the server,
 // the client library and the CLI all check proofs the same way, with the
 // same RFC 6962 verifier every transparency log uses.
+//
+// It must not fetch anything or keep state: it takes bytes and keys and answers
+// yes or no, so a member's verifier can use it offline.
 package checkpoint
 
 import (

@@ -3,6 +3,9 @@
 // nothing the log says on trust that it can check: every receipt, checkpoint,
 // entry and proof is verified against the log's note verifier key before it
 // is returned, so a caller holding a result holds something the log signed.
+//
+// It must not import the server's insides (ledger, storage, detect, derive):
+// a member's national system builds it against the API contract alone.
 package client
 
 import (

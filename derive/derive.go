@@ -2,9 +2,12 @@
 // follows committed entries, folds them through the detection engine,
 // records the flags it raises and the dispositions analysts append, and
 // stores both in the derived buckets. Derived state never sits in front of
-// the durable write (DESIGN.md): the ledger commits, then this package
+// the durable write (docs/architecture.md): the ledger commits, then this package
 // reads what was committed. It can be dropped and rebuilt from the log, and
 // a rebuild gives byte-identical flags.
+//
+// It must not sit in front of the durable write, judge events itself (the
+// rules are detect's) or answer RPCs (the server does).
 package derive
 
 import (

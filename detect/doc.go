@@ -10,7 +10,7 @@
 // policy version, the thresholds actually used, a plain-words explanation
 // and the log indexes of its evidence — is a function of the log prefix and
 // the policy, so dropping the derived state and folding the log again gives
-// byte-identical flags (DESIGN.md invariants 1 and 6).
+// byte-identical flags (docs/architecture.md, invariants 1 and 6).
 //
 // The pieces:
 //   - Catalogue lists the rules with their ids, versions, severities, default
@@ -25,4 +25,7 @@
 //   - Engine.Apply folds one committed record and returns the new flags;
 //     Engine.Sweep runs the time-based rules. A flag is raised at most once
 //     per rule and dedupe key, however much later evidence arrives.
+//
+// It must not do I/O, read the clock, or import storage, ledger or the
+// network (internal/layering's test holds it to that).
 package detect

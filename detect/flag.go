@@ -7,7 +7,7 @@ import (
 )
 
 // Flag is one finding of one rule, with everything an analyst needs to defend
-// it and an auditor needs to re-derive it (DESIGN.md invariant 6).
+// it and an auditor needs to re-derive it (docs/architecture.md, invariant 6).
 type Flag struct {
 	// ID is RuleID, "-" and the first 12 hex digits of SHA-256 over the rule
 	// id and the dedupe key, so the same finding has the same id in every

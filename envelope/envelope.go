@@ -4,6 +4,9 @@
 // a member signs and submits are the log leaf, so this package parses without
 // ever re-serialising, and it is strict: unknown fields, trailing data and
 // non-canonical base64 are refused rather than guessed at.
+//
+// It must not re-encode a payload or decide who may sign: signatures are
+// checked against the keys the caller passes in.
 package envelope
 
 import (

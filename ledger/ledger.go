@@ -10,6 +10,9 @@
 // the ledger: by the time a Submission reaches Submit it is known good, and
 // the only reasons left to refuse it are a reused submission id or the
 // ledger being unable to write.
+//
+// It must not know the detector, the API types or the network: the server
+// admits, the ledger appends, derive reads what was committed.
 package ledger
 
 import (

@@ -2,6 +2,9 @@
 // the Ed25519 public keys they sign envelopes with. It also reads and writes
 // a member's private key file, which stays with the member (dev mode keeps
 // the demo members' keys in the data directory).
+//
+// It must not decide what a role allows (authz does) or check certificates
+// (pki does).
 package members
 
 import (

@@ -7,6 +7,8 @@
 // CA issued, for client use, still valid, not revoked and naming a
 // well-formed identity. Whether that member exists and what its roles allow
 // is for the members file and package authz.
+//
+// It must not read the log.
 package pki
 
 import (

@@ -3,6 +3,9 @@
 // reaches it over a real gRPC connection, with health, metrics and the
 // OpenAPI document. Handlers are thin; the ledger does the work, and
 // toStatus is the one place errors become statuses.
+//
+// It must not hold business logic: authenticate, validate, call, map the
+// error, return. Nothing below it imports it.
 package server
 
 import (

@@ -41,7 +41,7 @@ var (
 	bucketByTime = []byte("by_time")
 
 	// Derived state: everything below can be dropped and rebuilt from the
-	// log (DESIGN invariant 1), so it is written in transactions of its own,
+	// log (docs/architecture.md, invariant 1), so it is written in transactions of its own,
 	// never in the ledger's commit.
 
 	// bucketFlags: flag id → the flag, encoded by the detector.

@@ -2,6 +2,8 @@
 // client and the CLI: a real gRPC server on 127.0.0.1 over an in-memory
 // RFC 6962 tree, with checkpoints signed by a fresh note key. A test can
 // tamper with any answer to play a lying log, or rewrite its history.
+//
+// It must not be imported by non-test code.
 package clienttest
 
 import (

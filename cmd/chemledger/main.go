@@ -4,6 +4,8 @@
 // the detector's flags with their evidence verified, records signed
 // dispositions, follows shipments across members, and prints the rules and
 // flag counts. Like etcdctl, it has one file per verb.
+//
+// It holds no rules of its own: what it checks, the client library checks.
 package main
 
 import (

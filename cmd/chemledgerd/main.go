@@ -6,6 +6,8 @@
 // With --dev it creates, when missing, a log signing key and demo member
 // agencies with their keys in the data directory, so the service and the
 // CLI work at once on a fresh machine.
+//
+// Main is the only place that exits; everything it runs returns errors.
 package main
 
 import (

@@ -95,4 +95,7 @@
 // Cases other than R21 that order more than a large-volume mark start before
 // day 180, while the log is too young for R21 to call their consignees new,
 // so with the default policy every case is flagged by its own rule only.
+//
+// It must not be used by the service outside the demo, and it must not read
+// the clock.
 package scenario

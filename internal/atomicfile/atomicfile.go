@@ -3,6 +3,8 @@
 // half-written file: the bytes go to a temporary file in the same
 // directory, are synced, then take the final name, and the directory is
 // synced so the name survives too.
+//
+// It must not be used for the ledger or the audit trail, which bbolt keeps.
 package atomicfile
 
 import (

@@ -3,6 +3,9 @@
 // the server enforces it in one interceptor and the handlers that serve
 // "own" or "redacted" answers ask it which they must give. What is not in
 // the table is denied.
+//
+// It must not read certificates or the members file; it is given a role and
+// answers from the table.
 package authz
 
 import (

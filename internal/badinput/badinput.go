@@ -3,6 +3,8 @@
 // is wrong with it. Parsers and validators return it; the server's boundary
 // translator turns it into INVALID_ARGUMENT with google.rpc.BadRequest
 // details (HTTP 400), so every caller sees the same precise answer.
+//
+// It must not import gRPC: the mapping to a status is the server's.
 package badinput
 
 import (

@@ -8,6 +8,8 @@
 //	<dir>/log.pub            the log's note verifier key
 //	<dir>/members.json       members and their public keys
 //	<dir>/keys/<MEMBER>.json a member's private key (dev mode only)
+//
+// It must not open the ledger or the audit trail; storage and audit do.
 package datadir
 
 import (

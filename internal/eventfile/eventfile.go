@@ -5,6 +5,8 @@
 // existing event files keep their format. It keeps each line's own bytes:
 // they are what gets signed, so submitting the same file twice sends the
 // same bytes and is idempotent.
+//
+// It must not sign or submit; the CLI and the demo do.
 package eventfile
 
 import (

@@ -43,4 +43,6 @@
 //	                        to queries
 //
 // e2e/failpoint_test.go runs the real binary under each of them.
+//
+// It must not change behaviour in a build without the tag.
 package failpoint

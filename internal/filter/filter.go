@@ -8,6 +8,8 @@
 // >=, >, <= and < with an RFC 3339 timestamp. Values are quoted strings, or
 // bare words of letters, digits and -_.: (enum names). Anything else is
 // refused with a message that says where and why, rather than guessed at.
+//
+// It must not run queries; storage and derive apply a parsed filter.
 package filter
 
 import (

@@ -2,6 +2,9 @@
 // writer: one commit (one fsync) costs about the same for one request as
 // for a thousand, so under load a short wait for company saves whole
 // fsyncs. The ledger's sequencer and the audit trail's writer share it.
+//
+// It must not commit anything itself; the writer that owns the transaction
+// does.
 package groupcommit
 
 import "time"

@@ -7,6 +7,9 @@
 // every node running one build validates and scores events against the same
 // facts, and an output can say which facts it used. The files under data/
 // name their sources (see data/README.md).
+//
+// It must not change at run time: facts that the coalition sets by registry
+// entries belong to detect's state, not here.
 package refdata
 
 import (

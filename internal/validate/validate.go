@@ -8,6 +8,8 @@
 // judge plausibility (an HS code that does not match the CAS, a quantity that
 // does not match the export): those are detection rules, and rejecting such
 // events here would hide exactly what detection is meant to find.
+//
+// It must not consult the log's history.
 package validate
 
 import (

@@ -1,6 +1,8 @@
 // Package servertest runs a complete chemledger service in-process on
 // 127.0.0.1 ephemeral ports, over a fresh data directory with demo members,
 // for tests and benchmarks that talk to it like a client would.
+//
+// It must not be imported by the service itself.
 package servertest
 
 import (

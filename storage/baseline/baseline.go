@@ -3,6 +3,8 @@
 // writer that puts each batch in one durable transaction and then answers
 // every writer. It is the yardstick ledger throughput is reported against.
 // It lives under storage because storage is the only place bbolt is used.
+//
+// It must not be imported by the service.
 package baseline
 
 import (
