@@ -1,14 +1,14 @@
 package layering
 
 import (
-	"encoding/json"
 	"errors"
+	"fmt"
 	"go/ast"
+	"go/build"
 	"go/parser"
 	"go/token"
-	"io"
+	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,7 +17,7 @@ import (
 
 const module = "github.com/chemledger/chemledger"
 
-// pkg is what `go list -json` says of one package, as far as the rules need.
+// pkg is what go/build says of one package, as far as the rules need.
 type pkg struct {
 	ImportPath   string
 	Dir          string
@@ -30,32 +30,53 @@ type pkg struct {
 // rel is a package's path inside the module ("storage", "internal/filter").
 func (p pkg) rel() string { return strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/") }
 
-// listModule runs `go list -json ./...` from the module root, once per test.
+// listModule reads every package of the module with go/build, from the
+// module root. It reads the files itself rather than asking `go list`, so
+// that go test's cache sees which files the result depends on and runs the
+// test again when any of them changes.
 func listModule(t *testing.T) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-json", "./...")
-	cmd.Dir = filepath.Join("..", "..")
-	out, err := cmd.Output()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatalf("go list: %v", err)
+		t.Fatal(err)
 	}
 	var pkgs []pkg
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for {
-		var p pkg
-		if err := dec.Decode(&p); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("decode go list output: %v", err)
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-		pkgs = append(pkgs, p)
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata") {
+			return filepath.SkipDir
+		}
+		bp, err := build.Default.ImportDir(path, 0)
+		var none *build.NoGoError
+		if errors.As(err, &none) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read package %s: %w", path, err)
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		ip := module
+		if rel != "." {
+			ip += "/" + filepath.ToSlash(rel)
+		}
+		pkgs = append(pkgs, pkg{ImportPath: ip, Dir: path, GoFiles: bp.GoFiles,
+			Imports: bp.Imports, TestImports: bp.TestImports, XTestImports: bp.XTestImports})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(pkgs) < 20 {
-		t.Fatalf("go list found only %d packages; the test is not looking at the module", len(pkgs))
+		t.Fatalf("found only %d packages under %s; the test is not looking at the module", len(pkgs), root)
 	}
 	return pkgs
 }
