@@ -57,8 +57,9 @@ type Submission struct {
 	Recheck func() error
 	// OnCommit, when set, runs on the sequencer once the entry is durable
 	// and before any later entry is decided (the batch is cut after it), so
-	// a change of who may submit takes effect from the very next entry.
-	OnCommit func()
+	// a change of who may submit takes effect from the very next entry. It is
+	// given the entry's index.
+	OnCommit func(index uint64)
 }
 
 // Receipt proves that an entry is in the log.

@@ -331,7 +331,7 @@ func TestOnCommitCutsTheBatch(t *testing.T) {
 	var revoked atomic.Bool
 	errRevoked := errors.New("key revoked")
 	revoke := sub(1)
-	revoke.OnCommit = func() { revoked.Store(true) }
+	revoke.OnCommit = func(uint64) { revoked.Store(true) }
 	signedBefore := sub(0)
 	signedBefore.Recheck = func() error {
 		if revoked.Load() {

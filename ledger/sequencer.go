@@ -283,7 +283,7 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 	}
 	for _, s := range out {
 		if s.added && s.req.sub.OnCommit != nil {
-			s.req.sub.OnCommit()
+			s.req.sub.OnCommit(s.index)
 		}
 	}
 	return out, rest

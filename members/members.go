@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -48,7 +49,38 @@ type Member struct {
 	// "auditor", "admin". Registry entries in the log grant and withdraw
 	// roles after the file seeds them.
 	Roles []string `json:"roles,omitempty"`
+	// Status is whether the member may act; a members file lists active
+	// members only, so it is empty there and means active.
+	Status Status `json:"-"`
+	// History lists every change to the member, oldest first: the members
+	// file, then the registry entries of the log.
+	History []Change `json:"-"`
 }
+
+// Status is whether a member may act.
+type Status int
+
+// Statuses. The zero value is active, so members from a file are.
+const (
+	Active Status = iota
+	Suspended
+	Removed
+)
+
+func (s Status) String() string { return [...]string{"active", "suspended", "removed"}[s] }
+
+// Change is one change to a member, for its history.
+type Change struct {
+	// Index is the log index of the registry entry; Genesis marks the
+	// members file the log started from, which has none.
+	Index   uint64
+	Genesis bool
+	// What says what changed, in words.
+	What string
+}
+
+// CertificateIdentity is the URI a member's client certificates carry.
+func CertificateIdentity(member string) string { return pki.IdentityURIPrefix + member }
 
 // PublicKey is one signing key of a member.
 type PublicKey struct {
@@ -126,6 +158,8 @@ func New(ms []Member) (*Registry, error) {
 			}
 			r.byKey[k.ID] = envelope.Key{ID: k.ID, MemberID: m.ID, Public: ed25519.PublicKey(k.Ed25519), Revoked: k.Revoked}
 		}
+		m.Status = Active
+		m.History = []Change{{Genesis: true, What: "listed in the members file with roles " + rolesText(m.Roles)}}
 		r.members = append(r.members, m)
 	}
 	return r, nil
@@ -139,16 +173,20 @@ func (r *Registry) Key(keyID string) (envelope.Key, bool) {
 	return k, ok
 }
 
-// Members returns the members, sorted by id.
+// Members returns the members, sorted by id. They are copies: changing
+// one changes nothing in the registry.
 func (r *Registry) Members() []Member {
 	r.mu.RLock()
-	out := append([]Member(nil), r.members...)
+	out := make([]Member, len(r.members))
+	for i, m := range r.members {
+		out[i] = m.clone()
+	}
 	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-// Member finds a member by id.
+// Member finds a member by id, as a copy.
 func (r *Registry) Member(id string) (Member, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -156,7 +194,27 @@ func (r *Registry) Member(id string) (Member, bool) {
 	if i < 0 {
 		return Member{}, false
 	}
-	return r.members[i], true
+	return r.members[i].clone(), true
+}
+
+func (m Member) clone() Member {
+	m.Keys = slices.Clone(m.Keys)
+	m.Roles = slices.Clone(m.Roles)
+	m.History = slices.Clone(m.History)
+	return m
+}
+
+// Try runs change on a copy of the registry and returns its error: whether
+// the change would apply, without applying it. The sequencer asks it just
+// before a member change gets an index.
+func (r *Registry) Try(change func(*Registry) error) error {
+	r.mu.RLock()
+	c := &Registry{byKey: maps.Clone(r.byKey), revokedCerts: maps.Clone(r.revokedCerts), members: make([]Member, len(r.members))}
+	for i, m := range r.members {
+		c.members[i] = m.clone()
+	}
+	r.mu.RUnlock()
+	return change(c)
 }
 
 func (r *Registry) index(id string) int {
@@ -195,6 +253,9 @@ func (r *Registry) AddKey(member, keyID string, pub ed25519.PublicKey) error {
 	i := r.index(member)
 	if i < 0 {
 		return fmt.Errorf("member %q: %w", member, ErrUnknownMember)
+	}
+	if r.members[i].Status == Removed {
+		return fmt.Errorf("%w: %s was removed", ErrNotApplicable, member)
 	}
 	if k, dup := r.byKey[keyID]; dup {
 		if k.MemberID == member && k.Public.Equal(pub) {
@@ -236,6 +297,9 @@ func (r *Registry) SetRole(member, role string, withdrawn bool) error {
 	i := r.index(member)
 	if i < 0 {
 		return fmt.Errorf("member %q: %w", member, ErrUnknownMember)
+	}
+	if r.members[i].Status == Removed {
+		return fmt.Errorf("%w: %s was removed", ErrNotApplicable, member)
 	}
 	roles := slices.DeleteFunc(slices.Clone(r.members[i].Roles), func(x string) bool { return x == role })
 	if !withdrawn {

@@ -29,7 +29,8 @@ const TrustDomain = "chemledger"
 // the gRPC server as a client.
 const GatewayURI = "spiffe://" + TrustDomain + "/gateway"
 
-const memberURIPrefix = "spiffe://" + TrustDomain + "/member/"
+// IdentityURIPrefix starts every member identity URI; the member id follows.
+const IdentityURIPrefix = "spiffe://" + TrustDomain + "/member/"
 
 // MemberIDPattern is what a member id looks like (a country code, a dash,
 // an agency: "MX-ANAM"), the one pattern the members file, registry
@@ -72,9 +73,9 @@ func (id Identity) String() string {
 // validate; IdentityOf does, on the certificate.
 func URI(member, role string) string {
 	if role == "" {
-		return memberURIPrefix + member
+		return IdentityURIPrefix + member
 	}
-	return memberURIPrefix + member + "/" + role
+	return IdentityURIPrefix + member + "/" + role
 }
 
 // IdentityOf returns the identity cert names. When the certificate has URI

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/chemledger/chemledger/internal/authz"
+	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/pki"
 )
 
@@ -128,6 +129,11 @@ func (s *Server) principalOf(id pki.Identity) (authz.Principal, error) {
 	roles, ok := s.members.Roles(id.Member)
 	if !ok {
 		return authz.Principal{}, unauthenticated(fmt.Sprintf("%s is not a member", id.Member))
+	}
+	if st, _ := s.members.Status(id.Member); st != members.Active {
+		// Who it is is known, so the refusal is attributable; what it may
+		// do is nothing until an admin reinstates it.
+		return authz.Principal{Member: id.Member, Serial: id.Serial}, denied("%s is %s in the member registry", id.Member, st)
 	}
 	if id.Role != "" {
 		if !slices.Contains(roles, id.Role) {

@@ -8,6 +8,7 @@ import (
 	"github.com/chemledger/chemledger/internal/badinput"
 	"github.com/chemledger/chemledger/internal/validate"
 	"github.com/chemledger/chemledger/ledger"
+	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -77,6 +78,11 @@ func (s *ledgerService) admitPayload(ctx context.Context, id string, env []byte)
 	if err := v.Err(); err != nil {
 		return ledger.Submission{}, envelope.Payload{}, err
 	}
+	if isMemberChange(p.Registry) {
+		if err := s.members.Try(func(c *members.Registry) error { return applyMemberChange(c, p.Registry, 0) }); err != nil {
+			return ledger.Submission{}, envelope.Payload{}, notApplicable(err)
+		}
+	}
 	s.sequenced(ctx, &sub, e, p)
 	return sub, p, nil
 }
@@ -101,6 +107,7 @@ const (
 	KindMemberKey             = "REGISTRY_MEMBER_KEY"
 	KindMemberRole            = "REGISTRY_MEMBER_ROLE"
 	KindCertificateRevocation = "REGISTRY_CERTIFICATE_REVOCATION"
+	KindMembership            = "REGISTRY_MEMBERSHIP"
 )
 
 // registryKind is the stored kind of a registry entry, and the CAS number
@@ -122,6 +129,8 @@ func registryKind(r *chemledgerv1.RegistryEntry) (kind, cas string) {
 		return KindMemberRole, ""
 	case *chemledgerv1.RegistryEntry_CertificateRevocation:
 		return KindCertificateRevocation, ""
+	case *chemledgerv1.RegistryEntry_Membership:
+		return KindMembership, ""
 	}
 	return "", ""
 }

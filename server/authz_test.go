@@ -157,6 +157,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{ls + "GetConsistencyProof", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return ledger(conn).GetConsistencyProof(ctx, &chemledgerv1.GetConsistencyProofRequest{First: 1, Second: 2})
 		}, func() (string, string, []byte) { return "GET", "/v1/consistency-proof?first=1&second=2", nil }},
+		authzCall{ls + "ListMembers", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			return ledger(conn).ListMembers(ctx, &chemledgerv1.ListMembersRequest{})
+		}, func() (string, string, []byte) { return "GET", "/v1/members", nil }},
 		authzCall{as + "ListFlags", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return analyst(conn).ListFlags(ctx, &chemledgerv1.ListFlagsRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/flags", nil }},

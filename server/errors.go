@@ -42,6 +42,7 @@ const (
 	ReasonDenied           = "PERMISSION_DENIED"
 	ReasonRateLimited      = "RATE_LIMITED"
 	ReasonAuditFailed      = "AUDIT_UNAVAILABLE"
+	ReasonMemberChange     = "MEMBER_CHANGE_NOT_APPLICABLE"
 )
 
 // errNoShipment means no entry carries a shipment reference.

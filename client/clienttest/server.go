@@ -477,3 +477,20 @@ func (v *service) GetConsistencyProof(_ context.Context, req *chemledgerv1.GetCo
 	}
 	return answer(s, &chemledgerv1.ConsistencyProof{First: req.GetFirst(), Second: second, Hashes: hashes}), nil
 }
+
+// ListMembers lists the members of the configured registry, as ids and
+// keys only: the fake log holds no member changes.
+func (v *service) ListMembers(context.Context, *chemledgerv1.ListMembersRequest) (*chemledgerv1.ListMembersResponse, error) {
+	resp := &chemledgerv1.ListMembersResponse{}
+	if v.s.cfg.Members == nil {
+		return resp, nil
+	}
+	for _, m := range v.s.cfg.Members.Members() {
+		mi := &chemledgerv1.MemberInfo{Id: m.ID, Country: m.Country, Agency: m.Name, Roles: m.Roles, Status: chemledgerv1.MemberStatus_MEMBER_STATUS_ACTIVE}
+		for _, k := range m.Keys {
+			mi.Keys = append(mi.Keys, &chemledgerv1.MemberKeyInfo{KeyId: k.ID, Ed25519: k.Ed25519, Revoked: k.Revoked})
+		}
+		resp.Members = append(resp.Members, mi)
+	}
+	return answer(v.s, resp), nil
+}

@@ -28,9 +28,12 @@ type app struct {
 	insecure      bool
 	// as is the member the CLI authenticates as for reads, with the
 	// development certificates.
-	as      string
-	timeout time.Duration
-	getenv  func(string) string
+	as string
+	// keyringDir, set by submit --keyring, holds the member homes whose
+	// certificates the per-member connections use.
+	keyringDir string
+	timeout    time.Duration
+	getenv     func(string) string
 }
 
 // envFallbacks names the environment variable behind each global flag; an
@@ -85,6 +88,7 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newRulesCmd(a),
 		newStatsCmd(a),
 		newAuditCmd(a),
+		newMemberCmd(a),
 	)
 	return root
 }

@@ -30,6 +30,7 @@ import (
 type submitFlags struct {
 	member  string
 	keyFile string
+	keyring string
 	kind    string
 	unary   bool
 }
@@ -51,6 +52,14 @@ With --member auto, each line is signed by the demo member of its country:
 an event's location_country; a licence's issuing_country, an annual
 requirement's country or a watch-listed party's country.
 
+With --keyring DIR, each line is signed by the member the log's registry
+names for that country (active, with the submitter role, and with a home in
+DIR: DIR/MEMBER/signing-key.json, tls.pem and tls.key, as "member init" and
+"chemledgerd ca sign" make them), over that member's own certificate. This
+is how a national system's or PEN Online's history is migrated in one
+command. A country with two such members in DIR is ambiguous, and its lines
+are refused.
+
 It prints one JSON object per line: {"submission_id","index","leaf_hash"} for
 an accepted line, {"submission_id","line","error"} for a refused one, and
 exits non-zero if any was refused.`,
@@ -61,6 +70,7 @@ exits non-zero if any was refused.`,
 	f.StringVar(&fl.member, "member", "auto", `member that signs; "auto" picks, in dev mode, the demo member of each line's country`)
 	f.StringVar(&fl.kind, "type", "event", `what each line is: "event" (a ShipmentEvent) or "registry" (a RegistryEntry)`)
 	f.StringVar(&fl.keyFile, "signing-key", "", "member private key file (default: DATA_DIR/keys/MEMBER.json)")
+	f.StringVar(&fl.keyring, "keyring", "", "a directory of member homes (DIR/MEMBER/, as member init makes them): each line is signed by the member the registry names for its country, with that member's key and certificate")
 	f.BoolVar(&fl.unary, "unary", false, "submit one line at a time, verifying each full receipt, instead of over one bulk stream")
 	return cmd
 }
@@ -77,6 +87,14 @@ func (a *app) submit(cmd *cobra.Command, path string, fl submitFlags) error {
 	keys, err := newKeyring(a.layout(), fl.member, fl.keyFile)
 	if err != nil {
 		return err
+	}
+	if fl.keyring != "" {
+		if fl.member != "auto" || fl.keyFile != "" {
+			return errors.New("--keyring picks each line's member itself; it goes with neither --member nor --signing-key")
+		}
+		if err := a.useKeyring(cmd, keys, fl.keyring); err != nil {
+			return err
+		}
 	}
 	lines := make([]*line, 0, len(raw))
 	for _, r := range raw {
@@ -278,7 +296,8 @@ func parseRegistry(text []byte) (parsed, *client.ItemError) {
 	country, field := eventfile.RegistryCountry(e)
 	role := pki.RoleSubmitter
 	switch e.GetChange().(type) {
-	case *chemledgerv1.RegistryEntry_MemberKey, *chemledgerv1.RegistryEntry_MemberRole, *chemledgerv1.RegistryEntry_CertificateRevocation:
+	case *chemledgerv1.RegistryEntry_MemberKey, *chemledgerv1.RegistryEntry_MemberRole,
+		*chemledgerv1.RegistryEntry_CertificateRevocation, *chemledgerv1.RegistryEntry_Membership:
 		role = pki.RoleAdmin
 	}
 	return parsed{
@@ -339,6 +358,10 @@ type keyring struct {
 	layout datadir.Layout
 	fixed  *members.PrivateKey // from --key or an explicit --member
 	loaded map[string]members.PrivateKey
+	// dir is --keyring's directory of member homes, and byCountry the
+	// members of the registry that may sign each country's lines.
+	dir       string
+	byCountry map[string][]string
 }
 
 func newKeyring(l datadir.Layout, member, keyFile string) (*keyring, error) {
@@ -369,6 +392,13 @@ func (k *keyring) keyFor(field, country string) (members.PrivateKey, error) {
 	if k.fixed != nil {
 		return *k.fixed, nil
 	}
+	if k.dir != "" {
+		m, err := k.registryMember(field, country)
+		if err != nil {
+			return members.PrivateKey{}, err
+		}
+		return k.load(m)
+	}
 	m, err := demoMember(field, country)
 	if err != nil {
 		return members.PrivateKey{}, err
@@ -381,6 +411,9 @@ func (k *keyring) load(member string) (members.PrivateKey, error) {
 		return p, nil
 	}
 	path := k.layout.MemberKey(member)
+	if k.dir != "" {
+		path = keyringHome(k.dir, member).SigningKey()
+	}
 	p, err := members.ReadPrivateKey(path)
 	if err != nil {
 		return members.PrivateKey{}, fmt.Errorf("key of member %s: %w (pass --key, or the --data-dir of a dev-mode log)", member, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/chemledger/chemledger/pki"
 )
@@ -26,6 +27,10 @@ func (a *app) tlsConfig(member, role string) (*tls.Config, error) {
 			return nil, errors.New("--cert and --key go together")
 		}
 		return pki.LoadClient(ca, a.cert, a.key)
+	}
+	if a.keyringDir != "" && member != "" {
+		home := keyringHome(a.keyringDir, member)
+		return pki.LoadClient(cmp.Or(a.ca, filepath.Join(a.keyringDir, "ca.pem")), home.Cert(), home.TLSKey())
 	}
 	member = cmp.Or(member, a.as, defaultAs)
 	cert := dev.ClientCert(member, role)

@@ -145,6 +145,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "rebuild" {
 		return runRebuild(args[1:], stderr)
 	}
+	if len(args) > 0 && args[0] == "ca" {
+		return runCA(args[1:], os.Stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -60,7 +60,8 @@ type row struct {
 //     entries; analysts record dispositions (signed by themselves); admins
 //     append registry entries (members, keys, roles) as themselves.
 //   - Checkpoints and proofs carry only hashes and are what every client
-//     verifies its receipts with, so every role may read them.
+//     verifies its receipts with, so every role may read them; so may the
+//     member registry, whose public keys every verifier needs.
 //   - Flags, shipments and statistics are intelligence: analysts only.
 //   - Auditors read the tree's entries as hashes, and the audit trail.
 //   - Health is for every authenticated caller; reflection describes only
@@ -74,6 +75,7 @@ var matrix = []row{
 	{ledgerSvc + "GetCheckpoint", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetInclusionProof", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetConsistencyProof", [4]Scope{Any, Any, Any, Any}},
+	{ledgerSvc + "ListMembers", [4]Scope{Any, Any, Any, Any}},
 	{analystSvc + "ListFlags", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "GetFlag", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "CreateDisposition", [4]Scope{Deny, Own, Deny, Deny}},

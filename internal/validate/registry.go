@@ -53,8 +53,10 @@ func RegistryEntry(r *v1.RegistryEntry) error {
 		c.memberRole(ch.MemberRole)
 	case *v1.RegistryEntry_CertificateRevocation:
 		c.certificateRevocation(ch.CertificateRevocation)
+	case *v1.RegistryEntry_Membership:
+		c.membership(ch.Membership)
 	default:
-		c.add("registry.change", "is required: a licence, a watch_list_entry, an annual_requirement, a member_key, a member_role or a certificate_revocation")
+		c.add("registry.change", "is required: a licence, a watch_list_entry, an annual_requirement, a member_key, a member_role, a certificate_revocation or a membership")
 	}
 	return c.l.Err()
 }
@@ -160,6 +162,78 @@ func (c *checker) certificateRevocation(r *v1.CertificateRevocation) {
 		c.add(f+".serial", "%s is not a certificate serial: lower-case hexadecimal", quote(r.GetSerial()))
 	}
 	c.text(f+".reason", r.GetReason(), false, MaxReasonChars, printable)
+}
+
+// MaxMemberKeys bounds the signing keys a member joins with.
+const MaxMemberKeys = 8
+
+// MaxAgencyChars bounds an agency's name.
+const MaxAgencyChars = 200
+
+func (c *checker) membership(m *v1.Membership) {
+	const f = "registry.membership"
+	c.member(f+".member", m.GetMember())
+	join := m.GetAction() == v1.MembershipAction_MEMBERSHIP_ACTION_JOIN
+	switch m.GetAction() {
+	case v1.MembershipAction_MEMBERSHIP_ACTION_JOIN, v1.MembershipAction_MEMBERSHIP_ACTION_REINSTATE:
+	case v1.MembershipAction_MEMBERSHIP_ACTION_SUSPEND, v1.MembershipAction_MEMBERSHIP_ACTION_REMOVE:
+		c.text(f+".reason", m.GetReason(), true, MaxReasonChars, printable)
+	default:
+		c.add(f+".action", "must be JOIN, SUSPEND, REINSTATE or REMOVE")
+	}
+	if !join {
+		// Only a join describes the member; anything else here would be
+		// a second, unchecked description of it.
+		for _, x := range []struct {
+			field string
+			set   bool
+		}{
+			{"country", m.GetCountry() != ""}, {"agency", m.GetAgency() != ""}, {"roles", len(m.GetRoles()) > 0},
+			{"keys", len(m.GetKeys()) > 0}, {"certificate_identity", m.GetCertificateIdentity() != ""},
+		} {
+			if x.set {
+				c.add(f+"."+x.field, "is set only when a member joins")
+			}
+		}
+		return
+	}
+	c.country(f+".country", m.GetCountry(), true)
+	if id := m.GetMember(); m.GetCountry() != "" && !strings.HasPrefix(id, m.GetCountry()+"-") {
+		c.add(f+".country", "%s does not match the member id %s, which must start with the country code", quote(m.GetCountry()), quote(id))
+	}
+	c.text(f+".agency", m.GetAgency(), true, MaxAgencyChars, printable)
+	seenRole := map[string]bool{}
+	for i, r := range m.GetRoles() {
+		switch {
+		case !slices.Contains(pki.Roles, r):
+			c.add(fmt.Sprintf("%s.roles[%d]", f, i), "%s is not a role: %s", quote(r), strings.Join(pki.Roles, ", "))
+		case seenRole[r]:
+			c.add(fmt.Sprintf("%s.roles[%d]", f, i), "%s is listed twice", quote(r))
+		}
+		seenRole[r] = true
+	}
+	switch n := len(m.GetKeys()); {
+	case n == 0:
+		c.add(f+".keys", "is required: at least one Ed25519 signing key")
+	case n > MaxMemberKeys:
+		c.add(f+".keys", "lists %d keys; at most %d", n, MaxMemberKeys)
+	}
+	seenKey := map[string]bool{}
+	for i, k := range m.GetKeys() {
+		kf := fmt.Sprintf("%s.keys[%d]", f, i)
+		if !keyIDPattern.MatchString(k.GetKeyId()) {
+			c.add(kf+".key_id", "%s is not a key id: 1 to 128 letters, digits and ._:+/=-", quote(k.GetKeyId()))
+		} else if seenKey[k.GetKeyId()] {
+			c.add(kf+".key_id", "%s is listed twice", quote(k.GetKeyId()))
+		}
+		seenKey[k.GetKeyId()] = true
+		if n := len(k.GetEd25519()); n != 32 {
+			c.add(kf+".ed25519", "is %d bytes; an Ed25519 public key is 32", n)
+		}
+	}
+	if want := pki.IdentityURIPrefix + m.GetMember(); m.GetCertificateIdentity() != want {
+		c.add(f+".certificate_identity", "%s is not the member's certificate identity; want %s", quote(m.GetCertificateIdentity()), quote(want))
+	}
 }
 
 // cas checks a CAS registry number that must be in the catalogue.

@@ -22,6 +22,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MemberStatus is whether a member may act.
+type MemberStatus int32
+
+const (
+	// Not set.
+	MemberStatus_MEMBER_STATUS_UNSPECIFIED MemberStatus = 0
+	// The member submits and reads as its roles allow.
+	MemberStatus_MEMBER_STATUS_ACTIVE MemberStatus = 1
+	// The member is refused until reinstated.
+	MemberStatus_MEMBER_STATUS_SUSPENDED MemberStatus = 2
+	// The member has left; its id is not given out again.
+	MemberStatus_MEMBER_STATUS_REMOVED MemberStatus = 3
+)
+
+// Enum value maps for MemberStatus.
+var (
+	MemberStatus_name = map[int32]string{
+		0: "MEMBER_STATUS_UNSPECIFIED",
+		1: "MEMBER_STATUS_ACTIVE",
+		2: "MEMBER_STATUS_SUSPENDED",
+		3: "MEMBER_STATUS_REMOVED",
+	}
+	MemberStatus_value = map[string]int32{
+		"MEMBER_STATUS_UNSPECIFIED": 0,
+		"MEMBER_STATUS_ACTIVE":      1,
+		"MEMBER_STATUS_SUSPENDED":   2,
+		"MEMBER_STATUS_REMOVED":     3,
+	}
+)
+
+func (x MemberStatus) Enum() *MemberStatus {
+	p := new(MemberStatus)
+	*p = x
+	return p
+}
+
+func (x MemberStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MemberStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_chemledger_v1_ledger_service_proto_enumTypes[0].Descriptor()
+}
+
+func (MemberStatus) Type() protoreflect.EnumType {
+	return &file_chemledger_v1_ledger_service_proto_enumTypes[0]
+}
+
+func (x MemberStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MemberStatus.Descriptor instead.
+func (MemberStatus) EnumDescriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{0}
+}
+
 // CreateEntryRequest submits one signed envelope.
 type CreateEntryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1253,6 +1310,328 @@ func (x *ConsistencyProof) GetHashes() [][]byte {
 	return nil
 }
 
+// ListMembersRequest asks for the member registry.
+type ListMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersRequest) Reset() {
+	*x = ListMembersRequest{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersRequest) ProtoMessage() {}
+
+func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListMembersRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{19}
+}
+
+// ListMembersResponse is the member registry at a tree size.
+type ListMembersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every member ever admitted, removed ones included, by id.
+	Members []*MemberInfo `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	// The log's size when the registry was read: every member change below
+	// it had been applied (one committed in that instant may be too).
+	TreeSize      uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersResponse) Reset() {
+	*x = ListMembersResponse{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersResponse) ProtoMessage() {}
+
+func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListMembersResponse) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListMembersResponse) GetMembers() []*MemberInfo {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ListMembersResponse) GetTreeSize() uint64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+// MemberInfo is one member agency.
+type MemberInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member id, for example "CA-CBSA".
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The member state, ISO 3166-1 alpha-2.
+	Country string `protobuf:"bytes,2,opt,name=country,proto3" json:"country,omitempty"`
+	// The agency's name.
+	Agency string `protobuf:"bytes,3,opt,name=agency,proto3" json:"agency,omitempty"`
+	// Whether it may act now.
+	Status MemberStatus `protobuf:"varint,4,opt,name=status,proto3,enum=chemledger.v1.MemberStatus" json:"status,omitempty"`
+	// The roles it holds now.
+	Roles []string `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Its signing keys, current and revoked.
+	Keys []*MemberKeyInfo `protobuf:"bytes,6,rep,name=keys,proto3" json:"keys,omitempty"`
+	// The identity its client certificates carry.
+	CertificateIdentity string `protobuf:"bytes,7,opt,name=certificate_identity,json=certificateIdentity,proto3" json:"certificate_identity,omitempty"`
+	// Every change to it, oldest first.
+	History       []*MemberChange `protobuf:"bytes,8,rep,name=history,proto3" json:"history,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberInfo) Reset() {
+	*x = MemberInfo{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberInfo) ProtoMessage() {}
+
+func (x *MemberInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberInfo.ProtoReflect.Descriptor instead.
+func (*MemberInfo) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *MemberInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MemberInfo) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *MemberInfo) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *MemberInfo) GetStatus() MemberStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MemberStatus_MEMBER_STATUS_UNSPECIFIED
+}
+
+func (x *MemberInfo) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *MemberInfo) GetKeys() []*MemberKeyInfo {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *MemberInfo) GetCertificateIdentity() string {
+	if x != nil {
+		return x.CertificateIdentity
+	}
+	return ""
+}
+
+func (x *MemberInfo) GetHistory() []*MemberChange {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+// MemberKeyInfo is one signing key of a member.
+type MemberKeyInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key id envelopes name.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The Ed25519 public key.
+	Ed25519 []byte `protobuf:"bytes,2,opt,name=ed25519,proto3" json:"ed25519,omitempty"`
+	// Whether the key is revoked: entries it signed before stay valid.
+	Revoked       bool `protobuf:"varint,3,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberKeyInfo) Reset() {
+	*x = MemberKeyInfo{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberKeyInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberKeyInfo) ProtoMessage() {}
+
+func (x *MemberKeyInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberKeyInfo.ProtoReflect.Descriptor instead.
+func (*MemberKeyInfo) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MemberKeyInfo) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *MemberKeyInfo) GetEd25519() []byte {
+	if x != nil {
+		return x.Ed25519
+	}
+	return nil
+}
+
+func (x *MemberKeyInfo) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+// MemberChange is one change to a member.
+type MemberChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log index of the registry entry that made it; unset for the
+	// members file the log was started with.
+	Index *uint64 `protobuf:"varint,1,opt,name=index,proto3,oneof" json:"index,omitempty"`
+	// What changed, in words: "joined with roles submitter, analyst".
+	Description   string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberChange) Reset() {
+	*x = MemberChange{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberChange) ProtoMessage() {}
+
+func (x *MemberChange) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberChange.ProtoReflect.Descriptor instead.
+func (*MemberChange) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MemberChange) GetIndex() uint64 {
+	if x != nil && x.Index != nil {
+		return *x.Index
+	}
+	return 0
+}
+
+func (x *MemberChange) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 var File_chemledger_v1_ledger_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
@@ -1343,7 +1722,34 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x10ConsistencyProof\x12\x14\n" +
 	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x16\n" +
 	"\x06second\x18\x02 \x01(\x04R\x06second\x12\x16\n" +
-	"\x06hashes\x18\x03 \x03(\fR\x06hashes2\xae\x05\n" +
+	"\x06hashes\x18\x03 \x03(\fR\x06hashes\"\x14\n" +
+	"\x12ListMembersRequest\"g\n" +
+	"\x13ListMembersResponse\x123\n" +
+	"\amembers\x18\x01 \x03(\v2\x19.chemledger.v1.MemberInfoR\amembers\x12\x1b\n" +
+	"\ttree_size\x18\x02 \x01(\x04R\btreeSize\"\xb5\x02\n" +
+	"\n" +
+	"MemberInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\acountry\x18\x02 \x01(\tR\acountry\x12\x16\n" +
+	"\x06agency\x18\x03 \x01(\tR\x06agency\x123\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1b.chemledger.v1.MemberStatusR\x06status\x12\x14\n" +
+	"\x05roles\x18\x05 \x03(\tR\x05roles\x120\n" +
+	"\x04keys\x18\x06 \x03(\v2\x1c.chemledger.v1.MemberKeyInfoR\x04keys\x121\n" +
+	"\x14certificate_identity\x18\a \x01(\tR\x13certificateIdentity\x125\n" +
+	"\ahistory\x18\b \x03(\v2\x1b.chemledger.v1.MemberChangeR\ahistory\"Z\n" +
+	"\rMemberKeyInfo\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aed25519\x18\x02 \x01(\fR\aed25519\x12\x18\n" +
+	"\arevoked\x18\x03 \x01(\bR\arevoked\"U\n" +
+	"\fMemberChange\x12\x19\n" +
+	"\x05index\x18\x01 \x01(\x04H\x00R\x05index\x88\x01\x01\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescriptionB\b\n" +
+	"\x06_index*\x7f\n" +
+	"\fMemberStatus\x12\x1d\n" +
+	"\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
+	"\x17MEMBER_STATUS_SUSPENDED\x10\x02\x12\x19\n" +
+	"\x15MEMBER_STATUS_REMOVED\x10\x032\x84\x06\n" +
 	"\rLedgerService\x12H\n" +
 	"\vCreateEntry\x12!.chemledger.v1.CreateEntryRequest\x1a\x16.chemledger.v1.Receipt\x12j\n" +
 	"\x11BulkCreateEntries\x12'.chemledger.v1.BulkCreateEntriesRequest\x1a(.chemledger.v1.BulkCreateEntriesResponse(\x010\x01\x12@\n" +
@@ -1352,7 +1758,8 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x06GetLog\x12\x1c.chemledger.v1.GetLogRequest\x1a\x16.chemledger.v1.LogInfo\x12O\n" +
 	"\rGetCheckpoint\x12#.chemledger.v1.GetCheckpointRequest\x1a\x19.chemledger.v1.Checkpoint\x12[\n" +
 	"\x11GetInclusionProof\x12'.chemledger.v1.GetInclusionProofRequest\x1a\x1d.chemledger.v1.InclusionProof\x12a\n" +
-	"\x13GetConsistencyProof\x12).chemledger.v1.GetConsistencyProofRequest\x1a\x1f.chemledger.v1.ConsistencyProofBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
+	"\x13GetConsistencyProof\x12).chemledger.v1.GetConsistencyProofRequest\x1a\x1f.chemledger.v1.ConsistencyProof\x12T\n" +
+	"\vListMembers\x12!.chemledger.v1.ListMembersRequest\x1a\".chemledger.v1.ListMembersResponseBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
 var (
 	file_chemledger_v1_ledger_service_proto_rawDescOnce sync.Once
@@ -1366,66 +1773,79 @@ func file_chemledger_v1_ledger_service_proto_rawDescGZIP() []byte {
 	return file_chemledger_v1_ledger_service_proto_rawDescData
 }
 
-var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_chemledger_v1_ledger_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_chemledger_v1_ledger_service_proto_goTypes = []any{
-	(*CreateEntryRequest)(nil),         // 0: chemledger.v1.CreateEntryRequest
-	(*BulkCreateEntriesRequest)(nil),   // 1: chemledger.v1.BulkCreateEntriesRequest
-	(*BulkCreateEntriesResponse)(nil),  // 2: chemledger.v1.BulkCreateEntriesResponse
-	(*BulkResult)(nil),                 // 3: chemledger.v1.BulkResult
-	(*ItemError)(nil),                  // 4: chemledger.v1.ItemError
-	(*FieldViolation)(nil),             // 5: chemledger.v1.FieldViolation
-	(*Receipt)(nil),                    // 6: chemledger.v1.Receipt
-	(*GetEntryRequest)(nil),            // 7: chemledger.v1.GetEntryRequest
-	(*Entry)(nil),                      // 8: chemledger.v1.Entry
-	(*ListEntriesRequest)(nil),         // 9: chemledger.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),        // 10: chemledger.v1.ListEntriesResponse
-	(*GetLogRequest)(nil),              // 11: chemledger.v1.GetLogRequest
-	(*LogInfo)(nil),                    // 12: chemledger.v1.LogInfo
-	(*GetCheckpointRequest)(nil),       // 13: chemledger.v1.GetCheckpointRequest
-	(*Checkpoint)(nil),                 // 14: chemledger.v1.Checkpoint
-	(*GetInclusionProofRequest)(nil),   // 15: chemledger.v1.GetInclusionProofRequest
-	(*InclusionProof)(nil),             // 16: chemledger.v1.InclusionProof
-	(*GetConsistencyProofRequest)(nil), // 17: chemledger.v1.GetConsistencyProofRequest
-	(*ConsistencyProof)(nil),           // 18: chemledger.v1.ConsistencyProof
-	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
-	(*ShipmentEvent)(nil),              // 20: chemledger.v1.ShipmentEvent
-	(*RegistryEntry)(nil),              // 21: chemledger.v1.RegistryEntry
-	(*Disposition)(nil),                // 22: chemledger.v1.Disposition
+	(MemberStatus)(0),                  // 0: chemledger.v1.MemberStatus
+	(*CreateEntryRequest)(nil),         // 1: chemledger.v1.CreateEntryRequest
+	(*BulkCreateEntriesRequest)(nil),   // 2: chemledger.v1.BulkCreateEntriesRequest
+	(*BulkCreateEntriesResponse)(nil),  // 3: chemledger.v1.BulkCreateEntriesResponse
+	(*BulkResult)(nil),                 // 4: chemledger.v1.BulkResult
+	(*ItemError)(nil),                  // 5: chemledger.v1.ItemError
+	(*FieldViolation)(nil),             // 6: chemledger.v1.FieldViolation
+	(*Receipt)(nil),                    // 7: chemledger.v1.Receipt
+	(*GetEntryRequest)(nil),            // 8: chemledger.v1.GetEntryRequest
+	(*Entry)(nil),                      // 9: chemledger.v1.Entry
+	(*ListEntriesRequest)(nil),         // 10: chemledger.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),        // 11: chemledger.v1.ListEntriesResponse
+	(*GetLogRequest)(nil),              // 12: chemledger.v1.GetLogRequest
+	(*LogInfo)(nil),                    // 13: chemledger.v1.LogInfo
+	(*GetCheckpointRequest)(nil),       // 14: chemledger.v1.GetCheckpointRequest
+	(*Checkpoint)(nil),                 // 15: chemledger.v1.Checkpoint
+	(*GetInclusionProofRequest)(nil),   // 16: chemledger.v1.GetInclusionProofRequest
+	(*InclusionProof)(nil),             // 17: chemledger.v1.InclusionProof
+	(*GetConsistencyProofRequest)(nil), // 18: chemledger.v1.GetConsistencyProofRequest
+	(*ConsistencyProof)(nil),           // 19: chemledger.v1.ConsistencyProof
+	(*ListMembersRequest)(nil),         // 20: chemledger.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),        // 21: chemledger.v1.ListMembersResponse
+	(*MemberInfo)(nil),                 // 22: chemledger.v1.MemberInfo
+	(*MemberKeyInfo)(nil),              // 23: chemledger.v1.MemberKeyInfo
+	(*MemberChange)(nil),               // 24: chemledger.v1.MemberChange
+	(*timestamppb.Timestamp)(nil),      // 25: google.protobuf.Timestamp
+	(*ShipmentEvent)(nil),              // 26: chemledger.v1.ShipmentEvent
+	(*RegistryEntry)(nil),              // 27: chemledger.v1.RegistryEntry
+	(*Disposition)(nil),                // 28: chemledger.v1.Disposition
 }
 var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
-	3,  // 0: chemledger.v1.BulkCreateEntriesResponse.results:type_name -> chemledger.v1.BulkResult
-	14, // 1: chemledger.v1.BulkCreateEntriesResponse.checkpoint:type_name -> chemledger.v1.Checkpoint
-	4,  // 2: chemledger.v1.BulkResult.error:type_name -> chemledger.v1.ItemError
-	5,  // 3: chemledger.v1.ItemError.field_violations:type_name -> chemledger.v1.FieldViolation
-	14, // 4: chemledger.v1.Receipt.checkpoint:type_name -> chemledger.v1.Checkpoint
-	19, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
-	19, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
-	20, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
-	21, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
-	22, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
-	8,  // 10: chemledger.v1.ListEntriesResponse.entries:type_name -> chemledger.v1.Entry
-	14, // 11: chemledger.v1.InclusionProof.checkpoint:type_name -> chemledger.v1.Checkpoint
-	0,  // 12: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
-	1,  // 13: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
-	7,  // 14: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
-	9,  // 15: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
-	11, // 16: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
-	13, // 17: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
-	15, // 18: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
-	17, // 19: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
-	6,  // 20: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
-	2,  // 21: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
-	8,  // 22: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
-	10, // 23: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
-	12, // 24: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
-	14, // 25: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
-	16, // 26: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
-	18, // 27: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 0: chemledger.v1.BulkCreateEntriesResponse.results:type_name -> chemledger.v1.BulkResult
+	15, // 1: chemledger.v1.BulkCreateEntriesResponse.checkpoint:type_name -> chemledger.v1.Checkpoint
+	5,  // 2: chemledger.v1.BulkResult.error:type_name -> chemledger.v1.ItemError
+	6,  // 3: chemledger.v1.ItemError.field_violations:type_name -> chemledger.v1.FieldViolation
+	15, // 4: chemledger.v1.Receipt.checkpoint:type_name -> chemledger.v1.Checkpoint
+	25, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
+	25, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
+	26, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
+	27, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
+	28, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
+	9,  // 10: chemledger.v1.ListEntriesResponse.entries:type_name -> chemledger.v1.Entry
+	15, // 11: chemledger.v1.InclusionProof.checkpoint:type_name -> chemledger.v1.Checkpoint
+	22, // 12: chemledger.v1.ListMembersResponse.members:type_name -> chemledger.v1.MemberInfo
+	0,  // 13: chemledger.v1.MemberInfo.status:type_name -> chemledger.v1.MemberStatus
+	23, // 14: chemledger.v1.MemberInfo.keys:type_name -> chemledger.v1.MemberKeyInfo
+	24, // 15: chemledger.v1.MemberInfo.history:type_name -> chemledger.v1.MemberChange
+	1,  // 16: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
+	2,  // 17: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
+	8,  // 18: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
+	10, // 19: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
+	12, // 20: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
+	14, // 21: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
+	16, // 22: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
+	18, // 23: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
+	20, // 24: chemledger.v1.LedgerService.ListMembers:input_type -> chemledger.v1.ListMembersRequest
+	7,  // 25: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
+	3,  // 26: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
+	9,  // 27: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
+	11, // 28: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
+	13, // 29: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
+	15, // 30: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
+	17, // 31: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
+	19, // 32: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
+	21, // 33: chemledger.v1.LedgerService.ListMembers:output_type -> chemledger.v1.ListMembersResponse
+	25, // [25:34] is the sub-list for method output_type
+	16, // [16:25] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_ledger_service_proto_init() }
@@ -1435,18 +1855,20 @@ func file_chemledger_v1_ledger_service_proto_init() {
 	}
 	file_chemledger_v1_event_proto_init()
 	file_chemledger_v1_registry_proto_init()
+	file_chemledger_v1_ledger_service_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_ledger_service_proto_rawDesc), len(file_chemledger_v1_ledger_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   19,
+			NumEnums:      1,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_chemledger_v1_ledger_service_proto_goTypes,
 		DependencyIndexes: file_chemledger_v1_ledger_service_proto_depIdxs,
+		EnumInfos:         file_chemledger_v1_ledger_service_proto_enumTypes,
 		MessageInfos:      file_chemledger_v1_ledger_service_proto_msgTypes,
 	}.Build()
 	File_chemledger_v1_ledger_service_proto = out.File

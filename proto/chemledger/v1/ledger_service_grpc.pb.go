@@ -27,6 +27,7 @@ const (
 	LedgerService_GetCheckpoint_FullMethodName       = "/chemledger.v1.LedgerService/GetCheckpoint"
 	LedgerService_GetInclusionProof_FullMethodName   = "/chemledger.v1.LedgerService/GetInclusionProof"
 	LedgerService_GetConsistencyProof_FullMethodName = "/chemledger.v1.LedgerService/GetConsistencyProof"
+	LedgerService_ListMembers_FullMethodName         = "/chemledger.v1.LedgerService/ListMembers"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -61,6 +62,9 @@ type LedgerServiceClient interface {
 	// GetConsistencyProof proves that a tree of one size is a prefix of the
 	// tree of a larger size.
 	GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*ConsistencyProof, error)
+	// ListMembers lists the coalition's members as the log defines them now:
+	// status, roles, signing keys, and the entry that made each change.
+	ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error)
 }
 
 type ledgerServiceClient struct {
@@ -154,6 +158,16 @@ func (c *ledgerServiceClient) GetConsistencyProof(ctx context.Context, in *GetCo
 	return out, nil
 }
 
+func (c *ledgerServiceClient) ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMembersResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -186,6 +200,9 @@ type LedgerServiceServer interface {
 	// GetConsistencyProof proves that a tree of one size is a prefix of the
 	// tree of a larger size.
 	GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*ConsistencyProof, error)
+	// ListMembers lists the coalition's members as the log defines them now:
+	// status, roles, signing keys, and the entry that made each change.
+	ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -219,6 +236,9 @@ func (UnimplementedLedgerServiceServer) GetInclusionProof(context.Context, *GetI
 }
 func (UnimplementedLedgerServiceServer) GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*ConsistencyProof, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetConsistencyProof not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMembers not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -374,6 +394,24 @@ func _LedgerService_GetConsistencyProof_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_ListMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListMembers(ctx, req.(*ListMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -408,6 +446,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetConsistencyProof",
 			Handler:    _LedgerService_GetConsistencyProof_Handler,
+		},
+		{
+			MethodName: "ListMembers",
+			Handler:    _LedgerService_ListMembers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -22,6 +22,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MembershipAction is what a Membership entry does.
+type MembershipAction int32
+
+const (
+	// Not set: refused.
+	MembershipAction_MEMBERSHIP_ACTION_UNSPECIFIED MembershipAction = 0
+	// A new member joins, with its roles and keys.
+	MembershipAction_MEMBERSHIP_ACTION_JOIN MembershipAction = 1
+	// A member is suspended: refused from the next entry on.
+	MembershipAction_MEMBERSHIP_ACTION_SUSPEND MembershipAction = 2
+	// A suspended member is active again.
+	MembershipAction_MEMBERSHIP_ACTION_REINSTATE MembershipAction = 3
+	// A member leaves for good: its keys and roles end.
+	MembershipAction_MEMBERSHIP_ACTION_REMOVE MembershipAction = 4
+)
+
+// Enum value maps for MembershipAction.
+var (
+	MembershipAction_name = map[int32]string{
+		0: "MEMBERSHIP_ACTION_UNSPECIFIED",
+		1: "MEMBERSHIP_ACTION_JOIN",
+		2: "MEMBERSHIP_ACTION_SUSPEND",
+		3: "MEMBERSHIP_ACTION_REINSTATE",
+		4: "MEMBERSHIP_ACTION_REMOVE",
+	}
+	MembershipAction_value = map[string]int32{
+		"MEMBERSHIP_ACTION_UNSPECIFIED": 0,
+		"MEMBERSHIP_ACTION_JOIN":        1,
+		"MEMBERSHIP_ACTION_SUSPEND":     2,
+		"MEMBERSHIP_ACTION_REINSTATE":   3,
+		"MEMBERSHIP_ACTION_REMOVE":      4,
+	}
+)
+
+func (x MembershipAction) Enum() *MembershipAction {
+	p := new(MembershipAction)
+	*p = x
+	return p
+}
+
+func (x MembershipAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MembershipAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_chemledger_v1_registry_proto_enumTypes[0].Descriptor()
+}
+
+func (MembershipAction) Type() protoreflect.EnumType {
+	return &file_chemledger_v1_registry_proto_enumTypes[0]
+}
+
+func (x MembershipAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MembershipAction.Descriptor instead.
+func (MembershipAction) EnumDescriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{0}
+}
+
 // DispositionStatus is the decision on a flag.
 type DispositionStatus int32
 
@@ -63,11 +124,11 @@ func (x DispositionStatus) String() string {
 }
 
 func (DispositionStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_chemledger_v1_registry_proto_enumTypes[0].Descriptor()
+	return file_chemledger_v1_registry_proto_enumTypes[1].Descriptor()
 }
 
 func (DispositionStatus) Type() protoreflect.EnumType {
-	return &file_chemledger_v1_registry_proto_enumTypes[0]
+	return &file_chemledger_v1_registry_proto_enumTypes[1]
 }
 
 func (x DispositionStatus) Number() protoreflect.EnumNumber {
@@ -76,7 +137,7 @@ func (x DispositionStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DispositionStatus.Descriptor instead.
 func (DispositionStatus) EnumDescriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{0}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
 }
 
 // RegistryEntry changes the coalition's shared registry: who is licensed to
@@ -100,6 +161,7 @@ type RegistryEntry struct {
 	//	*RegistryEntry_MemberKey
 	//	*RegistryEntry_MemberRole
 	//	*RegistryEntry_CertificateRevocation
+	//	*RegistryEntry_Membership
 	Change        isRegistryEntry_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -210,6 +272,15 @@ func (x *RegistryEntry) GetCertificateRevocation() *CertificateRevocation {
 	return nil
 }
 
+func (x *RegistryEntry) GetMembership() *Membership {
+	if x != nil {
+		if x, ok := x.Change.(*RegistryEntry_Membership); ok {
+			return x.Membership
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Change interface {
 	isRegistryEntry_Change()
 }
@@ -244,6 +315,12 @@ type RegistryEntry_CertificateRevocation struct {
 	CertificateRevocation *CertificateRevocation `protobuf:"bytes,8,opt,name=certificate_revocation,json=certificateRevocation,proto3,oneof"`
 }
 
+type RegistryEntry_Membership struct {
+	// A member agency admitted, suspended, reinstated or removed (admins
+	// only).
+	Membership *Membership `protobuf:"bytes,9,opt,name=membership,proto3,oneof"`
+}
+
 func (*RegistryEntry_Licence) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_WatchListEntry) isRegistryEntry_Change() {}
@@ -255,6 +332,178 @@ func (*RegistryEntry_MemberKey) isRegistryEntry_Change() {}
 func (*RegistryEntry_MemberRole) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_CertificateRevocation) isRegistryEntry_Change() {}
+
+func (*RegistryEntry_Membership) isRegistryEntry_Change() {}
+
+// Membership admits a member agency to the coalition, or suspends,
+// reinstates or removes one. Only an admin appends it, and never about its
+// own member. It takes effect from the next entry: a suspended or removed
+// member can neither submit nor read from then on, and what it signed before
+// still verifies. A removed member's id is never given out again.
+type Membership struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member, for example "CA-CBSA": the country code, a dash and the
+	// agency's short name in capitals.
+	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// What this entry does.
+	Action MembershipAction `protobuf:"varint,2,opt,name=action,proto3,enum=chemledger.v1.MembershipAction" json:"action,omitempty"`
+	// On join: the member state, ISO 3166-1 alpha-2; the id starts with it.
+	Country string `protobuf:"bytes,3,opt,name=country,proto3" json:"country,omitempty"`
+	// On join: the agency's name, for example "Canada Border Services Agency".
+	Agency string `protobuf:"bytes,4,opt,name=agency,proto3" json:"agency,omitempty"`
+	// On join: the roles granted ("submitter", "analyst", "auditor", "admin").
+	Roles []string `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
+	// On join: the Ed25519 keys the member will sign envelopes with.
+	Keys []*SigningKey `protobuf:"bytes,6,rep,name=keys,proto3" json:"keys,omitempty"`
+	// On join: the identity its client certificates carry, the URI
+	// "spiffe://chemledger/member/<member>" (a certificate may add "/<role>").
+	CertificateIdentity string `protobuf:"bytes,7,opt,name=certificate_identity,json=certificateIdentity,proto3" json:"certificate_identity,omitempty"`
+	// Why, for the record: required when suspending or removing.
+	Reason        string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Membership) Reset() {
+	*x = Membership{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Membership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Membership) ProtoMessage() {}
+
+func (x *Membership) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Membership.ProtoReflect.Descriptor instead.
+func (*Membership) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Membership) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *Membership) GetAction() MembershipAction {
+	if x != nil {
+		return x.Action
+	}
+	return MembershipAction_MEMBERSHIP_ACTION_UNSPECIFIED
+}
+
+func (x *Membership) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Membership) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *Membership) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Membership) GetKeys() []*SigningKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *Membership) GetCertificateIdentity() string {
+	if x != nil {
+		return x.CertificateIdentity
+	}
+	return ""
+}
+
+func (x *Membership) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SigningKey is one Ed25519 public key of a member.
+type SigningKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key id envelopes name.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The Ed25519 public key (32 bytes).
+	Ed25519       []byte `protobuf:"bytes,2,opt,name=ed25519,proto3" json:"ed25519,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SigningKey) Reset() {
+	*x = SigningKey{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SigningKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SigningKey) ProtoMessage() {}
+
+func (x *SigningKey) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
+func (*SigningKey) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SigningKey) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SigningKey) GetEd25519() []byte {
+	if x != nil {
+		return x.Ed25519
+	}
+	return nil
+}
 
 // MemberKey adds a signing key to a member, or revokes one. Entries signed
 // with a key before the entry that revokes it still verify; entries after
@@ -275,7 +524,7 @@ type MemberKey struct {
 
 func (x *MemberKey) Reset() {
 	*x = MemberKey{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -287,7 +536,7 @@ func (x *MemberKey) String() string {
 func (*MemberKey) ProtoMessage() {}
 
 func (x *MemberKey) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -300,7 +549,7 @@ func (x *MemberKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberKey.ProtoReflect.Descriptor instead.
 func (*MemberKey) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MemberKey) GetMember() string {
@@ -346,7 +595,7 @@ type MemberRole struct {
 
 func (x *MemberRole) Reset() {
 	*x = MemberRole{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +607,7 @@ func (x *MemberRole) String() string {
 func (*MemberRole) ProtoMessage() {}
 
 func (x *MemberRole) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +620,7 @@ func (x *MemberRole) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRole.ProtoReflect.Descriptor instead.
 func (*MemberRole) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MemberRole) GetMember() string {
@@ -410,7 +659,7 @@ type CertificateRevocation struct {
 
 func (x *CertificateRevocation) Reset() {
 	*x = CertificateRevocation{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +671,7 @@ func (x *CertificateRevocation) String() string {
 func (*CertificateRevocation) ProtoMessage() {}
 
 func (x *CertificateRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +684,7 @@ func (x *CertificateRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateRevocation.ProtoReflect.Descriptor instead.
 func (*CertificateRevocation) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CertificateRevocation) GetMember() string {
@@ -483,7 +732,7 @@ type Licence struct {
 
 func (x *Licence) Reset() {
 	*x = Licence{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +744,7 @@ func (x *Licence) String() string {
 func (*Licence) ProtoMessage() {}
 
 func (x *Licence) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +757,7 @@ func (x *Licence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Licence.ProtoReflect.Descriptor instead.
 func (*Licence) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Licence) GetNumber() string {
@@ -580,7 +829,7 @@ type WatchListEntry struct {
 
 func (x *WatchListEntry) Reset() {
 	*x = WatchListEntry{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +841,7 @@ func (x *WatchListEntry) String() string {
 func (*WatchListEntry) ProtoMessage() {}
 
 func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +854,7 @@ func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchListEntry.ProtoReflect.Descriptor instead.
 func (*WatchListEntry) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WatchListEntry) GetParty() *Party {
@@ -661,7 +910,7 @@ type AnnualRequirement struct {
 
 func (x *AnnualRequirement) Reset() {
 	*x = AnnualRequirement{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +922,7 @@ func (x *AnnualRequirement) String() string {
 func (*AnnualRequirement) ProtoMessage() {}
 
 func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +935,7 @@ func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnualRequirement.ProtoReflect.Descriptor instead.
 func (*AnnualRequirement) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AnnualRequirement) GetCountry() string {
@@ -733,7 +982,7 @@ type Disposition struct {
 
 func (x *Disposition) Reset() {
 	*x = Disposition{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +994,7 @@ func (x *Disposition) String() string {
 func (*Disposition) ProtoMessage() {}
 
 func (x *Disposition) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1007,7 @@ func (x *Disposition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disposition.ProtoReflect.Descriptor instead.
 func (*Disposition) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Disposition) GetFlagId() string {
@@ -786,7 +1035,7 @@ var File_chemledger_v1_registry_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x04\n" +
+	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x04\n" +
 	"\rRegistryEntry\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12A\n" +
 	"\x0eeffective_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\reffectiveTime\x122\n" +
@@ -797,8 +1046,25 @@ const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"member_key\x18\x06 \x01(\v2\x18.chemledger.v1.MemberKeyH\x00R\tmemberKey\x12<\n" +
 	"\vmember_role\x18\a \x01(\v2\x19.chemledger.v1.MemberRoleH\x00R\n" +
 	"memberRole\x12]\n" +
-	"\x16certificate_revocation\x18\b \x01(\v2$.chemledger.v1.CertificateRevocationH\x00R\x15certificateRevocationB\b\n" +
-	"\x06change\"n\n" +
+	"\x16certificate_revocation\x18\b \x01(\v2$.chemledger.v1.CertificateRevocationH\x00R\x15certificateRevocation\x12;\n" +
+	"\n" +
+	"membership\x18\t \x01(\v2\x19.chemledger.v1.MembershipH\x00R\n" +
+	"membershipB\b\n" +
+	"\x06change\"\x9f\x02\n" +
+	"\n" +
+	"Membership\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x127\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x1f.chemledger.v1.MembershipActionR\x06action\x12\x18\n" +
+	"\acountry\x18\x03 \x01(\tR\acountry\x12\x16\n" +
+	"\x06agency\x18\x04 \x01(\tR\x06agency\x12\x14\n" +
+	"\x05roles\x18\x05 \x03(\tR\x05roles\x12-\n" +
+	"\x04keys\x18\x06 \x03(\v2\x19.chemledger.v1.SigningKeyR\x04keys\x121\n" +
+	"\x14certificate_identity\x18\a \x01(\tR\x13certificateIdentity\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"=\n" +
+	"\n" +
+	"SigningKey\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aed25519\x18\x02 \x01(\fR\aed25519\"n\n" +
 	"\tMemberKey\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x18\n" +
@@ -837,7 +1103,13 @@ const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"\vDisposition\x12\x17\n" +
 	"\aflag_id\x18\x01 \x01(\tR\x06flagId\x128\n" +
 	"\x06status\x18\x02 \x01(\x0e2 .chemledger.v1.DispositionStatusR\x06status\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note*\x9d\x01\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note*\xaf\x01\n" +
+	"\x10MembershipAction\x12!\n" +
+	"\x1dMEMBERSHIP_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16MEMBERSHIP_ACTION_JOIN\x10\x01\x12\x1d\n" +
+	"\x19MEMBERSHIP_ACTION_SUSPEND\x10\x02\x12\x1f\n" +
+	"\x1bMEMBERSHIP_ACTION_REINSTATE\x10\x03\x12\x1c\n" +
+	"\x18MEMBERSHIP_ACTION_REMOVE\x10\x04*\x9d\x01\n" +
 	"\x11DispositionStatus\x12\"\n" +
 	"\x1eDISPOSITION_STATUS_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDISPOSITION_STATUS_CONFIRMED\x10\x01\x12 \n" +
@@ -856,39 +1128,45 @@ func file_chemledger_v1_registry_proto_rawDescGZIP() []byte {
 	return file_chemledger_v1_registry_proto_rawDescData
 }
 
-var file_chemledger_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_chemledger_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_chemledger_v1_registry_proto_goTypes = []any{
-	(DispositionStatus)(0),        // 0: chemledger.v1.DispositionStatus
-	(*RegistryEntry)(nil),         // 1: chemledger.v1.RegistryEntry
-	(*MemberKey)(nil),             // 2: chemledger.v1.MemberKey
-	(*MemberRole)(nil),            // 3: chemledger.v1.MemberRole
-	(*CertificateRevocation)(nil), // 4: chemledger.v1.CertificateRevocation
-	(*Licence)(nil),               // 5: chemledger.v1.Licence
-	(*WatchListEntry)(nil),        // 6: chemledger.v1.WatchListEntry
-	(*AnnualRequirement)(nil),     // 7: chemledger.v1.AnnualRequirement
-	(*Disposition)(nil),           // 8: chemledger.v1.Disposition
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*Party)(nil),                 // 10: chemledger.v1.Party
+	(MembershipAction)(0),         // 0: chemledger.v1.MembershipAction
+	(DispositionStatus)(0),        // 1: chemledger.v1.DispositionStatus
+	(*RegistryEntry)(nil),         // 2: chemledger.v1.RegistryEntry
+	(*Membership)(nil),            // 3: chemledger.v1.Membership
+	(*SigningKey)(nil),            // 4: chemledger.v1.SigningKey
+	(*MemberKey)(nil),             // 5: chemledger.v1.MemberKey
+	(*MemberRole)(nil),            // 6: chemledger.v1.MemberRole
+	(*CertificateRevocation)(nil), // 7: chemledger.v1.CertificateRevocation
+	(*Licence)(nil),               // 8: chemledger.v1.Licence
+	(*WatchListEntry)(nil),        // 9: chemledger.v1.WatchListEntry
+	(*AnnualRequirement)(nil),     // 10: chemledger.v1.AnnualRequirement
+	(*Disposition)(nil),           // 11: chemledger.v1.Disposition
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*Party)(nil),                 // 13: chemledger.v1.Party
 }
 var file_chemledger_v1_registry_proto_depIdxs = []int32{
-	9,  // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
-	5,  // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
-	6,  // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
-	7,  // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
-	2,  // 4: chemledger.v1.RegistryEntry.member_key:type_name -> chemledger.v1.MemberKey
-	3,  // 5: chemledger.v1.RegistryEntry.member_role:type_name -> chemledger.v1.MemberRole
-	4,  // 6: chemledger.v1.RegistryEntry.certificate_revocation:type_name -> chemledger.v1.CertificateRevocation
-	10, // 7: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
-	9,  // 8: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
-	9,  // 9: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
-	10, // 10: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
-	0,  // 11: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	12, // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
+	8,  // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
+	9,  // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
+	10, // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
+	5,  // 4: chemledger.v1.RegistryEntry.member_key:type_name -> chemledger.v1.MemberKey
+	6,  // 5: chemledger.v1.RegistryEntry.member_role:type_name -> chemledger.v1.MemberRole
+	7,  // 6: chemledger.v1.RegistryEntry.certificate_revocation:type_name -> chemledger.v1.CertificateRevocation
+	3,  // 7: chemledger.v1.RegistryEntry.membership:type_name -> chemledger.v1.Membership
+	0,  // 8: chemledger.v1.Membership.action:type_name -> chemledger.v1.MembershipAction
+	4,  // 9: chemledger.v1.Membership.keys:type_name -> chemledger.v1.SigningKey
+	13, // 10: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
+	12, // 11: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
+	12, // 12: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
+	13, // 13: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
+	1,  // 14: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_registry_proto_init() }
@@ -904,14 +1182,15 @@ func file_chemledger_v1_registry_proto_init() {
 		(*RegistryEntry_MemberKey)(nil),
 		(*RegistryEntry_MemberRole)(nil),
 		(*RegistryEntry_CertificateRevocation)(nil),
+		(*RegistryEntry_Membership)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_registry_proto_rawDesc), len(file_chemledger_v1_registry_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   8,
+			NumEnums:      2,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
