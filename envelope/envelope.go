@@ -49,8 +49,10 @@ var payloadTypes = []string{
 // Limits that bound what a parser will look at.
 const (
 	// MaxEnvelopeBytes bounds a whole envelope. A shipment event is a few
-	// kilobytes at most; 64 KiB leaves room and keeps one leaf small.
-	MaxEnvelopeBytes = 64 << 10
+	// kilobytes at most; 64 KiB leaves room and keeps one leaf small, and
+	// one byte less fits the big-endian uint16 length each entry carries
+	// in a tlog-tiles entry bundle.
+	MaxEnvelopeBytes = 64<<10 - 1
 	// MaxSignatures bounds the signatures on one envelope (a key rotation
 	// needs two; more is noise).
 	MaxSignatures = 4

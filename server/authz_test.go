@@ -160,6 +160,12 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{ls + "ListMembers", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return ledger(conn).ListMembers(ctx, &chemledgerv1.ListMembersRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/members", nil }},
+		authzCall{ls + "GetTile", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			return ledger(conn).GetTile(ctx, &chemledgerv1.GetTileRequest{Level: 0, Index: 0, Width: 1})
+		}, func() (string, string, []byte) { return "GET", "/tlog/tile/0/000.p/1", nil }},
+		authzCall{ls + "GetEntryBundle", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			return ledger(conn).GetEntryBundle(ctx, &chemledgerv1.GetEntryBundleRequest{Index: 0, Width: 1})
+		}, func() (string, string, []byte) { return "GET", "/tlog/tile/entries/000.p/1", nil }},
 		authzCall{as + "ListFlags", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return analyst(conn).ListFlags(ctx, &chemledgerv1.ListFlagsRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/flags", nil }},

@@ -114,6 +114,9 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, cp.GetNote())
 	})
+	mux.Handle("GET "+tlogPrefix, s.tlogHandler(client, func(w http.ResponseWriter, r *http.Request, err error) {
+		gatewayErrorHandler(r.Context(), gw, strict, w, r, toStatus(s.cfg.Logger, err))
+	}))
 	mux.Handle("/", gw)
 
 	limit := s.cfg.MaxHTTPBody

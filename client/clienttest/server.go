@@ -494,3 +494,13 @@ func (v *service) ListMembers(context.Context, *chemledgerv1.ListMembersRequest)
 	}
 	return answer(v.s, resp), nil
 }
+
+// GetTile is not served by the fake log: its clients read proofs.
+func (v *service) GetTile(context.Context, *chemledgerv1.GetTileRequest) (*chemledgerv1.TileData, error) {
+	return nil, status.Error(codes.Unimplemented, "the test log serves no tiles")
+}
+
+// GetEntryBundle is not served by the fake log.
+func (v *service) GetEntryBundle(context.Context, *chemledgerv1.GetEntryBundleRequest) (*chemledgerv1.TileData, error) {
+	return nil, status.Error(codes.Unimplemented, "the test log serves no entry bundles")
+}

@@ -61,7 +61,10 @@ type row struct {
 //     append registry entries (members, keys, roles) as themselves.
 //   - Checkpoints and proofs carry only hashes and are what every client
 //     verifies its receipts with, so every role may read them; so may the
-//     member registry, whose public keys every verifier needs.
+//     member registry, whose public keys every verifier needs, and the
+//     tlog-tiles hash tiles (witnesses and monitors among them). Entry
+//     bundles hold every member's entries: only analysts, who read any
+//     entry, may fetch them (a mirror follows with an analyst certificate).
 //   - Flags, shipments and statistics are intelligence: analysts only.
 //   - Auditors read the tree's entries as hashes, and the audit trail.
 //   - Health is for every authenticated caller; reflection describes only
@@ -76,6 +79,8 @@ var matrix = []row{
 	{ledgerSvc + "GetInclusionProof", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetConsistencyProof", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "ListMembers", [4]Scope{Any, Any, Any, Any}},
+	{ledgerSvc + "GetTile", [4]Scope{Any, Any, Any, Any}},
+	{ledgerSvc + "GetEntryBundle", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "ListFlags", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "GetFlag", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "CreateDisposition", [4]Scope{Deny, Own, Deny, Deny}},

@@ -1632,6 +1632,182 @@ func (x *MemberChange) GetDescription() string {
 	return ""
 }
 
+// GetTileRequest names a hash tile: tiles are 256 hashes wide and 8 tree
+// levels high, as in C2SP tlog-tiles.
+type GetTileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tile level: its hashes are those of tree level 8 × level.
+	Level uint32 `protobuf:"varint,1,opt,name=level,proto3" json:"level,omitempty"`
+	// The tile index within its level.
+	Index uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// The width of a partial tile, 1 to 255; 0 for the full tile of 256.
+	Width         uint32 `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTileRequest) Reset() {
+	*x = GetTileRequest{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTileRequest) ProtoMessage() {}
+
+func (x *GetTileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTileRequest.ProtoReflect.Descriptor instead.
+func (*GetTileRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetTileRequest) GetLevel() uint32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
+func (x *GetTileRequest) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *GetTileRequest) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+// GetEntryBundleRequest names an entry bundle.
+type GetEntryBundleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bundle index: it holds entries 256 × index onwards.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The width of a partial bundle, 1 to 255; 0 for the full bundle of 256.
+	Width         uint32 `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEntryBundleRequest) Reset() {
+	*x = GetEntryBundleRequest{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEntryBundleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEntryBundleRequest) ProtoMessage() {}
+
+func (x *GetEntryBundleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEntryBundleRequest.ProtoReflect.Descriptor instead.
+func (*GetEntryBundleRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetEntryBundleRequest) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *GetEntryBundleRequest) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+// TileData is a tile or an entry bundle, as the bytes tlog-tiles defines.
+type TileData struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A hash tile: width × 32 bytes. An entry bundle: each entry as a
+	// big-endian uint16 length and the entry's exact bytes.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// Whether the tile is full (256 wide) and so never changes.
+	Full          bool `protobuf:"varint,2,opt,name=full,proto3" json:"full,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TileData) Reset() {
+	*x = TileData{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TileData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TileData) ProtoMessage() {}
+
+func (x *TileData) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TileData.ProtoReflect.Descriptor instead.
+func (*TileData) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *TileData) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *TileData) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
+}
+
 var File_chemledger_v1_ledger_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
@@ -1744,12 +1920,22 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\fMemberChange\x12\x19\n" +
 	"\x05index\x18\x01 \x01(\x04H\x00R\x05index\x88\x01\x01\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescriptionB\b\n" +
-	"\x06_index*\x7f\n" +
+	"\x06_index\"R\n" +
+	"\x0eGetTileRequest\x12\x14\n" +
+	"\x05level\x18\x01 \x01(\rR\x05level\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05width\x18\x03 \x01(\rR\x05width\"C\n" +
+	"\x15GetEntryBundleRequest\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\rR\x05width\"2\n" +
+	"\bTileData\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
+	"\x04full\x18\x02 \x01(\bR\x04full*\x7f\n" +
 	"\fMemberStatus\x12\x1d\n" +
 	"\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
 	"\x17MEMBER_STATUS_SUSPENDED\x10\x02\x12\x19\n" +
-	"\x15MEMBER_STATUS_REMOVED\x10\x032\x84\x06\n" +
+	"\x15MEMBER_STATUS_REMOVED\x10\x032\x98\a\n" +
 	"\rLedgerService\x12H\n" +
 	"\vCreateEntry\x12!.chemledger.v1.CreateEntryRequest\x1a\x16.chemledger.v1.Receipt\x12j\n" +
 	"\x11BulkCreateEntries\x12'.chemledger.v1.BulkCreateEntriesRequest\x1a(.chemledger.v1.BulkCreateEntriesResponse(\x010\x01\x12@\n" +
@@ -1759,7 +1945,9 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\rGetCheckpoint\x12#.chemledger.v1.GetCheckpointRequest\x1a\x19.chemledger.v1.Checkpoint\x12[\n" +
 	"\x11GetInclusionProof\x12'.chemledger.v1.GetInclusionProofRequest\x1a\x1d.chemledger.v1.InclusionProof\x12a\n" +
 	"\x13GetConsistencyProof\x12).chemledger.v1.GetConsistencyProofRequest\x1a\x1f.chemledger.v1.ConsistencyProof\x12T\n" +
-	"\vListMembers\x12!.chemledger.v1.ListMembersRequest\x1a\".chemledger.v1.ListMembersResponseBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
+	"\vListMembers\x12!.chemledger.v1.ListMembersRequest\x1a\".chemledger.v1.ListMembersResponse\x12A\n" +
+	"\aGetTile\x12\x1d.chemledger.v1.GetTileRequest\x1a\x17.chemledger.v1.TileData\x12O\n" +
+	"\x0eGetEntryBundle\x12$.chemledger.v1.GetEntryBundleRequest\x1a\x17.chemledger.v1.TileDataBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
 var (
 	file_chemledger_v1_ledger_service_proto_rawDescOnce sync.Once
@@ -1774,7 +1962,7 @@ func file_chemledger_v1_ledger_service_proto_rawDescGZIP() []byte {
 }
 
 var file_chemledger_v1_ledger_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_chemledger_v1_ledger_service_proto_goTypes = []any{
 	(MemberStatus)(0),                  // 0: chemledger.v1.MemberStatus
 	(*CreateEntryRequest)(nil),         // 1: chemledger.v1.CreateEntryRequest
@@ -1801,10 +1989,13 @@ var file_chemledger_v1_ledger_service_proto_goTypes = []any{
 	(*MemberInfo)(nil),                 // 22: chemledger.v1.MemberInfo
 	(*MemberKeyInfo)(nil),              // 23: chemledger.v1.MemberKeyInfo
 	(*MemberChange)(nil),               // 24: chemledger.v1.MemberChange
-	(*timestamppb.Timestamp)(nil),      // 25: google.protobuf.Timestamp
-	(*ShipmentEvent)(nil),              // 26: chemledger.v1.ShipmentEvent
-	(*RegistryEntry)(nil),              // 27: chemledger.v1.RegistryEntry
-	(*Disposition)(nil),                // 28: chemledger.v1.Disposition
+	(*GetTileRequest)(nil),             // 25: chemledger.v1.GetTileRequest
+	(*GetEntryBundleRequest)(nil),      // 26: chemledger.v1.GetEntryBundleRequest
+	(*TileData)(nil),                   // 27: chemledger.v1.TileData
+	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
+	(*ShipmentEvent)(nil),              // 29: chemledger.v1.ShipmentEvent
+	(*RegistryEntry)(nil),              // 30: chemledger.v1.RegistryEntry
+	(*Disposition)(nil),                // 31: chemledger.v1.Disposition
 }
 var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	4,  // 0: chemledger.v1.BulkCreateEntriesResponse.results:type_name -> chemledger.v1.BulkResult
@@ -1812,11 +2003,11 @@ var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	5,  // 2: chemledger.v1.BulkResult.error:type_name -> chemledger.v1.ItemError
 	6,  // 3: chemledger.v1.ItemError.field_violations:type_name -> chemledger.v1.FieldViolation
 	15, // 4: chemledger.v1.Receipt.checkpoint:type_name -> chemledger.v1.Checkpoint
-	25, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
-	25, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
-	26, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
-	27, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
-	28, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
+	28, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
+	28, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
+	29, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
+	30, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
+	31, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
 	9,  // 10: chemledger.v1.ListEntriesResponse.entries:type_name -> chemledger.v1.Entry
 	15, // 11: chemledger.v1.InclusionProof.checkpoint:type_name -> chemledger.v1.Checkpoint
 	22, // 12: chemledger.v1.ListMembersResponse.members:type_name -> chemledger.v1.MemberInfo
@@ -1832,17 +2023,21 @@ var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	16, // 22: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
 	18, // 23: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
 	20, // 24: chemledger.v1.LedgerService.ListMembers:input_type -> chemledger.v1.ListMembersRequest
-	7,  // 25: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
-	3,  // 26: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
-	9,  // 27: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
-	11, // 28: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
-	13, // 29: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
-	15, // 30: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
-	17, // 31: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
-	19, // 32: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
-	21, // 33: chemledger.v1.LedgerService.ListMembers:output_type -> chemledger.v1.ListMembersResponse
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
+	25, // 25: chemledger.v1.LedgerService.GetTile:input_type -> chemledger.v1.GetTileRequest
+	26, // 26: chemledger.v1.LedgerService.GetEntryBundle:input_type -> chemledger.v1.GetEntryBundleRequest
+	7,  // 27: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
+	3,  // 28: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
+	9,  // 29: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
+	11, // 30: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
+	13, // 31: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
+	15, // 32: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
+	17, // 33: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
+	19, // 34: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
+	21, // 35: chemledger.v1.LedgerService.ListMembers:output_type -> chemledger.v1.ListMembersResponse
+	27, // 36: chemledger.v1.LedgerService.GetTile:output_type -> chemledger.v1.TileData
+	27, // 37: chemledger.v1.LedgerService.GetEntryBundle:output_type -> chemledger.v1.TileData
+	27, // [27:38] is the sub-list for method output_type
+	16, // [16:27] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -1862,7 +2057,7 @@ func file_chemledger_v1_ledger_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_ledger_service_proto_rawDesc), len(file_chemledger_v1_ledger_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,8 @@ const (
 	LedgerService_GetInclusionProof_FullMethodName   = "/chemledger.v1.LedgerService/GetInclusionProof"
 	LedgerService_GetConsistencyProof_FullMethodName = "/chemledger.v1.LedgerService/GetConsistencyProof"
 	LedgerService_ListMembers_FullMethodName         = "/chemledger.v1.LedgerService/ListMembers"
+	LedgerService_GetTile_FullMethodName             = "/chemledger.v1.LedgerService/GetTile"
+	LedgerService_GetEntryBundle_FullMethodName      = "/chemledger.v1.LedgerService/GetEntryBundle"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -65,6 +67,13 @@ type LedgerServiceClient interface {
 	// ListMembers lists the coalition's members as the log defines them now:
 	// status, roles, signing keys, and the entry that made each change.
 	ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error)
+	// GetTile returns a C2SP tlog-tiles hash tile, read from the node hashes
+	// the log stores (over HTTP: GET /tlog/tile/<L>/<N>[.p/<W>]).
+	GetTile(ctx context.Context, in *GetTileRequest, opts ...grpc.CallOption) (*TileData, error)
+	// GetEntryBundle returns a C2SP tlog-tiles entry bundle: up to 256
+	// consecutive entries, each prefixed by its length (over HTTP:
+	// GET /tlog/tile/entries/<N>[.p/<W>]).
+	GetEntryBundle(ctx context.Context, in *GetEntryBundleRequest, opts ...grpc.CallOption) (*TileData, error)
 }
 
 type ledgerServiceClient struct {
@@ -168,6 +177,26 @@ func (c *ledgerServiceClient) ListMembers(ctx context.Context, in *ListMembersRe
 	return out, nil
 }
 
+func (c *ledgerServiceClient) GetTile(ctx context.Context, in *GetTileRequest, opts ...grpc.CallOption) (*TileData, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TileData)
+	err := c.cc.Invoke(ctx, LedgerService_GetTile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetEntryBundle(ctx context.Context, in *GetEntryBundleRequest, opts ...grpc.CallOption) (*TileData, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TileData)
+	err := c.cc.Invoke(ctx, LedgerService_GetEntryBundle_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -203,6 +232,13 @@ type LedgerServiceServer interface {
 	// ListMembers lists the coalition's members as the log defines them now:
 	// status, roles, signing keys, and the entry that made each change.
 	ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error)
+	// GetTile returns a C2SP tlog-tiles hash tile, read from the node hashes
+	// the log stores (over HTTP: GET /tlog/tile/<L>/<N>[.p/<W>]).
+	GetTile(context.Context, *GetTileRequest) (*TileData, error)
+	// GetEntryBundle returns a C2SP tlog-tiles entry bundle: up to 256
+	// consecutive entries, each prefixed by its length (over HTTP:
+	// GET /tlog/tile/entries/<N>[.p/<W>]).
+	GetEntryBundle(context.Context, *GetEntryBundleRequest) (*TileData, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -239,6 +275,12 @@ func (UnimplementedLedgerServiceServer) GetConsistencyProof(context.Context, *Ge
 }
 func (UnimplementedLedgerServiceServer) ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMembers not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetTile(context.Context, *GetTileRequest) (*TileData, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTile not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetEntryBundle(context.Context, *GetEntryBundleRequest) (*TileData, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEntryBundle not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -412,6 +454,42 @@ func _LedgerService_ListMembers_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_GetTile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetTile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetTile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetTile(ctx, req.(*GetTileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetEntryBundle_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEntryBundleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetEntryBundle(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetEntryBundle_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetEntryBundle(ctx, req.(*GetEntryBundleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -450,6 +528,14 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMembers",
 			Handler:    _LedgerService_ListMembers_Handler,
+		},
+		{
+			MethodName: "GetTile",
+			Handler:    _LedgerService_GetTile_Handler,
+		},
+		{
+			MethodName: "GetEntryBundle",
+			Handler:    _LedgerService_GetEntryBundle_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
