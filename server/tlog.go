@@ -181,4 +181,3 @@ func (s *Server) tlogHandler(client chemledgerv1.LedgerServiceClient, fail func(
 		w.Write(data.GetData())
 	})
 }
-
