@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,9 +24,6 @@ import (
 
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
-
-//go:embed gateway/openapi/chemledger.swagger.json
-var openAPIDoc []byte
 
 // newGateway builds the HTTP side: the grpc-gateway mux over a connection
 // to our own gRPC listener (so every interceptor runs for HTTP too), plus
@@ -94,7 +90,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(openAPIDoc)
+		w.Write(servedOpenAPI())
 	})
 	// The checkpoint is served as its exact signed note text, the form
 	// witnesses and tlog tools read; JSON on request.

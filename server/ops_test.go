@@ -128,23 +128,34 @@ func TestOpsReadiness(t *testing.T) {
 	}
 }
 
-// apiPaths are every HTTP binding in proto/chemledger/v1/http.yaml, with
-// sample values for the path parameters, and the paths the HTTPS listener
-// serves itself.
-func apiPaths(tb testing.TB) []string {
+// apiBindings are the paths of every HTTP binding in
+// proto/chemledger/v1/http.yaml, as written there ("/v1/entries/{index}").
+func apiBindings(tb testing.TB) []string {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "proto", "chemledger", "v1", "http.yaml"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	binding := regexp.MustCompile(`(?m)^\s*(?:get|post|put|patch|delete):\s*(\S+)`)
-	param := regexp.MustCompile(`\{[^}]+\}`)
 	var paths []string
 	for _, m := range binding.FindAllStringSubmatch(string(b), -1) {
-		paths = append(paths, param.ReplaceAllString(m[1], "1"))
+		// The OpenAPI document names a {ref=**} parameter {ref}.
+		paths = append(paths, strings.ReplaceAll(m[1], "=**}", "}"))
 	}
 	if len(paths) < 10 {
 		tb.Fatalf("found only %d bindings in http.yaml: %q", len(paths), paths)
+	}
+	return paths
+}
+
+// apiPaths are every HTTP binding, with sample values for the path
+// parameters, and the paths the HTTPS listener serves itself.
+func apiPaths(tb testing.TB) []string {
+	tb.Helper()
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	var paths []string
+	for _, p := range apiBindings(tb) {
+		paths = append(paths, param.ReplaceAllString(p, "1"))
 	}
 	return append(paths, "/v1/", "/v1/entries/0", "/openapi.json", "/tlog/checkpoint", "/", "/debug/pprof/")
 }
