@@ -162,7 +162,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// process live (and not ready) during a long start-up check.
 	opsLis, err := net.Listen("tcp", o.opsAddr)
 	if err != nil {
-		return fmt.Errorf("listen for ops: %w", err)
+		// The first port taken, so a second chemledgerd meets it here,
+		// before the data directory's lock would have told it.
+		return fmt.Errorf("listen for ops: %w (is another chemledgerd running? --ops-addr picks another address)", err)
 	}
 	ops := server.NewOps(log)
 	opsCtx, stopOps := context.WithCancel(ctx)
