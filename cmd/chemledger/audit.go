@@ -58,7 +58,7 @@ must still hold that record, unchanged. The same file can be both: the
 first time, when it does not exist yet, the trail is checked from its start
 ("no kept record yet" on stderr) and the file is written.`,
 		Example: `  chemledger audit verify --since kept.json --out kept.json`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kept, err := readKept(since, out)
 			if err != nil {
