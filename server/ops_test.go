@@ -238,10 +238,11 @@ func sample(f *dto.MetricFamily, want map[string]string) float64 {
 // exists and moves the way the activity says it must.
 func TestOpsMetrics(t *testing.T) {
 	var hold atomic.Bool
-	release := make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
 	s := startSecured(t, "", servertest.Options{Audit: true, HoldDetector: true, Ledger: func(c *ledger.Config) {
 		c.Hooks = &ledger.Hooks{BeforeCommit: func(uint64) error {
-			if hold.Load() {
+			if hold.CompareAndSwap(true, false) {
+				close(entered)
 				<-release
 			}
 			return nil
@@ -249,22 +250,32 @@ func TestOpsMetrics(t *testing.T) {
 	}})
 	before := scrape(t, s.in.OpsAddr)
 
-	// Writes: the first commit is held, so the others wait in the queue.
+	// Writes: the first commit is held, so the others, sent once it is,
+	// wait in the queue.
 	hold.Store(true)
 	exs := signedExamples(t, s.in)
 	var wg sync.WaitGroup
 	errs := make([]error, len(exs))
-	for i, ex := range exs {
+	submit := func(i int) {
 		wg.Go(func() {
+			ex := exs[i]
 			_, errs[i] = s.ledger(t, ex.member, pki.RoleSubmitter).CreateEntry(t.Context(), &chemledgerv1.CreateEntryRequest{SubmissionId: ex.id, Envelope: ex.env})
 		})
+	}
+	submit(0)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first commit did not start within 10 s")
+	}
+	for i := 1; i < len(exs); i++ {
+		submit(i)
 	}
 	var queued float64
 	for deadline := time.Now().Add(10 * time.Second); queued == 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 		queued = sample(scrape(t, s.in.OpsAddr)["chemledger_sequencer_queue_depth"], nil)
 	}
-	hold.Store(false)
 	close(release)
 	wg.Wait()
 	for i, err := range errs {
