@@ -28,6 +28,8 @@ import (
 type Ops struct {
 	log *slog.Logger
 	srv atomic.Pointer[Server]
+	// metrics serves the attached server's registry.
+	metrics atomic.Pointer[http.Handler]
 
 	mu sync.Mutex
 	// catchUpTo is the log size when the server was attached: the
@@ -56,6 +58,8 @@ func (o *Ops) Attach(s *Server) {
 		o.catchUpTo = cp.Size
 	}
 	o.mu.Unlock()
+	h := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	o.metrics.Store(&h)
 	o.srv.Store(s)
 }
 
@@ -114,12 +118,12 @@ func (o *Ops) Handler() http.Handler {
 		writeJSON(w, code, h)
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		s := o.srv.Load()
-		if s == nil {
+		h := o.metrics.Load()
+		if h == nil {
 			http.Error(w, "starting: the ledger is not open yet", http.StatusServiceUnavailable)
 			return
 		}
-		promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		(*h).ServeHTTP(w, r)
 	})
 	return mux
 }
