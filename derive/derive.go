@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chemledger/chemledger/detect"
@@ -93,6 +94,9 @@ type Deriver struct {
 	// refolded counts the entries folded again only to rebuild the state
 	// (on Open, below a snapshot's mark never).
 	refolded uint64
+
+	// observer, when set, is told of every new flag.
+	observer atomic.Pointer[Observer]
 
 	// mu guards what queries read.
 	mu    sync.RWMutex
@@ -342,12 +346,16 @@ type disposition struct {
 func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint64) error {
 	d.mu.RLock()
 	changed := map[string]*Flag{}
+	var fresh []string // rule ids of the flags raised for the first time
 	for _, f := range raised {
 		if old, ok := d.flags.byID[f.ID]; ok {
 			// Raised again (a sweep after a restart): same content, keep
 			// its history.
 			changed[f.ID] = &Flag{Flag: f, History: old.History}
 			continue
+		}
+		if _, again := changed[f.ID]; !again {
+			fresh = append(fresh, f.RuleID)
 		}
 		changed[f.ID] = &Flag{Flag: f}
 	}
@@ -410,6 +418,11 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 	}
 	d.next = applied
 	d.mu.Unlock()
+	if p := d.observer.Load(); p != nil {
+		for _, rule := range fresh {
+			(*p).FlagRaised(rule)
+		}
+	}
 	return nil
 }
 

@@ -89,6 +89,7 @@ type daemon struct {
 	dir      string
 	grpcAddr string
 	httpAddr string
+	opsAddr  string
 	cmd      *exec.Cmd
 	stderr   *syncBuffer
 	exited   chan struct{} // closed once the process is reaped
@@ -117,7 +118,7 @@ func daemonCmdOf(tb testing.TB, bin string, env []string, dir, readyFile string,
 	}
 	args := append([]string{
 		"--dev", "--data-dir", dir,
-		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0",
 		"--ready-file", readyFile, "--log-level", "warn",
 	}, extra...)
 	if plaintext {
@@ -180,11 +181,11 @@ func startDaemonOf(tb testing.TB, bin string, env []string, dir string, extra ..
 	for {
 		b, err := os.ReadFile(ready)
 		if err == nil {
-			var addrs struct{ GRPC, HTTP string }
-			if err := json.Unmarshal(b, &addrs); err != nil || addrs.GRPC == "" || addrs.HTTP == "" {
-				tb.Fatalf("ready file %s = %q (%v), want {\"grpc\": ADDR, \"http\": ADDR}", ready, b, err)
+			var addrs struct{ GRPC, HTTP, Ops string }
+			if err := json.Unmarshal(b, &addrs); err != nil || addrs.GRPC == "" || addrs.HTTP == "" || addrs.Ops == "" {
+				tb.Fatalf("ready file %s = %q (%v), want {\"grpc\": ADDR, \"http\": ADDR, \"ops\": ADDR}", ready, b, err)
 			}
-			d.grpcAddr, d.httpAddr = addrs.GRPC, addrs.HTTP
+			d.grpcAddr, d.httpAddr, d.opsAddr = addrs.GRPC, addrs.HTTP, addrs.Ops
 			return d
 		}
 		select {

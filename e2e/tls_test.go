@@ -97,9 +97,11 @@ func TestAuditTrailCutBack(t *testing.T) {
 			t.Fatalf("checkpoint: %q", r.stderr)
 		}
 	}
+	// As the README says: the same file kept and checked, from the first
+	// check on, when it does not exist yet.
 	kept := filepath.Join(t.TempDir(), "audit-head.json")
-	if r := d.runCLI(t, "audit", "verify", "--out", kept); r.code != 0 {
-		t.Fatalf("audit verify --out: exit %d, %q", r.code, r.stderr)
+	if r := d.runCLI(t, "audit", "verify", "--since", kept, "--out", kept); r.code != 0 || !strings.Contains(r.stderr, "no kept record yet; checked from the start") {
+		t.Fatalf("audit verify --since %[1]s --out %[1]s, first use: exit %d, stderr %q; want success and the first-use note", kept, r.code, r.stderr)
 	}
 	var head struct{ Seq uint64 }
 	if b, err := os.ReadFile(kept); err != nil || json.Unmarshal(b, &head) != nil || head.Seq == 0 {

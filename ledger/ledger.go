@@ -196,6 +196,8 @@ type Ledger struct {
 	// writeErr is the error of the last commit, nil once one succeeds:
 	// health reports the ledger degraded while writes fail.
 	writeErr atomic.Pointer[error]
+	// observer, when set, is told of every commit.
+	observer atomic.Pointer[Observer]
 
 	// Owned by the sequencer goroutine.
 	tree     *compact.Range

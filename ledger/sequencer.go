@@ -148,13 +148,14 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 	start := l.tree.End()
 	saved := slices.Clone(l.tree.Hashes())
 	now := max(l.cfg.Now().UnixNano(), l.lastTime)
+	began := time.Now()
 
 	var (
 		newCP   checkpoint.Checkpoint
 		newNote []byte
 		added   int
 	)
-	err := l.store.Update(func(tx *storage.WriteTx) error {
+	sync, err := l.store.UpdateTimed(func(tx *storage.WriteTx) error {
 		// Decide first, so every new entry's metadata can name the
 		// checkpoint size this batch ends at.
 		pending := map[string]*settled{}
@@ -264,6 +265,11 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 		failpoint.Inject("ledger/before-commit") // all written, not committed
 		return nil
 	})
+	stats := CommitStats{Batch: len(out), Added: added, Took: time.Since(began), Sync: sync, Err: err}
+	if err != nil {
+		stats.Added = 0 // nothing was written
+	}
+	l.observed(stats)
 	if err != nil {
 		// Nothing was written: put the tree back as it was and fail the
 		// whole batch. Nobody was answered, so nothing acknowledged is lost.

@@ -231,6 +231,7 @@ func (s *Server) authorise(ctx context.Context, method string, req any, handler 
 		}
 		resp, err = handler(context.WithValue(ctx, accessKey{}, a))
 	}
+	s.metrics.refused(p, err)
 	if aerr := s.audit(ctx, p, via, method, req, err); aerr != nil {
 		return nil, aerr
 	}

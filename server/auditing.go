@@ -55,7 +55,10 @@ func (s *Server) writeAudit(ctx context.Context, rec audit.Record) error {
 	rec.Time = time.Now().UTC()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	if _, err := s.auditLog.Append(ctx, rec); err != nil {
+	start := time.Now()
+	_, err := s.auditLog.Append(ctx, rec)
+	s.metrics.auditWritten(time.Since(start), err)
+	if err != nil {
 		s.cfg.Logger.Error("audit record not written", "method", rec.Method, "principal", rec.Principal, "err", err)
 		return auditUnavailable()
 	}

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,9 +25,6 @@ import (
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
-//go:embed gateway/openapi/chemledger.swagger.json
-var openAPIDoc []byte
-
 // newGateway builds the HTTP side: the grpc-gateway mux over a connection
 // to our own gRPC listener (so every interceptor runs for HTTP too), plus
 // /healthz, /metrics, /openapi.json and the plain-text checkpoint.
@@ -47,6 +43,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		runtime.WithIncomingHeaderMatcher(incomingHeaders),
 		runtime.SetQueryParameterParser(&strictQuery{}),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithMiddlewares(notePattern),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
 			if c, ok := r.Context().Value(httpCallerKey{}).(*httpCaller); ok && c.forward != "" {
 				return metadata.Pairs(callerHeader, c.forward)
@@ -93,7 +90,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(openAPIDoc)
+		w.Write(servedOpenAPI())
 	})
 	// The checkpoint is served as its exact signed note text, the form
 	// witnesses and tlog tools read; JSON on request.
@@ -120,15 +117,17 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	mux.Handle("/", gw)
 
 	limit := s.cfg.MaxHTTPBody
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.countHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, err := s.httpCaller(r)
 		if err != nil {
+			s.metrics.refused(caller.principal, err)
 			s.auditHTTP(r, caller, codes.Unauthenticated)
 			gatewayErrorHandler(r.Context(), gw, strict, w, r, err)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), httpCallerKey{}, caller))
 		if r.ContentLength > limit {
+			s.metrics.refused(caller.principal, withDetails(codes.ResourceExhausted, "body too large", ReasonBodyTooLarge, nil))
 			s.auditHTTP(r, caller, codes.ResourceExhausted)
 			writeTooLarge(w, limit)
 			return
@@ -148,8 +147,11 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			// Refused before reaching the gRPC side (a body the gateway
 			// could not decode, an unknown path): audited here.
 			s.auditHTTP(r, caller, httpCode(rec.status))
+			if c := httpCode(rec.status); c != codes.OK {
+				s.metrics.refused(caller.principal, status.Error(c, ""))
+			}
 		}
-	}), nil
+	}), mux), nil
 }
 
 // routingError answers a method the path does not have with 405 (and

@@ -18,6 +18,7 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	opsMetrics
 }
 
 func newMetrics(treeSize func() float64) *metrics {
@@ -32,7 +33,9 @@ func newMetrics(treeSize func() float64) *metrics {
 			Help:    "gRPC request latency, by method.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"method"}),
+		opsMetrics: newOpsMetrics(),
 	}
+	m.registry.MustRegister(m.opsMetrics.collectors()...)
 	m.registry.MustRegister(m.requests, m.latency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "chemledger_log_size",

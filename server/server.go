@@ -167,6 +167,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cp, _ := l.Checkpoint()
 		return float64(cp.Size)
 	})
+	s.metrics.watch(l, deps.Deriver)
 	s.grpc = grpc.NewServer(append(creds,
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.ChainUnaryInterceptor(unaryObserve(s.metrics, cfg.Logger), s.unaryAuthorise),

@@ -130,7 +130,27 @@ func TestAnalystVerbs(t *testing.T) {
 		t.Errorf("flags show after the disposition:\n%s\nwant ESCALATED by MX-ANAM with the note", show.stdout)
 	}
 
-	js := l.run(t, "flags", "list", "--order-by", "severity desc", "--json")
+	// Most severe first is the default, in the table and in JSON.
+	table := l.run(t, "flags", "list")
+	if table.err != nil {
+		t.Fatal(table.err)
+	}
+	flagRows := strings.Split(strings.TrimSpace(table.stdout), "\n")[1:]
+	if len(flagRows) < 2 {
+		t.Fatalf("flags list printed %q, want several flags", table.stdout)
+	}
+	prevRow := chemledgerv1.Severity(99)
+	for _, row := range flagRows {
+		sev, ok := chemledgerv1.Severity_value["SEVERITY_"+strings.Fields(row)[0]]
+		if !ok {
+			t.Fatalf("flags list row %q: no severity first", row)
+		}
+		if chemledgerv1.Severity(sev) > prevRow {
+			t.Errorf("flags list (default order) printed %s after %s:\n%s\nwant the most severe first", chemledgerv1.Severity(sev), prevRow, table.stdout)
+		}
+		prevRow = chemledgerv1.Severity(sev)
+	}
+	js := l.run(t, "flags", "list", "--json")
 	if js.err != nil {
 		t.Fatal(js.err)
 	}
@@ -145,7 +165,7 @@ func TestAnalystVerbs(t *testing.T) {
 			t.Fatalf("flags list --json line %q: %v", line, err)
 		}
 		if f.GetSeverity() > prev {
-			t.Errorf("flags list --order-by 'severity desc': %v after %v", f.GetSeverity(), prev)
+			t.Errorf("flags list --json (default order): %v after %v, want the most severe first", f.GetSeverity(), prev)
 		}
 		prev = f.GetSeverity()
 	}

@@ -31,13 +31,15 @@ func newFlagsListCmd(a *app) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List flags, newest or most severe first, as a table",
+		Short: "List flags, most severe first (or newest first), as a table",
 		Long: `List prints the flags that match --filter as a table: severity, rule, flag
 id, shipment, status and the start of the explanation ("flags show ID" has
-all of it). With --json it prints one chemledger.v1.Flag in proto3 JSON per
-line instead.`,
+all of it), most severe first, so what needs attention is at the top;
+--order-by "raised_time desc" puts the newest first instead. With --json it
+prints one chemledger.v1.Flag in proto3 JSON per line instead.`,
 		Example: `  chemledger flags list --filter 'rule_id = "R1"'
-  chemledger flags list --filter 'status = OPEN AND country = "MX"' --order-by "severity desc" --limit 10
+  chemledger flags list --filter 'status = OPEN AND country = "MX"' --limit 10
+  chemledger flags list --order-by "raised_time desc"
   chemledger flags list --filter 'severity = CRITICAL AND raised_time >= "2026-03-01T00:00:00Z"' --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,7 +74,7 @@ line instead.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&filter, "filter", "", "AIP-160 filter on rule_id, severity, status, country, cas, shipment_ref (=) and raised_time (<, <=, >, >=)")
-	f.StringVar(&orderBy, "order-by", "", `"raised_time desc" (the default: newest first) or "severity desc"`)
+	f.StringVar(&orderBy, "order-by", "severity desc", `"severity desc" (most severe first) or "raised_time desc" (newest first)`)
 	f.IntVar(&limit, "limit", 0, "print at most this many flags (0: all)")
 	f.BoolVar(&asJSON, "json", false, "print one proto3 JSON object per line instead of a table")
 	return cmd

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,16 +30,32 @@ func TestGetAndList(t *testing.T) {
 		t.Fatalf("submit: %v", r.err)
 	}
 
+	// get: for people, the decoded event first and no envelope bytes;
+	// --output json, the whole entry.
 	r := run(t, nil, nil, d.flags("get", "3")...)
+	if r.err != nil {
+		t.Fatalf("get 3: %v", r.err)
+	}
+	header, rest, _ := strings.Cut(r.stdout, "\n")
+	eventAt, memberAt := strings.Index(rest, `"eventId": "E-3"`), strings.Index(rest, "member         IN-NCB")
+	if header != "entry 3: EXPORT_DECLARATION" || eventAt < 0 || memberAt < 0 || eventAt > memberAt {
+		t.Errorf("get 3 printed:\n%s\nwant the header \"entry 3: EXPORT_DECLARATION\", then the decoded event (indented JSON), then member IN-NCB", r.stdout)
+	}
+	if strings.Contains(r.stdout, `"leaf"`) || strings.Contains(r.stdout, "payload\":") {
+		t.Errorf("get 3 printed the envelope:\n%s\nwant it only with --output json", r.stdout)
+	}
+	r = run(t, nil, nil, d.flags("get", "3", "--output", "json")...)
 	var e chemledgerv1.Entry
-	if r.err != nil || protojson.Unmarshal([]byte(r.stdout), &e) != nil || e.GetEvent().GetEventId() != "E-3" || e.GetMember() != "IN-NCB" {
-		t.Fatalf("get 3 = %q, %v; want the entry of E-3 by IN-NCB", r.stdout, r.err)
+	if r.err != nil || protojson.Unmarshal([]byte(r.stdout), &e) != nil || e.GetEvent().GetEventId() != "E-3" || e.GetMember() != "IN-NCB" || len(e.GetLeaf()) == 0 {
+		t.Fatalf("get 3 --output json = %q, %v; want the entry of E-3 by IN-NCB with its envelope", r.stdout, r.err)
 	}
 	if !strings.Contains(r.stdout, "\n  ") {
-		t.Errorf("get printed %q, want indented JSON", r.stdout)
+		t.Errorf("get --output json printed %q, want indented JSON", r.stdout)
 	}
-	if r := run(t, nil, nil, d.flags("get", "-1")...); r.err == nil {
-		t.Error("get -1 succeeded")
+	for _, args := range [][]string{{"get", "-1"}, {"get", "3", "--output", "yaml"}, {"list", "--output", "yaml"}} {
+		if r := run(t, nil, nil, d.flags(args...)...); r.err == nil {
+			t.Errorf("%v succeeded", args)
+		}
 	}
 
 	tests := []struct {
@@ -51,7 +68,7 @@ func TestGetAndList(t *testing.T) {
 		{[]string{"list", "--filter", `member = "US-CBP"`}, nil},
 	}
 	for _, tt := range tests {
-		r := run(t, nil, nil, d.flags(tt.args...)...)
+		r := run(t, nil, nil, d.flags(append(tt.args, "--output", "json")...)...)
 		if r.err != nil {
 			t.Errorf("%v: %v", tt.args, r.err)
 			continue
@@ -68,7 +85,28 @@ func TestGetAndList(t *testing.T) {
 			got = append(got, e.GetEvent().GetEventId())
 		}
 		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-			t.Errorf("%v = %v, want %v", tt.args, got, tt.want)
+			t.Errorf("%v --output json = %v, want %v", tt.args, got, tt.want)
+		}
+
+		// The table: a header, then one row per entry, what it says first.
+		r = run(t, nil, nil, d.flags(tt.args...)...)
+		if r.err != nil {
+			t.Errorf("%v: %v", tt.args, r.err)
+			continue
+		}
+		rows := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		if f := strings.Fields(rows[0]); len(f) == 0 || f[0] != "KIND" {
+			t.Errorf("%v header %q, want it to start with KIND", tt.args, rows[0])
+		}
+		if len(rows)-1 != len(tt.want) {
+			t.Errorf("%v printed %d rows:\n%s\nwant %d", tt.args, len(rows)-1, r.stdout, len(tt.want))
+			continue
+		}
+		for i, row := range rows[1:] {
+			f := strings.Fields(row)
+			if len(f) != 9 || f[0] != "EXPORT_DECLARATION" || f[6] != strconv.Itoa(i) || f[7] != "IN-NCB" {
+				t.Errorf("%v row %d = %q, want EXPORT_DECLARATION first, then index %d and member IN-NCB", tt.args, i, row, i)
+			}
 		}
 	}
 }

@@ -53,6 +53,7 @@ type options struct {
 	dataDir   string
 	grpcAddr  string
 	httpAddr  string
+	opsAddr   string
 	dev       bool
 	demo      string
 	verify    string
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.dataDir, "data-dir", env("CHEMLEDGER_DATA_DIR", "./chemledger-data"), "data directory: the bbolt file, keys and members file (env CHEMLEDGER_DATA_DIR)")
 	fs.StringVar(&o.grpcAddr, "grpc-addr", env("CHEMLEDGER_GRPC_ADDR", "127.0.0.1:7070"), "gRPC listen address (env CHEMLEDGER_GRPC_ADDR)")
 	fs.StringVar(&o.httpAddr, "http-addr", env("CHEMLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "HTTP/JSON listen address (env CHEMLEDGER_HTTP_ADDR)")
+	fs.StringVar(&o.opsAddr, "ops-addr", env("CHEMLEDGER_OPS_ADDR", "127.0.0.1:9090"), "plaintext operations listen address: /healthz, /readyz and /metrics, no ledger data (env CHEMLEDGER_OPS_ADDR)")
 	fs.BoolVar(&o.dev, "dev", envBool("CHEMLEDGER_DEV"), "development mode: create a log key and demo member keys in the data dir when missing (env CHEMLEDGER_DEV)")
 	fs.StringVar(&o.demo, "demo", env("CHEMLEDGER_DEMO", ""), "dev mode: once serving, submit examples through the API, verify the receipts and show the flags: a directory with registry.jsonl and events.jsonl, one JSONL file of events, or \"scenario\" for a generated year of trade (env CHEMLEDGER_DEMO)")
 	fs.StringVar(&o.verify, "verify-on-start", env("CHEMLEDGER_VERIFY_ON_START", "full"), "start-up check: full (rehash every entry and node) or state (check the tree state against the signed checkpoint only) (env CHEMLEDGER_VERIFY_ON_START)")
@@ -159,6 +161,24 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The ops listener comes up first, so that an orchestrator sees the
+	// process live (and not ready) during a long start-up check.
+	opsLis, err := net.Listen("tcp", o.opsAddr)
+	if err != nil {
+		// The first port taken, so a second chemledgerd meets it here,
+		// before the data directory's lock would have told it.
+		return fmt.Errorf("listen for ops: %w (is another chemledgerd running? --ops-addr picks another address)", err)
+	}
+	ops := server.NewOps(log)
+	opsCtx, stopOps := context.WithCancel(ctx)
+	opsDone := make(chan error, 1)
+	go func() { opsDone <- ops.Serve(opsCtx, opsLis) }()
+	defer func() {
+		stopOps()
+		if err := <-opsDone; err != nil {
+			log.Warn("ops listener", "err", err)
+		}
+	}()
 	layout := datadir.Layout{Dir: o.dataDir}
 	if o.dev {
 		log.Warn("development mode: keys are created in the data dir; never use this for real data", "data_dir", o.dataDir)
@@ -245,12 +265,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		httpLis.Close()
 		return err
 	}
+	ops.Attach(srv)
 	cp, _ := l.Checkpoint()
-	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
+	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "ops", opsLis.Addr().String(),
 		"origin", l.Origin(), "size", cp.Size, "members", len(reg.Members()))
 
 	if o.readyFile != "" {
-		if err := writeReadyFile(o.readyFile, grpcLis.Addr().String(), httpLis.Addr().String()); err != nil {
+		if err := writeReadyFile(o.readyFile, grpcLis.Addr().String(), httpLis.Addr().String(), opsLis.Addr().String()); err != nil {
 			grpcLis.Close()
 			httpLis.Close()
 			return err
@@ -316,8 +337,8 @@ func deriveConfig(policyFile string, log *slog.Logger) (derive.Config, error) {
 
 // writeReadyFile writes the bound addresses atomically, so a reader never
 // sees half a file.
-func writeReadyFile(path, grpcAddr, httpAddr string) error {
-	b, err := json.Marshal(map[string]string{"grpc": grpcAddr, "http": httpAddr})
+func writeReadyFile(path, grpcAddr, httpAddr, opsAddr string) error {
+	b, err := json.Marshal(map[string]string{"grpc": grpcAddr, "http": httpAddr, "ops": opsAddr})
 	if err != nil {
 		return err
 	}

@@ -197,6 +197,26 @@ func rules() []rule {
 			},
 		},
 		{
+			name: "only server keeps metrics: nothing else imports Prometheus",
+			who:  func(rel string) bool { return !under(rel, "server") },
+			forbidden: func(imp string) string {
+				if strings.HasPrefix(imp, "github.com/prometheus/") {
+					return "ledger, derive and audit report through observers and accessors; server turns them into metrics"
+				}
+				return ""
+			},
+		},
+		{
+			name: "the OpenAPI conversion is a build step: only internal/openapigen imports kin-openapi",
+			who:  func(rel string) bool { return rel != "internal/openapigen" },
+			forbidden: func(imp string) string {
+				if strings.HasPrefix(imp, "github.com/getkin/kin-openapi") {
+					return "the served document is converted when generated (scripts/genproto), not in the binary"
+				}
+				return ""
+			},
+		},
+		{
 			name: "proto is the contract: it imports nothing of the module",
 			who:  func(rel string) bool { return under(rel, "proto") },
 			forbidden: func(imp string) string {
@@ -249,6 +269,8 @@ func TestRulesCatchBreaches(t *testing.T) {
 		{ImportPath: module + "/ledger", Imports: []string{module + "/detect"}},
 		{ImportPath: module + "/client", Imports: []string{module + "/storage"}},
 		{ImportPath: module + "/proto/chemledger/v1", Imports: []string{module + "/envelope"}},
+		{ImportPath: module + "/ledger", Imports: []string{"github.com/prometheus/client_golang/prometheus"}},
+		{ImportPath: module + "/server", Imports: []string{"github.com/getkin/kin-openapi/openapi3"}},
 	}
 	for _, p := range bad {
 		if got := violations([]pkg{p}); len(got) == 0 {
@@ -259,6 +281,8 @@ func TestRulesCatchBreaches(t *testing.T) {
 		{ImportPath: module + "/storage", Imports: []string{"go.etcd.io/bbolt", "bytes"}},
 		{ImportPath: module + "/detect", Imports: []string{module + "/internal/refdata", "embed"}},
 		{ImportPath: module + "/cmd/chemledgerd", Imports: []string{module + "/server"}},
+		{ImportPath: module + "/server", Imports: []string{"github.com/prometheus/client_golang/prometheus"}},
+		{ImportPath: module + "/internal/openapigen", Imports: []string{"github.com/getkin/kin-openapi/openapi2conv"}},
 	}
 	for _, p := range good {
 		if got := violations([]pkg{p}); len(got) != 0 {

@@ -26,9 +26,11 @@ import (
 
 // Instance is a running service.
 type Instance struct {
-	Dir         string
-	GRPCAddr    string
-	HTTPAddr    string
+	Dir      string
+	GRPCAddr string
+	HTTPAddr string
+	// OpsAddr is the plaintext ops listener (/healthz, /readyz, /metrics).
+	OpsAddr     string
 	VerifierKey string
 	Ledger      *ledger.Ledger
 	Store       *storage.Store
@@ -63,6 +65,9 @@ type Options struct {
 	TLS bool
 	// Audit keeps the audit trail of reads and refusals.
 	Audit bool
+	// HoldDetector opens the detector but does not run it: the test runs
+	// Instance.Deriver.Run when it wants the detector to catch up.
+	HoldDetector bool
 }
 
 // Start creates a dev data directory in dir (or reuses one) and serves it.
@@ -124,11 +129,20 @@ func Start(dir string, opts Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
+	ol, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		gl.Close()
+		hl.Close()
+		l.Close()
+		st.Close()
+		return nil, err
+	}
 	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey}
 	// fail undoes what Start opened.
 	fail := func(err error) (*Instance, error) {
 		gl.Close()
 		hl.Close()
+		ol.Close()
 		l.Close()
 		st.Close()
 		if deps.Audit != nil {
@@ -162,15 +176,20 @@ func Start(dir string, opts Options) (*Instance, error) {
 		if err != nil {
 			return fail(err)
 		}
-		deps.Deriver, deps.Policy, runDeriver = d, dcfg.Policy, d.Run
+		deps.Deriver, deps.Policy = d, dcfg.Policy
+		if !opts.HoldDetector {
+			runDeriver = d.Run
+		}
 	}
 	srv, err := server.New(scfg, deps)
 	if err != nil {
 		return fail(err)
 	}
+	ops := server.NewOps(log)
+	ops.Attach(srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &Instance{
-		Dir: dir, GRPCAddr: gl.Addr().String(), HTTPAddr: hl.Addr().String(), VerifierKey: vkey,
+		Dir: dir, GRPCAddr: gl.Addr().String(), HTTPAddr: hl.Addr().String(), OpsAddr: ol.Addr().String(), VerifierKey: vkey,
 		Ledger: l, Store: st, Members: reg, Keys: keys, cancel: cancel, done: make(chan error, 1),
 		PKI: layout.TLS(), Audit: deps.Audit,
 	}
@@ -178,7 +197,15 @@ func Start(dir string, opts Options) (*Instance, error) {
 		go runDeriver(ctx)
 	}
 	in.Deriver = deps.Deriver
-	go func() { in.done <- srv.Serve(ctx, gl, hl) }()
+	opsDone := make(chan error, 1)
+	go func() { opsDone <- ops.Serve(ctx, ol) }()
+	go func() {
+		err := srv.Serve(ctx, gl, hl)
+		if oerr := <-opsDone; err == nil {
+			err = oerr
+		}
+		in.done <- err
+	}()
 	return in, nil
 }
 
