@@ -76,6 +76,12 @@ const (
 	DefaultRateBurst     = 10000
 )
 
+// maxHeaderBytes bounds a request's header list on both listeners. grpc-go
+// would otherwise keep up to 16 MiB of header fields per stream, however
+// many CONTINUATION frames it takes to send them, before cutting the
+// connection; legitimate calls send a few hundred bytes.
+const maxHeaderBytes = 64 << 10
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
@@ -166,6 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	})
 	s.grpc = grpc.NewServer(append(creds,
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
 		grpc.ChainUnaryInterceptor(unaryObserve(s.metrics, cfg.Logger), s.unaryAuthorise),
 		grpc.ChainStreamInterceptor(streamObserve(s.metrics, cfg.Logger), s.streamAuthorise),
 		// A client that pings more often than every 10 s is cut off;
@@ -233,7 +240,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	if s.httpTLS != nil {
