@@ -1023,6 +1023,17 @@ func catalogueRows() []catRow {
 			return getShipment(f, "PEN-\u0421N-2026-000871") // С, U+0421
 		}, want: badInput("ref")},
 		catRow{name: "ref of a real one in lower case", call: func(_ testing.TB, f *catFixture) *call { return getShipment(f, "pen-cn-2026-000871") }, want: notShipment},
+		// Dot segments and empty segments are refused as they are, never
+		// cleaned and redirected (it was 307 to /etc/passwd).
+		catRow{name: "HTTP path /v1/shipments/../../etc/passwd", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1/shipments/../../etc/passwd")}
+		}, want: badInput("path")},
+		catRow{name: "HTTP path with a . segment", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1/shipments/./PEN-CN-2026-000871")}
+		}, want: badInput("path")},
+		catRow{name: "HTTP path with an empty segment", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1//shipments/PEN-CN-2026-000871")}
+		}, want: badInput("path")},
 	)
 
 	// ---- AnalystService.GetStats ----

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chemledger/chemledger/internal/badinput"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -125,6 +127,11 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), httpCallerKey{}, caller))
+		if err := canonicalPath(r.URL.EscapedPath()); err != nil {
+			s.auditHTTP(r, caller, codes.InvalidArgument)
+			writeStatus(w, http.StatusBadRequest, status.Convert(err))
+			return
+		}
 		if r.ContentLength > limit {
 			s.auditHTTP(r, caller, codes.ResourceExhausted)
 			writeTooLarge(w, limit)
@@ -147,6 +154,24 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			s.auditHTTP(r, caller, httpCode(rec.status))
 		}
 	}), nil
+}
+
+// canonicalPath refuses a path with dot segments or empty segments. The
+// mux would clean it and redirect the caller there (GET
+// /v1/shipments/../../etc/passwd answered 307 to /etc/passwd), so the API
+// would answer for paths it does not have and send clients wherever the
+// dots lead. The check is on the escaped path, as the mux's is: an escaped
+// slash or dot inside a shipment reference is data, not a segment.
+func canonicalPath(p string) error {
+	clean := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean == p {
+		return nil
+	}
+	return withDetails(codes.InvalidArgument, fmt.Sprintf("the path %q has dot segments or empty segments; no API path does", p),
+		ReasonBadInput, []badinput.Violation{{Field: "path", Description: "not in canonical form: no \".\" or \"..\" segments and no \"//\""}})
 }
 
 // routingError answers a method the path does not have with 405 (and

@@ -1,16 +1,22 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/server/servertest"
 )
 
@@ -116,5 +122,93 @@ func TestContinuationFloodCut(t *testing.T) {
 	// that).
 	if grew > flood/4 {
 		t.Errorf("the live heap grew by %d KiB during a %d KiB CONTINUATION flood; want less than %d KiB", grew>>10, flood>>10, flood/4>>10)
+	}
+}
+
+// rawRequest writes one HTTP/1.1 request, exactly as given, on a fresh TLS
+// connection to the HTTP listener as member in role, and reads the answer:
+// no client library cleans the path, follows a redirect or picks the
+// framing.
+func rawRequest(tb testing.TB, s *secured, member, role, req string) (*http.Response, []byte) {
+	tb.Helper()
+	conn := s.rawConn(tb, member, role)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		tb.Fatalf("write %.80q: %v", req, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		tb.Fatalf("read the answer to %.80q: %v", req, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("read the body of the answer to %.80q: %v", req, err)
+	}
+	return resp, b
+}
+
+// TestDotSegmentPathsRefused (issue 10, finding 11): GET
+// /v1/shipments/../../etc/passwd was answered 307 to /etc/passwd: the
+// HTTP mux cleaned the path and redirected to wherever it led. A path with
+// dot segments or empty segments is not one the API has, so it is refused
+// as bad input (400, INVALID_ARGUMENT, field "path"), never redirected,
+// and the refusal is audited with the caller's identity. Dots inside a
+// segment, and an escaped slash in a shipment reference, are still
+// ordinary path data.
+func TestDotSegmentPathsRefused(t *testing.T) {
+	s := startSecured(t, "", servertest.Options{Audit: true})
+	in := s.in
+	host := in.HTTPAddr
+	for _, path := range []string{
+		"/v1/shipments/../../etc/passwd",
+		"/v1/shipments/..",
+		"/v1/shipments/./PEN-CN-2026-000871",
+		"/v1/entries/0/..",
+		"/v1/./checkpoint",
+		"/v1/entries/../audit-records",
+		"//v1/entries",
+		"/v1//entries",
+		"/v1/entries//0",
+		"/healthz/..",
+		"/../healthz",
+		"/v1/shipments/../../etc/passwd?x=1",
+	} {
+		t.Run(path, func(t *testing.T) {
+			before := auditCount(t, in)
+			resp, b := rawRequest(t, s, "US-CBP", "analyst", "GET "+path+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Fatalf("GET %s: status %d, Location %q, body %.300s; want 400 and no redirect", path, resp.StatusCode, resp.Header.Get("Location"), b)
+			}
+			d, err := httpErrorDetails(t, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := badInput("path"); d.code != want.code || d.reason != want.reason || !slices.Equal(d.fields, []string{"path"}) {
+				t.Errorf("GET %s: body %s; want INVALID_ARGUMENT, %s, field path", path, b, server.ReasonBadInput)
+			}
+			recs, _, err := in.Audit.List(before, 10)
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("audit records of GET %s: %+v, %v; want one", path, recs, err)
+			}
+			if r := recs[0]; r.Principal != "US-CBP/analyst" || r.Via != "http" || r.Outcome != "INVALID_ARGUMENT" {
+				t.Errorf("audit record of GET %s: %+v; want US-CBP/analyst, http, INVALID_ARGUMENT", path, r)
+			}
+		})
+	}
+	// Not dot segments: a dot within a reference, and a reference whose
+	// slashes and dots are escaped into one segment.
+	for _, path := range []string{
+		"/v1/shipments/PEN.CN.2026",
+		"/v1/shipments/" + url.PathEscape("UCR/../X"),
+		"/v1/shipments/...",
+	} {
+		resp, b := rawRequest(t, s, "US-CBP", "analyst", "GET "+path+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, body %.300s; want 404 (no such shipment)", path, resp.StatusCode, b)
+		} else if d, err := httpErrorDetails(t, b); err != nil || d.reason != server.ReasonShipmentNotFound {
+			t.Errorf("GET %s: body %s (%v); want reason %s", path, b, err, server.ReasonShipmentNotFound)
+		}
 	}
 }
