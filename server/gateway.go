@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -132,9 +133,19 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			writeStatus(w, http.StatusBadRequest, status.Convert(err))
 			return
 		}
+		body := r.Body
+		if r.ContentLength > limit || r.ContentLength < 0 {
+			// The answer to a body over the limit goes out before the
+			// body is read, and the rest is read after it (discardBody).
+			http.NewResponseController(w).EnableFullDuplex()
+		}
 		if r.ContentLength > limit {
 			s.auditHTTP(r, caller, codes.ResourceExhausted)
+			if !willDiscard(r) {
+				w.Header().Set("Connection", "close")
+			}
 			writeTooLarge(w, limit)
+			discardBody(w, r, body)
 			return
 		}
 		if local[r.URL.Path] {
@@ -152,6 +163,11 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			// Refused before reaching the gRPC side (a body the gateway
 			// could not decode, an unknown path): audited here.
 			s.auditHTTP(r, caller, httpCode(rec.status))
+		}
+		if rec.status == http.StatusRequestEntityTooLarge {
+			// A chunked body that went over the limit as it was read
+			// (http.MaxBytesReader has asked for Connection: close).
+			discardBody(w, r, body)
 		}
 	}), nil
 }
@@ -172,6 +188,36 @@ func canonicalPath(p string) error {
 	}
 	return withDetails(codes.InvalidArgument, fmt.Sprintf("the path %q has dot segments or empty segments; no API path does", p),
 		ReasonBadInput, []badinput.Violation{{Field: "path", Description: "not in canonical form: no \".\" or \"..\" segments and no \"//\""}})
+}
+
+// MaxDiscardedBody is how much of a body refused as too large the HTTP
+// listener reads and throws away after its 413, so that the connection
+// ends cleanly. Closing it with the body still arriving resets it, and a
+// client that sends its whole body before reading (many do) then has its
+// send fail, and across a network can lose the 413 it never read. Past
+// this much, or discardTime, the connection is cut all the same: reading
+// costs bandwidth and a goroutine, never memory.
+const MaxDiscardedBody = 64 << 20
+
+const discardTime = 10 * time.Second
+
+// discardBody sends the answer already written, then reads and discards
+// the rest of body within MaxDiscardedBody and discardTime. A client that
+// asked to be told before sending (Expect: 100-continue) has sent nothing,
+// and reading would invite it to: the connection is closed instead.
+// A body read to its end leaves the connection fit for the next request.
+func discardBody(w http.ResponseWriter, r *http.Request, body io.Reader) {
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	if !willDiscard(r) {
+		return
+	}
+	rc.SetReadDeadline(time.Now().Add(discardTime))
+	io.CopyN(io.Discard, body, MaxDiscardedBody)
+}
+
+func willDiscard(r *http.Request) bool {
+	return r.ContentLength <= MaxDiscardedBody && !strings.EqualFold(r.Header.Get("Expect"), "100-continue")
 }
 
 // routingError answers a method the path does not have with 405 (and

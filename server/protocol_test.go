@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
 
 	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/server/servertest"
@@ -210,5 +212,122 @@ func TestDotSegmentPathsRefused(t *testing.T) {
 		} else if d, err := httpErrorDetails(t, b); err != nil || d.reason != server.ReasonShipmentNotFound {
 			t.Errorf("GET %s: body %s (%v); want reason %s", path, b, err, server.ReasonShipmentNotFound)
 		}
+	}
+}
+
+// TestOversizeBodyAnswered413 (issue 10, finding 12): a 20 MiB POST got a
+// connection reset instead of 413. The 413 went out at once, but the
+// listener stopped reading and closed the connection half a second later
+// with the body still arriving, so a client that sends its whole body
+// before it reads (as many do) had its send reset, and across a network
+// the reset can destroy the unread answer. Now the 413 goes out as soon as
+// the header (Content-Length) or the body read so far (chunked) exceeds
+// the limit, and the listener reads and discards the rest of a body it can
+// afford to (server.MaxDiscardedBody), so the client finishes sending and
+// reads the 413; then the connection serves the next request (a body with
+// a Content-Length, read to its end) or ends cleanly (chunked: the
+// listener's body limit closes it, after the body).
+func TestOversizeBodyAnswered413(t *testing.T) {
+	s := startSecured(t, "", servertest.Options{Audit: true})
+	const size = 20 << 20
+	chunk := bytes.Repeat([]byte{'a'}, 16<<10)
+	head := func(chunked bool) string {
+		h := "POST /v1/entries HTTP/1.1\r\nHost: " + s.in.HTTPAddr + "\r\nContent-Type: application/json\r\n"
+		if chunked {
+			return h + "Transfer-Encoding: chunked\r\n\r\n"
+		}
+		return h + fmt.Sprintf("Content-Length: %d\r\n\r\n", size)
+	}
+	// send writes the header and then the whole body, 16 KiB at a time.
+	send := func(conn *tls.Conn, chunked bool) error {
+		if _, err := io.WriteString(conn, head(chunked)); err != nil {
+			return err
+		}
+		for sent := 0; sent < size; sent += len(chunk) {
+			var err error
+			if chunked {
+				_, err = fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk)
+			} else {
+				_, err = conn.Write(chunk)
+			}
+			if err != nil {
+				return fmt.Errorf("after %d of %d body bytes: %w", sent, size, err)
+			}
+		}
+		if chunked {
+			_, err := io.WriteString(conn, "0\r\n\r\n")
+			return err
+		}
+		return nil
+	}
+	// check reads the answer: 413, RESOURCE_EXHAUSTED, BODY_TOO_LARGE;
+	// then a chunked body's connection ends cleanly (EOF, not a reset)
+	// and a Content-Length body's serves GET /healthz.
+	check := func(t *testing.T, conn *tls.Conn, br *bufio.Reader, chunked bool) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("read the answer: %v", err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("read the answer's body: %v", err)
+		}
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Close != chunked {
+			t.Errorf("status %d, Connection %q, body %.300s; want 413, and Connection: close only if chunked", resp.StatusCode, resp.Header.Get("Connection"), b)
+		}
+		if d, err := httpErrorDetails(t, b); err != nil || d.code != codes.ResourceExhausted || d.reason != server.ReasonBodyTooLarge {
+			t.Errorf("body %s (%v); want RESOURCE_EXHAUSTED, %s", b, err, server.ReasonBodyTooLarge)
+		}
+		if chunked {
+			if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+				t.Errorf("after the 413: read %d bytes, %v; want a clean end of the connection (EOF)", n, err)
+			}
+			return
+		}
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: "+s.in.HTTPAddr+"\r\n\r\n"); err != nil {
+			t.Fatalf("GET /healthz after the 413: %v", err)
+		}
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /healthz on the connection after the 413: %v, %v; want 200", resp, err)
+		}
+	}
+	for _, chunked := range []bool{false, true} {
+		name := map[bool]string{false: "Content-Length", true: "chunked"}[chunked]
+		// A client that reads while it sends has the 413 at once, well
+		// before it has sent the body (and long before the 30 s read
+		// timeout).
+		t.Run(name+", reading while sending", func(t *testing.T) {
+			conn := s.rawConn(t, "US-CBP", "submitter")
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(30 * time.Second))
+			sent := make(chan error, 1)
+			start := time.Now()
+			go func() { sent <- send(conn, chunked) }()
+			br := bufio.NewReader(conn)
+			if _, err := br.Peek(1); err != nil {
+				t.Fatalf("waiting for the answer: %v", err)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("the 413 took %v, want it at once", took)
+			}
+			if err := <-sent; err != nil {
+				t.Errorf("sending the %d-byte body: %v; want the listener to read it to its end, not reset the connection", size, err)
+			}
+			check(t, conn, br, chunked)
+		})
+		// A client that sends everything before it reads: its send
+		// completes, and the 413 is there to read.
+		t.Run(name+", sending then reading", func(t *testing.T) {
+			conn := s.rawConn(t, "US-CBP", "submitter")
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(30 * time.Second))
+			if err := send(conn, chunked); err != nil {
+				t.Errorf("sending the %d-byte body: %v; want the listener to read it to its end, not reset the connection", size, err)
+			}
+			check(t, conn, bufio.NewReader(conn), chunked)
+		})
 	}
 }
