@@ -249,6 +249,11 @@ type ctxStream struct {
 
 func (c *ctxStream) Context() context.Context { return c.ctx }
 
+// RecvMsg answers a message that does not decode, or is over the size
+// limit, with the service's own refusal (decodeRefusal); the stream's
+// handler returns it, and authorise audits it.
+func (c *ctxStream) RecvMsg(m any) error { return decodeRefusal(m, c.ServerStream.RecvMsg(m)) }
+
 // gatewayListener is the in-process listener the HTTP gateway dials: its
 // connections are known to come from the gateway by their address, which
 // no network peer can present.

@@ -329,9 +329,9 @@ func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 		writeStatus(w, http.StatusInsufficientStorage, st)
 		return
 	}
-	if st.Code() == codes.ResourceExhausted && len(st.Details()) == 0 {
-		// grpc-go's own "message larger than max": a body too large, not a
-		// reason to retry (the gateway would answer 429).
+	if st.Code() == codes.ResourceExhausted && (len(st.Details()) == 0 || reasonOf(st) == ReasonBodyTooLarge) {
+		// A message larger than the gRPC side takes: a body too large,
+		// not a reason to retry (the gateway would answer 429).
 		writeTooLarge(w, -1)
 		return
 	}

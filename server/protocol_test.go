@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -16,7 +17,10 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 
 	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/server/servertest"
@@ -329,5 +333,101 @@ func TestOversizeBodyAnswered413(t *testing.T) {
 			}
 			check(t, conn, bufio.NewReader(conn), chunked)
 		})
+	}
+}
+
+// rawCodec sends and receives messages as the bytes they are, so that a
+// test can put on the wire what no protobuf library would encode. It is
+// named "proto" so that the request says application/grpc+proto.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// invokeRaw makes a unary call of method with body as its message bytes.
+func invokeRaw(ctx context.Context, conn *grpc.ClientConn, method string, body []byte) error {
+	var reply []byte
+	return conn.Invoke(ctx, method, &body, &reply, grpc.ForceCodecV2(rawCodec{}))
+}
+
+// bulkRaw sends body as the one message of a BulkCreateEntries stream and
+// returns how the stream ended.
+func bulkRaw(ctx context.Context, conn *grpc.ClientConn, body []byte) error {
+	st, err := conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, ledgerSvc+"BulkCreateEntries", grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		return err
+	}
+	if err := st.SendMsg(&body); err != nil && err != io.EOF {
+		return err
+	}
+	st.CloseSend()
+	for {
+		var reply []byte
+		if err := st.RecvMsg(&reply); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// malformedMessages are protobuf encodings no library produces: each is a
+// CreateEntryRequest (or GetEntryRequest: field 1 is a varint there) the
+// parser must refuse, and the field the refusal must name.
+var malformedMessages = []struct {
+	name  string
+	body  []byte
+	field string
+}{
+	// Field 3 (unknown) with a varint of 11 bytes: at most 10 exist.
+	{"an 11-byte varint", append([]byte{3<<3 | 0}, append(bytes.Repeat([]byte{0xff}, 10), 0x01)...), "body"},
+	// Field 1 says 32 bytes follow; one does.
+	{"a length past the end", []byte{1<<3 | 2, 32, 'a'}, "body"},
+	// submission_id (field 1, a string) of the bytes ff fe.
+	{"invalid UTF-8 in a string field", []byte{1<<3 | 2, 2, 0xff, 0xfe}, "submission_id"},
+	// A tag with field number 0.
+	{"field number 0", []byte{0<<3 | 0, 1}, "body"},
+}
+
+// TestMalformedProtobufInvalidArgument (issue 10, finding 6): a gRPC
+// request whose message does not parse was answered INTERNAL (grpc-go's
+// "failed to unmarshal"), as if the server were at fault, where HTTP
+// answers a body it cannot decode with INVALID_ARGUMENT. Over gRPC it is
+// now INVALID_ARGUMENT with reason BAD_INPUT and the field at fault (the
+// string field with invalid UTF-8; "body" when the wire format itself is
+// broken), in a unary call and in a bulk stream alike, and it changes
+// nothing.
+func TestMalformedProtobufInvalidArgument(t *testing.T) {
+	s := startSecured(t, "", servertest.Options{Audit: true, NoDetection: true})
+	conn := s.conn(t, "US-CBP", "submitter")
+	before := logSize(t, s.ledger(t, "US-CBP", "submitter"))
+	for _, m := range malformedMessages {
+		want := badInput(m.field)
+		t.Run(m.name, func(t *testing.T) {
+			err := invokeRaw(t.Context(), conn, ledgerSvc+"CreateEntry", m.body)
+			st := status.Convert(err)
+			want.check(t, "CreateEntry", detailsOf(st), st.Message())
+			err = bulkRaw(t.Context(), conn, m.body)
+			st = status.Convert(err)
+			want.check(t, "BulkCreateEntries", detailsOf(st), st.Message())
+			if m.field == "submission_id" {
+				return // GetEntryRequest has no string field
+			}
+			err = invokeRaw(t.Context(), s.conn(t, "MX-ANAM", "analyst"), ledgerSvc+"GetEntry", m.body)
+			st = status.Convert(err)
+			want.check(t, "GetEntry", detailsOf(st), st.Message())
+		})
+	}
+	if got := logSize(t, s.ledger(t, "US-CBP", "submitter")); got != before {
+		t.Errorf("log size %d after malformed messages, want %d", got, before)
 	}
 }

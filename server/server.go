@@ -173,6 +173,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.grpc = grpc.NewServer(append(creds,
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxHeaderListSize(maxHeaderBytes),
+		grpc.ForceServerCodecV2(newProtoCodec()),
 		grpc.ChainUnaryInterceptor(unaryObserve(s.metrics, cfg.Logger), s.unaryAuthorise),
 		grpc.ChainStreamInterceptor(streamObserve(s.metrics, cfg.Logger), s.streamAuthorise),
 		// A client that pings more often than every 10 s is cut off;
@@ -183,16 +184,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		grpc.ConnectionTimeout(10*time.Second),
 	)...)
 	entries := NewLedgerService(l, deps.Members, deps.VerifierKey, cfg.Logger)
-	chemledgerv1.RegisterLedgerServiceServer(s.grpc, entries)
+	reg := guardedRegistrar{s}
+	chemledgerv1.RegisterLedgerServiceServer(reg, entries)
 	if deps.Deriver != nil {
-		chemledgerv1.RegisterAnalystServiceServer(s.grpc, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
-		chemledgerv1.RegisterAdminServiceServer(s.grpc, NewAdminService(deps.Deriver, cfg.Logger))
+		chemledgerv1.RegisterAnalystServiceServer(reg, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
+		chemledgerv1.RegisterAdminServiceServer(reg, NewAdminService(deps.Deriver, cfg.Logger))
 		s.deriver = deps.Deriver
 	}
 	if deps.Audit != nil {
-		chemledgerv1.RegisterAuditServiceServer(s.grpc, &auditService{store: deps.Audit, log: cfg.Logger})
+		chemledgerv1.RegisterAuditServiceServer(reg, &auditService{store: deps.Audit, log: cfg.Logger})
 	}
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(chemledgerv1.LedgerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
