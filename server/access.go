@@ -72,7 +72,10 @@ func (gatewayAddr) Network() string { return "chemledger-gateway" }
 func (gatewayAddr) String() string  { return "gateway" }
 
 // identify finds who is calling: the peer's verified certificate on the
-// public listener, the forwarded caller on the gateway's connection.
+// public listener, the forwarded caller on the gateway's connection. A
+// caller refused after its certificate was verified is still returned as
+// what the certificate names (attributed), for the audit record of the
+// refusal; it authorises nothing.
 func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) {
 	p, _ := peer.FromContext(ctx)
 	via := "grpc"
@@ -86,8 +89,7 @@ func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) 
 		return authz.Principal{Insecure: true}, via, nil
 	}
 	var id pki.Identity
-	switch {
-	case fromGateway:
+	if fromGateway {
 		if len(forwarded) != 1 {
 			return authz.Principal{}, via, unauthenticated("the gateway forwarded no single caller")
 		}
@@ -95,9 +97,7 @@ func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) 
 		if id, err = parseForwarded(forwarded[0]); err != nil {
 			return authz.Principal{}, via, unauthenticated(err.Error())
 		}
-	case len(forwarded) > 0:
-		return authz.Principal{}, via, unauthenticated(callerHeader + " is set by the service's gateway only")
-	default:
+	} else {
 		if p == nil || p.AuthInfo == nil {
 			return authz.Principal{}, via, unauthenticated("no client certificate")
 		}
@@ -109,9 +109,30 @@ func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) 
 		if id, err = pki.PeerIdentity(ti.State); err != nil {
 			return authz.Principal{}, via, unauthenticated(err.Error())
 		}
+		if len(forwarded) > 0 {
+			return attributed(id), via, unauthenticated(callerHeader + " is set by the service's gateway only")
+		}
 	}
 	pr, err := s.principalOf(id)
-	return pr, via, err
+	if err != nil {
+		return attributed(id), via, err
+	}
+	return pr, via, nil
+}
+
+// attributed is the principal a refused caller's verified certificate
+// names, with the role it claims and no other: for the audit record only,
+// since the call is refused. The gateway's own certificate, used from
+// outside, is recorded as "gateway".
+func attributed(id pki.Identity) authz.Principal {
+	p := authz.Principal{Member: id.Member, Serial: id.Serial}
+	if id.Gateway {
+		p.Member = id.String()
+	}
+	if id.Role != "" {
+		p.Roles = []string{id.Role}
+	}
+	return p
 }
 
 // principalOf turns a certificate's identity into a principal: the member

@@ -70,9 +70,15 @@ func isRateLimited(err error) bool {
 	return reasonOf(status.Convert(err)) == ReasonRateLimited
 }
 
+// principalName is who the record says asked: "" when nobody could be
+// told; the member alone when the certificate names no role, or a role the
+// member does not hold.
 func principalName(p authz.Principal) string {
-	if p.Member == "" && !p.Insecure {
+	switch {
+	case p.Member == "" && !p.Insecure:
 		return ""
+	case len(p.Roles) == 0 && !p.Insecure:
+		return p.Member
 	}
 	return p.String()
 }

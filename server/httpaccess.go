@@ -43,7 +43,7 @@ func (s *Server) httpCaller(r *http.Request) (*httpCaller, error) {
 	}
 	p, err := s.principalOf(id)
 	if err != nil {
-		return &httpCaller{}, err
+		return &httpCaller{principal: attributed(id)}, err
 	}
 	return &httpCaller{principal: p, forward: forwardedIdentity(id)}, nil
 }

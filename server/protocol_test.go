@@ -20,8 +20,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/chemledger/chemledger/pki"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/server/servertest"
 )
@@ -429,5 +432,67 @@ func TestMalformedProtobufInvalidArgument(t *testing.T) {
 	}
 	if got := logSize(t, s.ledger(t, "US-CBP", "submitter")); got != before {
 		t.Errorf("log size %d after malformed messages, want %d", got, before)
+	}
+}
+
+// TestRefusalsAttributedToCertificate (issue 10, finding 9): a caller with
+// a verified certificate that forged the gateway's caller metadata was
+// audited with no principal, as were the gateway's own certificate used
+// from outside and a certificate of no member: the attempt could not be
+// traced to the key that made it. Every refusal after the handshake now
+// records who the certificate says the caller is.
+func TestRefusalsAttributedToCertificate(t *testing.T) {
+	s := startSecured(t, "", servertest.Options{Audit: true, NoDetection: true})
+	in := s.in
+	gatewayCert, err := pki.LoadClient(in.PKI.CA(), in.PKI.GatewayCert(), in.PKI.GatewayKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := issueClient(t, devCA(t, in), "ZZ-NOBODY", pki.RoleAnalyst, nil)
+	strangerTLS := withCert(clientTLS(t, in, "MX-ANAM", pki.RoleAnalyst), &stranger)
+	forged := metadata.Pairs("x-chemledger-caller", "US-CBP;admin;")
+	for _, tc := range []struct {
+		name string
+		call func(ctx context.Context) error
+		via  string
+		want string
+	}{
+		{"analyst's certificate with forged caller metadata", func(ctx context.Context) error {
+			_, err := s.ledger(t, "MX-ANAM", "analyst").GetCheckpoint(metadata.NewOutgoingContext(ctx, forged), &chemledgerv1.GetCheckpointRequest{})
+			return err
+		}, "grpc", "MX-ANAM/analyst"},
+		{"forged caller metadata on a malformed message", func(ctx context.Context) error {
+			return invokeRaw(metadata.NewOutgoingContext(ctx, forged), s.conn(t, "MX-ANAM", "submitter"), ledgerSvc+"CreateEntry", malformedMessages[0].body)
+		}, "grpc", "MX-ANAM/submitter"},
+		{"the gateway's certificate over gRPC", func(ctx context.Context) error {
+			return openGRPC(t, in, gatewayCert).checkpoint(ctx)
+		}, "grpc", "gateway"},
+		{"the gateway's certificate over HTTP", func(ctx context.Context) error {
+			c := openHTTPS(in, gatewayCert)
+			defer c.close()
+			return c.checkpoint(ctx)
+		}, "http", "gateway"},
+		{"a certificate of no member over gRPC", func(ctx context.Context) error {
+			return openGRPC(t, in, strangerTLS).checkpoint(ctx)
+		}, "grpc", "ZZ-NOBODY/analyst"},
+		{"a certificate of no member over HTTP", func(ctx context.Context) error {
+			c := openHTTPS(in, strangerTLS)
+			defer c.close()
+			return c.checkpoint(ctx)
+		}, "http", "ZZ-NOBODY/analyst"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := auditCount(t, in)
+			if err := tc.call(t.Context()); status.Code(err) != codes.Unauthenticated || reasonOf(err) != server.ReasonUnauthenticated {
+				t.Fatalf("%v, want UNAUTHENTICATED, %s", err, server.ReasonUnauthenticated)
+			}
+			recs, _, err := in.Audit.List(before, 10)
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("audit records of the refusal: %+v, %v; want one", recs, err)
+			}
+			if r := recs[0]; r.Principal != tc.want || r.Via != tc.via || r.Outcome != "UNAUTHENTICATED" {
+				t.Errorf("audit record %+v; want principal %q, via %s, UNAUTHENTICATED", r, tc.want, tc.via)
+			}
+		})
 	}
 }
