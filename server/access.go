@@ -23,6 +23,7 @@ import (
 
 	"github.com/chemledger/chemledger/internal/authz"
 	"github.com/chemledger/chemledger/pki"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
 // callerHeader carries, from the HTTP gateway to the gRPC side, the caller
@@ -42,6 +43,10 @@ type access struct {
 	// per item beyond the first (the call paid for that), so a stream is
 	// slowed to the member's rate rather than refused.
 	throttle func(context.Context) error
+	// refuseItem audits the refusal of one item of a bulk stream, which
+	// is answered in the stream while the stream itself succeeds; nil in
+	// handlers called directly.
+	refuseItem func(submissionID string, err error)
 }
 
 type accessKey struct{}
@@ -241,6 +246,9 @@ func (s *Server) authorise(ctx context.Context, method string, req any, handler 
 	var resp any
 	if err == nil {
 		a := access{principal: p, scope: scope, via: via}
+		a.refuseItem = func(id string, err error) {
+			s.audit(ctx, p, via, method, &chemledgerv1.CreateEntryRequest{SubmissionId: id}, err)
+		}
 		if !p.Insecure {
 			a.throttle = func(ctx context.Context) error { return s.limits.wait(ctx, p.Member) }
 		}

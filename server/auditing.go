@@ -30,15 +30,18 @@ var writeMethods = map[string]bool{
 // stuck audit store must fail reads, not hang them.
 const auditTimeout = 5 * time.Second
 
-// audit records a read, or a refusal of anything, before the answer goes
-// out. If the record cannot be written, a read fails closed: its answer is
+// audit records a read, or a refusal of anything (any answer but OK),
+// before the answer goes out. If the record cannot be written, a read fails closed: its answer is
 // replaced by UNAVAILABLE. A refused write stays refused either way.
 func (s *Server) audit(ctx context.Context, p authz.Principal, via, method string, req any, callErr error) error {
+	markAudited(ctx)
 	if s.auditLog == nil {
 		return nil
 	}
 	c := status.Code(callErr)
-	refused := c == codes.PermissionDenied || c == codes.Unauthenticated || isRateLimited(callErr)
+	// Every answer but OK refuses the request: denied, rate-limited, bad
+	// input, a conflict, the ledger unable to write.
+	refused := c != codes.OK
 	if writeMethods[method] && !refused {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // the codec protoCodec wraps
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -29,6 +31,50 @@ import (
 // marked message with INVALID_ARGUMENT (BAD_INPUT) and audits it like any
 // other refusal, before the answer. Refusals grpc-go makes before the codec
 // runs (a message over MaxRecvMsgSize) are audited by auditNet.
+
+// auditNet records every gRPC call that ended in an error no interceptor
+// or handler audited: those grpc-go refused and answered itself, between
+// the call's headers and the service's code (a message over
+// MaxRecvMsgSize, a compression it does not know, a second message on a
+// unary call). It sees them only as the call ends, so their records
+// follow the answer instead of preceding it; a refusal needs no
+// fail-closed, it is refused either way.
+type auditNet struct{ s *Server }
+
+// audited is set, on a call's context, once the call's outcome is
+// accounted for (Server.audit).
+type audited struct {
+	method string
+	done   atomic.Bool
+}
+
+type auditedKey struct{}
+
+func markAudited(ctx context.Context) {
+	if a, ok := ctx.Value(auditedKey{}).(*audited); ok {
+		a.done.Store(true)
+	}
+}
+
+func (n auditNet) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	return context.WithValue(ctx, auditedKey{}, &audited{method: info.FullMethodName})
+}
+
+func (n auditNet) HandleRPC(ctx context.Context, st stats.RPCStats) {
+	end, ok := st.(*stats.End)
+	if !ok || end.Error == nil {
+		return
+	}
+	a, ok := ctx.Value(auditedKey{}).(*audited)
+	if !ok || a.done.Load() {
+		return
+	}
+	p, via, _ := n.s.identify(ctx)
+	n.s.audit(ctx, p, via, a.method, nil, end.Error)
+}
+
+func (auditNet) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (auditNet) HandleConn(context.Context, stats.ConnStats)                       {}
 
 // protoCodec is grpc-go's proto codec, except that a message it cannot
 // decode is reset to empty, remembered in undecodable, and reported as
@@ -131,7 +177,10 @@ func (g guardedRegistrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
 		handler, method := d.Methods[i].Handler, "/"+d.ServiceName+"/"+d.Methods[i].MethodName
 		d.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
 			return handler(srv, ctx, func(m any) error {
-				if err := decodeRefusal(m, dec(m)); err != nil {
+				if err := dec(m); err != nil {
+					return err // grpc-go has answered already; auditNet records it
+				}
+				if err := decodeRefusal(m, nil); err != nil {
 					return g.s.refuseUndecoded(ctx, method, err)
 				}
 				return nil
