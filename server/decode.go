@@ -207,3 +207,14 @@ func (s *Server) refuseUndecoded(ctx context.Context, method string, decodeErr e
 	}
 	return err
 }
+
+// unknownMethod answers a call of a method the service does not have. As a
+// handler rather than grpc-go's router's own answer, the call goes through
+// authorise and is audited like any other: a caller the authorisation
+// matrix does not let call the method (every method outside the matrix) is
+// denied, and one it does (a service this instance does not run, such as
+// the analyst API without a detector) is told UNIMPLEMENTED.
+func unknownMethod(_ any, ss grpc.ServerStream) error {
+	m, _ := grpc.MethodFromServerStream(ss)
+	return withDetails(codes.Unimplemented, fmt.Sprintf("%s is not a method of this service", m), ReasonUnknownMethod, nil)
+}

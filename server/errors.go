@@ -42,6 +42,7 @@ const (
 	ReasonDenied           = "PERMISSION_DENIED"
 	ReasonRateLimited      = "RATE_LIMITED"
 	ReasonAuditFailed      = "AUDIT_UNAVAILABLE"
+	ReasonUnknownMethod    = "UNKNOWN_METHOD"
 )
 
 // errNoShipment means no entry carries a shipment reference.

@@ -526,7 +526,8 @@ func waitAudit(tb testing.TB, in *servertest.Instance, want uint64) uint64 {
 // refusal but a denial) on writes, and bulk items refused one by one left
 // no record. A scripted session sends every class of request (allowed,
 // refused by authorisation, by validation, malformed, oversize, with a bad
-// path, unauthenticated, rate-limited) over both listeners, and each must
+// path, unauthenticated, of a method that does not exist, rate-limited)
+// over both listeners, and each must
 // leave exactly the records the README promises, naming who asked; the
 // README's one exception, a request the HTTP server refuses before it is
 // a request (431), leaves none.
@@ -652,6 +653,9 @@ func TestEveryRefusalAudited(t *testing.T) {
 		{"unknown HTTP path", func(t *testing.T) {
 			httpWant(t, "MX-ANAM", "analyst", http.MethodGet, "/v1/nothing-here", nil, http.StatusNotFound)
 		}, 1},
+		{"gRPC call of a method the service does not have", func(t *testing.T) {
+			grpcWant(t, invokeRaw(t.Context(), s.conn(t, "US-CBP", "admin"), ledgerSvc+"DeleteEntry", nil), codes.PermissionDenied)
+		}, 1},
 		{"forged caller metadata over gRPC", func(t *testing.T) {
 			ctx := metadata.AppendToOutgoingContext(t.Context(), "x-chemledger-caller", "US-CBP;admin;")
 			_, err := s.ledger(t, "MX-ANAM", "analyst").GetCheckpoint(ctx, &chemledgerv1.GetCheckpointRequest{})
@@ -696,6 +700,15 @@ func TestEveryRefusalAudited(t *testing.T) {
 	t.Run("rate-limited", func(t *testing.T) {
 		const calls = 12
 		rl := startSecured(t, "", servertest.Options{Audit: true, NoDetection: true, Server: func(c *server.Config) { c.RatePerMember, c.RateBurst = 1, 3 }})
+		// First, on this service without a detector, a method of the
+		// matrix that it does not serve: UNIMPLEMENTED, and recorded.
+		_, err := chemledgerv1.NewAdminServiceClient(rl.conn(t, "US-CBP", "admin")).RebuildDerivedState(t.Context(), &chemledgerv1.RebuildDerivedStateRequest{})
+		if status.Code(err) != codes.Unimplemented || reasonOf(err) != server.ReasonUnknownMethod {
+			t.Errorf("RebuildDerivedState without a detector: %v, want UNIMPLEMENTED, %s", err, server.ReasonUnknownMethod)
+		}
+		if got := waitAudit(t, rl.in, 1); got != 1 {
+			t.Errorf("%d audit records after RebuildDerivedState without a detector, want 1", got)
+		}
 		start := auditCount(t, rl.in)
 		ok, limited := 0, 0
 		for i := range calls {

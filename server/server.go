@@ -175,6 +175,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		grpc.MaxHeaderListSize(maxHeaderBytes),
 		grpc.ForceServerCodecV2(newProtoCodec()),
 		grpc.StatsHandler(auditNet{s}),
+		grpc.UnknownServiceHandler(unknownMethod),
 		grpc.ChainUnaryInterceptor(unaryObserve(s.metrics, cfg.Logger), s.unaryAuthorise),
 		grpc.ChainStreamInterceptor(streamObserve(s.metrics, cfg.Logger), s.streamAuthorise),
 		// A client that pings more often than every 10 s is cut off;
