@@ -121,32 +121,37 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 
 	limit := s.cfg.MaxHTTPBody
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := r.Body
+		// refuse audits a request refused before its body is read and
+		// answers it; then reads what is left of the body (discardBody),
+		// so that the connection ends cleanly rather than with a reset.
+		refuse := func(c *httpCaller, outcome codes.Code, answer func()) {
+			http.NewResponseController(w).EnableFullDuplex()
+			s.auditHTTP(r, c, outcome)
+			if !willDiscard(r) {
+				w.Header().Set("Connection", "close")
+			}
+			answer()
+			discardBody(w, r, body)
+		}
 		caller, err := s.httpCaller(r)
 		if err != nil {
-			s.auditHTTP(r, caller, codes.Unauthenticated)
-			gatewayErrorHandler(r.Context(), gw, strict, w, r, err)
+			refuse(caller, codes.Unauthenticated, func() { gatewayErrorHandler(r.Context(), gw, strict, w, r, err) })
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), httpCallerKey{}, caller))
 		if err := canonicalPath(r.URL.EscapedPath()); err != nil {
-			s.auditHTTP(r, caller, codes.InvalidArgument)
-			writeStatus(w, http.StatusBadRequest, status.Convert(err))
+			refuse(caller, codes.InvalidArgument, func() { writeStatus(w, http.StatusBadRequest, status.Convert(err)) })
 			return
-		}
-		body := r.Body
-		if r.ContentLength > limit || r.ContentLength < 0 {
-			// The answer to a body over the limit goes out before the
-			// body is read, and the rest is read after it (discardBody).
-			http.NewResponseController(w).EnableFullDuplex()
 		}
 		if r.ContentLength > limit {
-			s.auditHTTP(r, caller, codes.ResourceExhausted)
-			if !willDiscard(r) {
-				w.Header().Set("Connection", "close")
-			}
-			writeTooLarge(w, limit)
-			discardBody(w, r, body)
+			refuse(caller, codes.ResourceExhausted, func() { writeTooLarge(w, limit) })
 			return
+		}
+		if r.ContentLength < 0 {
+			// A chunked body over the limit is refused as it is read
+			// (below); the rest of it is read after the 413.
+			http.NewResponseController(w).EnableFullDuplex()
 		}
 		if local[r.URL.Path] {
 			// Served here, not upstream: audited here, before the

@@ -240,8 +240,9 @@ func TestOversizeBodyAnswered413(t *testing.T) {
 	s := startSecured(t, "", servertest.Options{Audit: true})
 	const size = 20 << 20
 	chunk := bytes.Repeat([]byte{'a'}, 16<<10)
+	path := "/v1/entries"
 	head := func(chunked bool) string {
-		h := "POST /v1/entries HTTP/1.1\r\nHost: " + s.in.HTTPAddr + "\r\nContent-Type: application/json\r\n"
+		h := "POST " + path + " HTTP/1.1\r\nHost: " + s.in.HTTPAddr + "\r\nContent-Type: application/json\r\n"
 		if chunked {
 			return h + "Transfer-Encoding: chunked\r\n\r\n"
 		}
@@ -339,6 +340,21 @@ func TestOversizeBodyAnswered413(t *testing.T) {
 			check(t, conn, bufio.NewReader(conn), chunked)
 		})
 	}
+	// Any request refused before its body is read ends as cleanly: here
+	// one refused for its path.
+	t.Run("refused for its path, sending then reading", func(t *testing.T) {
+		path = "/v1/../v1/entries"
+		conn := s.rawConn(t, "US-CBP", "submitter")
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := send(conn, false); err != nil {
+			t.Errorf("sending the %d-byte body: %v; want the listener to read it to its end, not reset the connection", size, err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST %s: %v, %v; want 400", path, resp, err)
+		}
+	})
 }
 
 // rawCodec sends and receives messages as the bytes they are, so that a
