@@ -154,7 +154,7 @@ func utf8Field(md protoreflect.MessageDescriptor, b []byte, prefix string) strin
 // decodeRefusal is err, or the refusal of m when protoCodec could not
 // decode it: INVALID_ARGUMENT, BAD_INPUT, naming the string field with
 // invalid UTF-8 or else "body" (as the HTTP side names a body it cannot
-// decode).
+// decode). It takes m's mark out either way.
 func decodeRefusal(m any, err error) error {
 	u, ok := undecodable.LoadAndDelete(m)
 	if !ok || err != nil {
@@ -177,11 +177,16 @@ func (g guardedRegistrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
 		handler, method := d.Methods[i].Handler, "/"+d.ServiceName+"/"+d.Methods[i].MethodName
 		d.Methods[i].Handler = func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
 			return handler(srv, ctx, func(m any) error {
-				if err := dec(m); err != nil {
+				err := dec(m)
+				// Asked even when dec failed: grpc-go decodes a second
+				// message of a unary call into m to refuse it, and its
+				// mark must not outlive the call.
+				refusal := decodeRefusal(m, err)
+				if err != nil {
 					return err // grpc-go has answered already; auditNet records it
 				}
-				if err := decodeRefusal(m, nil); err != nil {
-					return g.s.refuseUndecoded(ctx, method, err)
+				if refusal != nil {
+					return g.s.refuseUndecoded(ctx, method, refusal)
 				}
 				return nil
 			}, in)

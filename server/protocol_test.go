@@ -760,3 +760,36 @@ func TestEveryRefusalAudited(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedProtobufLeavesNoMark: the codec marks a message it cannot
+// decode for the handler to refuse; grpc-go decodes a second message of a
+// unary call into the same message to refuse the call, so that mark too
+// must be taken out, or each such call would pin its message in memory.
+func TestMalformedProtobufLeavesNoMark(t *testing.T) {
+	s := startSecured(t, "", servertest.Options{NoDetection: true})
+	conn := s.conn(t, "MX-ANAM", "analyst")
+	good := []byte{1<<3 | 0, 1} // GetEntryRequest{index: 1}
+	for _, msgs := range [][][]byte{
+		{malformedMessages[0].body},
+		{good, malformedMessages[1].body},
+		{malformedMessages[0].body, malformedMessages[1].body},
+	} {
+		st, err := conn.NewStream(t.Context(), &grpc.StreamDesc{ClientStreams: true}, ledgerSvc+"GetEntry", grpc.ForceCodecV2(rawCodec{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			st.SendMsg(&m)
+		}
+		st.CloseSend()
+		var reply []byte
+		err = st.RecvMsg(&reply)
+		t.Logf("GetEntry with %d messages: %v", len(msgs), err)
+		if status.Code(err) == codes.OK {
+			t.Errorf("GetEntry with %d messages (%x): answered, want refused", len(msgs), msgs)
+		}
+	}
+	if n := server.UndecodablePending(); n != 0 {
+		t.Errorf("%d undecodable-message marks left after the calls ended, want 0", n)
+	}
+}
