@@ -232,6 +232,7 @@ func rateLimited(member string, wait time.Duration) error {
 // they, are they within their rate; then the handler; then the audit record
 // of a read or a refusal, which must be durable before the answer leaves.
 func (s *Server) authorise(ctx context.Context, method string, req any, handler func(context.Context) (any, error)) (any, error) {
+	markAudited(ctx) // whatever happens to the call, it is accounted for here
 	p, via, err := s.identify(ctx)
 	scope := authz.Deny
 	if err == nil {
@@ -278,9 +279,9 @@ type ctxStream struct {
 
 func (c *ctxStream) Context() context.Context { return c.ctx }
 
-// RecvMsg answers a message that does not decode, or is over the size
-// limit, with the service's own refusal (decodeRefusal); the stream's
-// handler returns it, and authorise audits it.
+// RecvMsg answers a message that does not decode with the service's own
+// refusal (decodeRefusal); the stream's handler returns it, and authorise
+// audits it.
 func (c *ctxStream) RecvMsg(m any) error { return decodeRefusal(m, c.ServerStream.RecvMsg(m)) }
 
 // gatewayListener is the in-process listener the HTTP gateway dials: its

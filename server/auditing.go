@@ -31,10 +31,10 @@ var writeMethods = map[string]bool{
 const auditTimeout = 5 * time.Second
 
 // audit records a read, or a refusal of anything (any answer but OK),
-// before the answer goes out. If the record cannot be written, a read fails closed: its answer is
-// replaced by UNAVAILABLE. A refused write stays refused either way.
+// before the answer goes out. If the record cannot be written, a read
+// fails closed: its answer is replaced by UNAVAILABLE. A refused write
+// stays refused either way.
 func (s *Server) audit(ctx context.Context, p authz.Principal, via, method string, req any, callErr error) error {
-	markAudited(ctx)
 	if s.auditLog == nil {
 		return nil
 	}

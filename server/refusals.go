@@ -22,6 +22,8 @@ import (
 	"github.com/chemledger/chemledger/internal/badinput"
 )
 
+// Refusals of gRPC calls before the service's interceptors see them.
+//
 // A gRPC request whose message does not parse never reaches an
 // interceptor: grpc-go decodes a unary request before it calls them, and
 // when its codec fails it answers INTERNAL at once (as if the server were
@@ -41,8 +43,9 @@ import (
 // fail-closed, it is refused either way.
 type auditNet struct{ s *Server }
 
-// audited is set, on a call's context, once the call's outcome is
-// accounted for (Server.audit).
+// audited is set, on a call's context, once the service's own code has
+// the call (authorise, refuseUndecoded), which accounts for its outcome by
+// its own rules; auditNet records only the calls it never had.
 type audited struct {
 	method string
 	done   atomic.Bool
@@ -200,6 +203,7 @@ func (g guardedRegistrar) RegisterService(desc *grpc.ServiceDesc, impl any) {
 // may they call this), and only then with the decoding refusal; and audits
 // the answer, since authorise never sees the call.
 func (s *Server) refuseUndecoded(ctx context.Context, method string, decodeErr error) error {
+	markAudited(ctx)
 	p, via, err := s.identify(ctx)
 	if err == nil && authz.Decide(p, method) == authz.Deny {
 		err = denied("%s may not call %s", p, method)
