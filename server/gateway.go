@@ -195,11 +195,12 @@ func canonicalPath(p string) error {
 		ReasonBadInput, []badinput.Violation{{Field: "path", Description: "not in canonical form: no \".\" or \"..\" segments and no \"//\""}})
 }
 
-// MaxDiscardedBody is how much of a body refused as too large the HTTP
-// listener reads and throws away after its 413, so that the connection
-// ends cleanly. Closing it with the body still arriving resets it, and a
-// client that sends its whole body before reading (many do) then has its
-// send fail, and across a network can lose the 413 it never read. Past
+// MaxDiscardedBody is how much of the body of a request refused before its
+// body was read (too large, unauthenticated, a bad path) the HTTP listener
+// reads and throws away after the answer, so that the connection ends
+// cleanly. Closing it with the body still arriving resets it, and a client
+// that sends its whole body before reading (many do) then has its send
+// fail, and across a network can lose the answer it never read. Past
 // this much, or discardTime, the connection is cut all the same: reading
 // costs bandwidth and a goroutine, never memory.
 const MaxDiscardedBody = 64 << 20
@@ -334,9 +335,9 @@ func gatewayErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 		writeStatus(w, http.StatusInsufficientStorage, st)
 		return
 	}
-	if st.Code() == codes.ResourceExhausted && (len(st.Details()) == 0 || reasonOf(st) == ReasonBodyTooLarge) {
-		// A message larger than the gRPC side takes: a body too large,
-		// not a reason to retry (the gateway would answer 429).
+	if st.Code() == codes.ResourceExhausted && len(st.Details()) == 0 {
+		// grpc-go's own "message larger than max": a body too large, not a
+		// reason to retry (the gateway would answer 429).
 		writeTooLarge(w, -1)
 		return
 	}
