@@ -24,6 +24,7 @@ import (
 	"github.com/chemledger/chemledger/internal/authz"
 	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/pki"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
 // callerHeader carries, from the HTTP gateway to the gRPC side, the caller
@@ -43,6 +44,10 @@ type access struct {
 	// per item beyond the first (the call paid for that), so a stream is
 	// slowed to the member's rate rather than refused.
 	throttle func(context.Context) error
+	// refuseItem audits the refusal of one item of a bulk stream, which
+	// is answered in the stream while the stream itself succeeds; nil in
+	// handlers called directly.
+	refuseItem func(submissionID string, err error)
 }
 
 type accessKey struct{}
@@ -73,7 +78,10 @@ func (gatewayAddr) Network() string { return "chemledger-gateway" }
 func (gatewayAddr) String() string  { return "gateway" }
 
 // identify finds who is calling: the peer's verified certificate on the
-// public listener, the forwarded caller on the gateway's connection.
+// public listener, the forwarded caller on the gateway's connection. A
+// caller refused after its certificate was verified is still returned as
+// what the certificate names (attributed), for the audit record of the
+// refusal; it authorises nothing.
 func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) {
 	p, _ := peer.FromContext(ctx)
 	via := "grpc"
@@ -87,8 +95,7 @@ func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) 
 		return authz.Principal{Insecure: true}, via, nil
 	}
 	var id pki.Identity
-	switch {
-	case fromGateway:
+	if fromGateway {
 		if len(forwarded) != 1 {
 			return authz.Principal{}, via, unauthenticated("the gateway forwarded no single caller")
 		}
@@ -96,9 +103,7 @@ func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) 
 		if id, err = parseForwarded(forwarded[0]); err != nil {
 			return authz.Principal{}, via, unauthenticated(err.Error())
 		}
-	case len(forwarded) > 0:
-		return authz.Principal{}, via, unauthenticated(callerHeader + " is set by the service's gateway only")
-	default:
+	} else {
 		if p == nil || p.AuthInfo == nil {
 			return authz.Principal{}, via, unauthenticated("no client certificate")
 		}
@@ -110,9 +115,30 @@ func (s *Server) identify(ctx context.Context) (authz.Principal, string, error) 
 		if id, err = pki.PeerIdentity(ti.State); err != nil {
 			return authz.Principal{}, via, unauthenticated(err.Error())
 		}
+		if len(forwarded) > 0 {
+			return attributed(id), via, unauthenticated(callerHeader + " is set by the service's gateway only")
+		}
 	}
 	pr, err := s.principalOf(id)
-	return pr, via, err
+	if err != nil {
+		return attributed(id), via, err
+	}
+	return pr, via, nil
+}
+
+// attributed is the principal a refused caller's verified certificate
+// names, with the role it claims and no other: for the audit record only,
+// since the call is refused. The gateway's own certificate, used from
+// outside, is recorded as "gateway".
+func attributed(id pki.Identity) authz.Principal {
+	p := authz.Principal{Member: id.Member, Serial: id.Serial}
+	if id.Gateway {
+		p.Member = id.String()
+	}
+	if id.Role != "" {
+		p.Roles = []string{id.Role}
+	}
+	return p
 }
 
 // principalOf turns a certificate's identity into a principal: the member
@@ -212,6 +238,7 @@ func rateLimited(member string, wait time.Duration) error {
 // they, are they within their rate; then the handler; then the audit record
 // of a read or a refusal, which must be durable before the answer leaves.
 func (s *Server) authorise(ctx context.Context, method string, req any, handler func(context.Context) (any, error)) (any, error) {
+	markAudited(ctx) // whatever happens to the call, it is accounted for here
 	p, via, err := s.identify(ctx)
 	scope := authz.Deny
 	if err == nil {
@@ -226,6 +253,9 @@ func (s *Server) authorise(ctx context.Context, method string, req any, handler 
 	var resp any
 	if err == nil {
 		a := access{principal: p, scope: scope, via: via}
+		a.refuseItem = func(id string, err error) {
+			s.audit(ctx, p, via, method, &chemledgerv1.CreateEntryRequest{SubmissionId: id}, err)
+		}
 		if !p.Insecure {
 			a.throttle = func(ctx context.Context) error { return s.limits.wait(ctx, p.Member) }
 		}
@@ -255,6 +285,11 @@ type ctxStream struct {
 }
 
 func (c *ctxStream) Context() context.Context { return c.ctx }
+
+// RecvMsg answers a message that does not decode with the service's own
+// refusal (decodeRefusal); the stream's handler returns it, and authorise
+// audits it.
+func (c *ctxStream) RecvMsg(m any) error { return decodeRefusal(m, c.ServerStream.RecvMsg(m)) }
 
 // gatewayListener is the in-process listener the HTTP gateway dials: its
 // connections are known to come from the gateway by their address, which

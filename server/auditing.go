@@ -30,15 +30,18 @@ var writeMethods = map[string]bool{
 // stuck audit store must fail reads, not hang them.
 const auditTimeout = 5 * time.Second
 
-// audit records a read, or a refusal of anything, before the answer goes
-// out. If the record cannot be written, a read fails closed: its answer is
-// replaced by UNAVAILABLE. A refused write stays refused either way.
+// audit records a read, or a refusal of anything (any answer but OK),
+// before the answer goes out. If the record cannot be written, a read
+// fails closed: its answer is replaced by UNAVAILABLE. A refused write
+// stays refused either way.
 func (s *Server) audit(ctx context.Context, p authz.Principal, via, method string, req any, callErr error) error {
 	if s.auditLog == nil {
 		return nil
 	}
 	c := status.Code(callErr)
-	refused := c == codes.PermissionDenied || c == codes.Unauthenticated || isRateLimited(callErr)
+	// Every answer but OK refuses the request: denied, rate-limited, bad
+	// input, a conflict, the ledger unable to write.
+	refused := c != codes.OK
 	if writeMethods[method] && !refused {
 		return nil
 	}
@@ -73,9 +76,15 @@ func isRateLimited(err error) bool {
 	return reasonOf(status.Convert(err)) == ReasonRateLimited
 }
 
+// principalName is who the record says asked: "" when nobody could be
+// told; the member alone when the certificate names no role, or a role the
+// member does not hold.
 func principalName(p authz.Principal) string {
-	if p.Member == "" && !p.Insecure {
+	switch {
+	case p.Member == "" && !p.Insecure:
 		return ""
+	case len(p.Roles) == 0 && !p.Insecure:
+		return p.Member
 	}
 	return p.String()
 }

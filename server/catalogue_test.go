@@ -225,6 +225,22 @@ func rawBody(path string, body func(f *catFixture) []byte) func(testing.TB, *cat
 	return func(_ testing.TB, f *catFixture) *call { return &call{http: postJSON(path, body(f))} }
 }
 
+// malformedMessage is a gRPC-only CreateEntry call whose message is
+// malformedMessages[i] as it is, and the same bytes as the one item of a
+// bulk stream (which must end the same way).
+func malformedMessage(i int) func(testing.TB, *catFixture) *call {
+	return func(tb testing.TB, f *catFixture) *call {
+		conn, body := dial(tb, f.in), malformedMessages[i].body
+		return &call{grpc: func(ctx context.Context) error {
+			err := invokeRaw(ctx, conn, ledgerSvc+"CreateEntry", body)
+			if berr := bulkRaw(ctx, conn, body); status.Code(berr) != status.Code(err) || status.Convert(berr).Message() != status.Convert(err).Message() {
+				return status.Errorf(codes.Internal, "test: the bulk stream ended with %v, CreateEntry answered %v", berr, err)
+			}
+			return err
+		}}
+	}
+}
+
 // disposition is a CreateDisposition call of flag id.
 func disposition(f *catFixture, flag, id string, env []byte) *call {
 	c := &call{http: postJSON("/v1/flags/"+url.PathEscape(flag)+":disposition", entryBody(id, env))}
@@ -637,6 +653,11 @@ func catalogueRows() []catRow {
 				return c
 			},
 			want: grpcTooLarge},
+		// (c') Protobuf no library encodes: INVALID_ARGUMENT like an HTTP
+		// body that does not decode (grpc-go alone answered INTERNAL).
+		catRow{name: "gRPC message with an 11-byte varint", call: malformedMessage(0), want: inv("body")},
+		catRow{name: "gRPC message with a length past its end", call: malformedMessage(1), want: inv("body")},
+		catRow{name: "gRPC message with invalid UTF-8 in submission_id", call: malformedMessage(2), want: inv("submission_id")},
 		catRow{name: "envelope one byte over MaxEnvelopeBytes (within both transport limits)",
 			call: freshEnvelope(func(tb testing.TB, f *catFixture) []byte {
 				env := f.raw(tb, envelope.PayloadTypeEventJSON, f.line0(), f.member0())
@@ -1023,6 +1044,17 @@ func catalogueRows() []catRow {
 			return getShipment(f, "PEN-\u0421N-2026-000871") // С, U+0421
 		}, want: badInput("ref")},
 		catRow{name: "ref of a real one in lower case", call: func(_ testing.TB, f *catFixture) *call { return getShipment(f, "pen-cn-2026-000871") }, want: notShipment},
+		// Dot segments and empty segments are refused as they are, never
+		// cleaned and redirected (it was 307 to /etc/passwd).
+		catRow{name: "HTTP path /v1/shipments/../../etc/passwd", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1/shipments/../../etc/passwd")}
+		}, want: badInput("path")},
+		catRow{name: "HTTP path with a . segment", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1/shipments/./PEN-CN-2026-000871")}
+		}, want: badInput("path")},
+		catRow{name: "HTTP path with an empty segment", call: func(testing.TB, *catFixture) *call {
+			return &call{http: get("/v1//shipments/PEN-CN-2026-000871")}
+		}, want: badInput("path")},
 	)
 
 	// ---- AnalystService.GetStats ----

@@ -43,6 +43,7 @@ const (
 	ReasonRateLimited      = "RATE_LIMITED"
 	ReasonAuditFailed      = "AUDIT_UNAVAILABLE"
 	ReasonMemberChange     = "MEMBER_CHANGE_NOT_APPLICABLE"
+	ReasonUnknownMethod    = "UNKNOWN_METHOD"
 )
 
 // errNoShipment means no entry carries a shipment reference.

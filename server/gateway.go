@@ -8,9 +8,11 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chemledger/chemledger/internal/badinput"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -118,19 +121,39 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 
 	limit := s.cfg.MaxHTTPBody
 	return s.countHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := r.Body
+		// refuse audits and counts a request refused before its body is
+		// read and answers it; then reads what is left of the body
+		// (discardBody), so that the connection ends cleanly rather than
+		// with a reset.
+		refuse := func(c *httpCaller, err error, answer func()) {
+			http.NewResponseController(w).EnableFullDuplex()
+			s.metrics.refused(c.principal, err)
+			s.auditHTTP(r, c, status.Code(err))
+			if !willDiscard(r) {
+				w.Header().Set("Connection", "close")
+			}
+			answer()
+			discardBody(w, r, body)
+		}
 		caller, err := s.httpCaller(r)
 		if err != nil {
-			s.metrics.refused(caller.principal, err)
-			s.auditHTTP(r, caller, codes.Unauthenticated)
-			gatewayErrorHandler(r.Context(), gw, strict, w, r, err)
+			refuse(caller, err, func() { gatewayErrorHandler(r.Context(), gw, strict, w, r, err) })
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), httpCallerKey{}, caller))
-		if r.ContentLength > limit {
-			s.metrics.refused(caller.principal, withDetails(codes.ResourceExhausted, "body too large", ReasonBodyTooLarge, nil))
-			s.auditHTTP(r, caller, codes.ResourceExhausted)
-			writeTooLarge(w, limit)
+		if err := canonicalPath(r.URL.EscapedPath()); err != nil {
+			refuse(caller, status.Convert(err).Err(), func() { writeStatus(w, http.StatusBadRequest, status.Convert(err)) })
 			return
+		}
+		if r.ContentLength > limit {
+			refuse(caller, withDetails(codes.ResourceExhausted, "body too large", ReasonBodyTooLarge, nil), func() { writeTooLarge(w, limit) })
+			return
+		}
+		if r.ContentLength < 0 {
+			// A chunked body over the limit is refused as it is read
+			// (below); the rest of it is read after the 413.
+			http.NewResponseController(w).EnableFullDuplex()
 		}
 		if local[r.URL.Path] {
 			// Served here, not upstream: audited here, before the
@@ -140,7 +163,9 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		// The server's own writer, not a wrapper of it: MaxBytesReader asks
+		// it for Connection: close on a body over the limit.
+		r.Body = http.MaxBytesReader(connWriter(w), r.Body, limit)
 		rec := &statusRecorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r)
 		if !caller.forwarded.Load() && !local[r.URL.Path] {
@@ -151,7 +176,73 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 				s.metrics.refused(caller.principal, status.Error(c, ""))
 			}
 		}
+		if rec.status == http.StatusRequestEntityTooLarge {
+			// A chunked body that went over the limit as it was read
+			// (http.MaxBytesReader has asked for Connection: close).
+			discardBody(w, r, body)
+		}
 	}), mux), nil
+}
+
+// connWriter is the connection's own ResponseWriter under any wrappers
+// that unwrap (the metrics' and the audit's status recorders).
+func connWriter(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
+}
+
+// canonicalPath refuses a path with dot segments or empty segments. The
+// mux would clean it and redirect the caller there (GET
+// /v1/shipments/../../etc/passwd answered 307 to /etc/passwd), so the API
+// would answer for paths it does not have and send clients wherever the
+// dots lead. The check is on the escaped path, as the mux's is: an escaped
+// slash or dot inside a shipment reference is data, not a segment.
+func canonicalPath(p string) error {
+	clean := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean == p {
+		return nil
+	}
+	return withDetails(codes.InvalidArgument, fmt.Sprintf("the path %q has dot segments or empty segments; no API path does", p),
+		ReasonBadInput, []badinput.Violation{{Field: "path", Description: "not in canonical form: no \".\" or \"..\" segments and no \"//\""}})
+}
+
+// MaxDiscardedBody is how much of the body of a request refused before its
+// body was read (too large, unauthenticated, a bad path) the HTTP listener
+// reads and throws away after the answer, so that the connection ends
+// cleanly. Closing it with the body still arriving resets it, and a client
+// that sends its whole body before reading (many do) then has its send
+// fail, and across a network can lose the answer it never read. Past
+// this much, or discardTime, the connection is cut all the same: reading
+// costs bandwidth and a goroutine, never memory.
+const MaxDiscardedBody = 64 << 20
+
+const discardTime = 10 * time.Second
+
+// discardBody sends the answer already written, then reads and discards
+// the rest of body within MaxDiscardedBody and discardTime. A client that
+// asked to be told before sending (Expect: 100-continue) has sent nothing,
+// and reading would invite it to: the connection is closed instead.
+// A body read to its end leaves the connection fit for the next request.
+func discardBody(w http.ResponseWriter, r *http.Request, body io.Reader) {
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	if !willDiscard(r) {
+		return
+	}
+	rc.SetReadDeadline(time.Now().Add(discardTime))
+	io.CopyN(io.Discard, body, MaxDiscardedBody)
+}
+
+func willDiscard(r *http.Request) bool {
+	return r.ContentLength <= MaxDiscardedBody && !strings.EqualFold(r.Header.Get("Expect"), "100-continue")
 }
 
 // routingError answers a method the path does not have with 405 (and

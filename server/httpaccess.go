@@ -43,7 +43,7 @@ func (s *Server) httpCaller(r *http.Request) (*httpCaller, error) {
 	}
 	p, err := s.principalOf(id)
 	if err != nil {
-		return &httpCaller{}, err
+		return &httpCaller{principal: attributed(id)}, err
 	}
 	return &httpCaller{principal: p, forward: forwardedIdentity(id)}, nil
 }
@@ -108,6 +108,9 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusRecorder) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {

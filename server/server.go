@@ -79,6 +79,12 @@ const (
 	DefaultRateBurst     = 10000
 )
 
+// maxHeaderBytes bounds a request's header list on both listeners. grpc-go
+// would otherwise keep up to 16 MiB of header fields per stream, however
+// many CONTINUATION frames it takes to send them, before cutting the
+// connection; legitimate calls send a few hundred bytes.
+const maxHeaderBytes = 64 << 10
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
@@ -170,6 +176,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.metrics.watch(l, deps.Deriver)
 	s.grpc = grpc.NewServer(append(creds,
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
+		grpc.ForceServerCodecV2(newProtoCodec()),
+		grpc.StatsHandler(auditNet{s}),
+		grpc.UnknownServiceHandler(unknownMethod),
 		grpc.ChainUnaryInterceptor(unaryObserve(s.metrics, cfg.Logger), s.unaryAuthorise),
 		grpc.ChainStreamInterceptor(streamObserve(s.metrics, cfg.Logger), s.streamAuthorise),
 		// A client that pings more often than every 10 s is cut off;
@@ -180,16 +190,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		grpc.ConnectionTimeout(10*time.Second),
 	)...)
 	entries := NewLedgerService(l, deps.Members, deps.VerifierKey, cfg.Logger)
-	chemledgerv1.RegisterLedgerServiceServer(s.grpc, entries)
+	reg := guardedRegistrar{s}
+	chemledgerv1.RegisterLedgerServiceServer(reg, entries)
 	if deps.Deriver != nil {
-		chemledgerv1.RegisterAnalystServiceServer(s.grpc, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
-		chemledgerv1.RegisterAdminServiceServer(s.grpc, NewAdminService(deps.Deriver, cfg.Logger))
+		chemledgerv1.RegisterAnalystServiceServer(reg, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
+		chemledgerv1.RegisterAdminServiceServer(reg, NewAdminService(deps.Deriver, cfg.Logger))
 		s.deriver = deps.Deriver
 	}
 	if deps.Audit != nil {
-		chemledgerv1.RegisterAuditServiceServer(s.grpc, &auditService{store: deps.Audit, log: cfg.Logger})
+		chemledgerv1.RegisterAuditServiceServer(reg, &auditService{store: deps.Audit, log: cfg.Logger})
 	}
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(chemledgerv1.LedgerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -237,7 +248,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	if s.httpTLS != nil {

@@ -181,7 +181,13 @@ func (s *ledgerService) BulkCreateEntries(stream chemledgerv1.LedgerService_Bulk
 			}
 		}
 		if sl.err != nil {
-			res.Error = itemError(toStatus(s.log, sl.err))
+			st := toStatus(s.log, sl.err)
+			res.Error = itemError(st)
+			if caller.refuseItem != nil {
+				// Refused, though the stream goes on: audited as
+				// CreateEntry refusals are, before the answer.
+				caller.refuseItem(sl.id, st)
+			}
 		}
 		if resp == nil {
 			resp = &chemledgerv1.BulkCreateEntriesResponse{}
