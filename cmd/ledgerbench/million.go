@@ -50,6 +50,7 @@ func million(ctx context.Context, c config) error {
 		}
 		cfg := ledger.DefaultConfig(signer, verifier)
 		cfg.VerifyOnOpen = v
+		cfg.NewLog = true // the benchmark's own directory, new on the first open
 		l, err := ledger.Open(st, cfg)
 		if err != nil {
 			st.Close()
