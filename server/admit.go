@@ -8,8 +8,8 @@ import (
 	"github.com/chemledger/chemledger/internal/badinput"
 	"github.com/chemledger/chemledger/internal/validate"
 	"github.com/chemledger/chemledger/ledger"
-	"github.com/chemledger/chemledger/storage"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+	"github.com/chemledger/chemledger/storage"
 )
 
 // submissionIDPattern is what a submission id may look like: short, and
