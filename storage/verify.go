@@ -133,8 +133,10 @@ func (t *ReadTx) VerifyIndexes(size uint64, describe Describe) error {
 			switch v := events.Get([]byte(want.EventKey)); {
 			case v == nil:
 				return &IndexError{IndexEventID, i, fmt.Sprintf("entry %d's event id %q is not in the index", i, printableKey(want.EventKey))}
+			case len(v) != 8:
+				return &IndexError{IndexEventID, i, fmt.Sprintf("entry %d's event id %q is indexed to a %d-byte value", i, printableKey(want.EventKey), len(v))}
 			case !bytes.Equal(v, u64(i)):
-				return &IndexError{IndexEventID, i, fmt.Sprintf("entry %d's event id %q is indexed to entry %x", i, printableKey(want.EventKey), v)}
+				return &IndexError{IndexEventID, i, fmt.Sprintf("entry %d's event id %q is indexed to entry %d", i, printableKey(want.EventKey), binary.BigEndian.Uint64(v))}
 			}
 		}
 		for k := range lists {

@@ -151,6 +151,14 @@ func TestVerifyIndexesFindsEveryEditedIndex(t *testing.T) {
 			}
 			return rekey(tx, bucketByRef, indexKey("PEN-1", 4), indexKey("PEN-7", 4))
 		}, want: IndexMeta},
+		{name: "member in the metadata and its index", edit: func(tx *bolt.Tx) error {
+			// The member is not read from the leaf, but the entry's event
+			// id was indexed under the member that signed it.
+			if err := editMeta(3, func(m *Meta) { m.Member = "US-CBP" })(tx); err != nil {
+				return err
+			}
+			return rekey(tx, bucketByMember, indexKey("MX-ANAM", 3), indexKey("US-CBP", 3))
+		}, want: IndexEventID},
 		{name: "kind in the metadata", edit: editMeta(1, func(m *Meta) { m.Kind = "K0" }), want: IndexMeta},
 		{name: "first covering checkpoint in the metadata", edit: editMeta(1, func(m *Meta) { m.CheckpointSize = 5 }), want: IndexMeta},
 	}
