@@ -364,8 +364,13 @@ func TestLostAuditTrailIsRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := copyDataDir(t, pristine)
-			lose[tt.lose](t, datadir.Layout{Dir: dir}.Audit())
+			path := datadir.Layout{Dir: dir}.Audit()
+			lose[tt.lose](t, path)
+			before, _ := os.Stat(path)
 			startRefused(t, dir, true, tt.want)
+			if after, err := os.Stat(path); (before == nil) != (after == nil) || before != nil && before.Size() != after.Size() {
+				t.Errorf("the refused start changed %s: %v before, %v (%v) after", path, before, after, err)
+			}
 		})
 	}
 

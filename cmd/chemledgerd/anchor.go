@@ -66,6 +66,13 @@ func openAuditTrail(layout datadir.Layout, l *ledger.Ledger, newTrail bool, log 
 	if err != nil {
 		return nil, fmt.Errorf("read the audit head the ledger recorded: %w", err)
 	}
+	// Refuse a lost trail before opening it, which would create the file.
+	if files, err := datadir.Inspect(layout); err != nil {
+		return nil, err
+	} else if !files.Audit && anchored && !newTrail {
+		cp, _ := l.Checkpoint()
+		return nil, lostTrail(layout, saw, cp)
+	}
 	aopts := audit.DefaultOptions(layout.Audit())
 	aopts.Logger = log
 	a, err := audit.Open(aopts)
@@ -104,8 +111,7 @@ func checkAnchors(layout datadir.Layout, a *audit.Store, l *ledger.Ledger, saw s
 		log.Warn("started a new audit trail, as asked", "audit", path, "ledger_size", cp.Size, "previous_trail_head", prev)
 		return nil
 	case !has && anchored:
-		return fmt.Errorf("the audit trail %s is missing or empty, but the ledger recorded its head at record %d (hash %x) and is at checkpoint %d (root %x): "+
-			"%s, or, if the trail is lost for good, start a new one with --new-audit-trail (its first record says so)", path, saw.Seq, saw.Hash, cp.Size, cp.Root, restoreHint)
+		return lostTrail(layout, saw, cp)
 	case !has:
 		// No anchor on either side: a new log whose creation was cut
 		// short, or one from before the anchors. There is no head to
@@ -152,6 +158,11 @@ func checkAnchors(layout datadir.Layout, a *audit.Store, l *ledger.Ledger, saw s
 			ledgerPath, lh.Size, lh.Root, lh.Size, root, err, cp.Size, cp.Root, restoreHint)
 	}
 	return nil
+}
+
+func lostTrail(layout datadir.Layout, saw storage.AuditHead, cp checkpoint.Checkpoint) error {
+	return fmt.Errorf("the audit trail %s is missing or empty, but the ledger recorded its head at record %d (hash %x) and is at checkpoint %d (root %x): "+
+		"%s, or, if the trail is lost for good, start a new one with --new-audit-trail (its first record says so)", layout.Audit(), saw.Seq, saw.Hash, cp.Size, cp.Root, restoreHint)
 }
 
 // recordHeads brings both anchors up to the current heads.
