@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -42,7 +44,8 @@ func (e *IndexError) Unwrap() error { return ErrCorrupt }
 // Describe derives from an entry's leaf (and the member recorded as its
 // signer) the fields the indexes are built from: ShipmentRef, CAS, Kind and
 // EventKey. It is the admission code's own derivation, so that what the
-// indexes say can be checked against what the signed leaf says.
+// indexes say can be checked against what the signed leaf says. It is
+// called from several goroutines at once.
 type Describe func(leaf []byte, m Meta) (Meta, error)
 
 // VerifyIndexes checks every record besides the leaves and the tree against
@@ -79,7 +82,11 @@ func (t *ReadTx) VerifyIndexes(size uint64, describe Describe) error {
 		eventCount int
 		lastTime   int64
 	)
+	var described []describedEntry
 	for i := range size {
+		if describe != nil && i%describeChunk == 0 {
+			described = describeRange(entries, meta, i, min(size, i+describeChunk), describe)
+		}
 		leaf := entries.Get(u64(i))
 		if leaf == nil {
 			return &IndexError{IndexMeta, i, fmt.Sprintf("entry %d is missing", i)}
@@ -101,7 +108,7 @@ func (t *ReadTx) VerifyIndexes(size uint64, describe Describe) error {
 		lastTime = m.IntegratedTime
 		want := m
 		if describe != nil {
-			d, err := describe(leaf, m)
+			d, err := described[i%describeChunk].m, described[i%describeChunk].err
 			if err != nil {
 				return &IndexError{IndexMeta, i, fmt.Sprintf("entry %d cannot be described: %v", i, err)}
 			}
@@ -184,6 +191,49 @@ func (t *ReadTx) VerifyIndexes(size uint64, describe Describe) error {
 		}
 	}
 	return nil
+}
+
+// describeChunk is how many entries describeRange describes at a time:
+// enough to keep every core busy, few enough that their results take
+// little memory however long the log.
+const describeChunk = 4096
+
+type describedEntry struct {
+	m   Meta
+	err error
+}
+
+// describeRange describes entries [from, to) on every core: decoding a
+// leaf costs far more than the index lookups that check it, and a full
+// check reads every leaf. Only the leaf bytes (which stay valid, and
+// immutable, while the transaction is open) cross to the workers; the
+// buckets are read on the calling goroutine. A missing or undecodable
+// record is left for the caller's own checks to name.
+func describeRange(entries, meta *bolt.Bucket, from, to uint64, describe Describe) []describedEntry {
+	n := int(to - from)
+	leaves, metas := make([][]byte, n), make([]Meta, n)
+	for j := range n {
+		leaves[j] = entries.Get(u64(from + uint64(j)))
+		if v := meta.Get(u64(from + uint64(j))); v != nil {
+			metas[j], _ = decodeMeta(v)
+		}
+	}
+	out := make([]describedEntry, n)
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := w; j < n; j += workers {
+				if leaves[j] != nil {
+					out[j].m, out[j].err = describe(leaves[j], metas[j])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // printableKey shows an event key (member ‖ 0x00 ‖ id) as member/id.

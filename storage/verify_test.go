@@ -39,9 +39,14 @@ func describeLeaf(leaf []byte, m Meta) (Meta, error) {
 // indexedStore holds six entries in two commits, indexed as the ledger
 // indexes them.
 func indexedStore(tb testing.TB) *Store {
+	return indexedStoreOf(tb, [][2]int{{0, 3}, {3, 6}})
+}
+
+// indexedStoreOf holds entries in commits of the given [from, to) ranges.
+func indexedStoreOf(tb testing.TB, batches [][2]int) *Store {
 	tb.Helper()
 	s := openTestStore(tb)
-	for _, batch := range [][2]int{{0, 3}, {3, 6}} {
+	for _, batch := range batches {
 		if err := s.Update(func(tx *WriteTx) error {
 			for i := batch[0]; i < batch[1]; i++ {
 				leaf := indexedLeaf(i)
@@ -189,6 +194,36 @@ func TestVerifyIndexesFindsEveryEditedIndex(t *testing.T) {
 				t.Errorf("error %q: want it to start with %q and wrap ErrCorrupt", err, tt.want)
 			}
 			t.Logf("%v", err)
+		})
+	}
+}
+
+// TestVerifyIndexesAcrossChunks: leaves are described a chunk at a time
+// on every core; an edit in a later chunk is still found, at its entry.
+func TestVerifyIndexesAcrossChunks(t *testing.T) {
+	const n = describeChunk + describeChunk/2
+	for _, tt := range []struct {
+		name string
+		edit func(*bolt.Tx) error
+		want uint64 // the entry named; n for none
+	}{
+		{"untouched", func(*bolt.Tx) error { return nil }, n},
+		{"kind of an entry in the second chunk", editMeta(n-7, func(m *Meta) { m.Kind = "K9" }), n - 7},
+		{"kind of the first entry of the second chunk", editMeta(describeChunk, func(m *Meta) { m.Kind = "K9" }), describeChunk},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := indexedStoreOf(t, [][2]int{{0, n}})
+			if err := s.db.Update(tt.edit); err != nil {
+				t.Fatal(err)
+			}
+			err := s.View(func(tx *ReadTx) error { return tx.VerifyIndexes(n, describeLeaf) })
+			var ie *IndexError
+			switch {
+			case tt.want == n && err != nil:
+				t.Fatalf("VerifyIndexes(%d untouched entries) = %v", n, err)
+			case tt.want != n && (!errors.As(err, &ie) || ie.Entry != tt.want || ie.Index != IndexMeta):
+				t.Fatalf("VerifyIndexes after editing entry %d = %v, want an entry metadata error naming it", tt.want, err)
+			}
 		})
 	}
 }
