@@ -147,8 +147,13 @@ func checkLogFiles(layout datadir.Layout, st datadir.State) error {
 			msg += fmt.Sprintf(", which has seen checkpoint %d (root %x)", h.Size, h.Root)
 		}
 	}
+	hint := ""
+	if !st.Audit {
+		// Init writes the key first: a creation cut short leaves only it.
+		hint = fmt.Sprintf(" (If this data dir never served a log, because its creation was interrupted, remove %s and %s and create it again.)", layout.LogKey(), layout.LogPub())
+	}
 	return fmt.Errorf("%s: every entry of the log is gone from this data dir. Refusing to start a new log under the old key. "+
-		"Restore ledger.db from a backup (the newest you have; stop the service, copy it into %s, start again). A new log is created only by `chemledgerd init` in an empty data dir", msg, layout.Dir)
+		"Restore ledger.db from a backup (the newest you have; stop the service, copy it into %s, start again). A new log is created only by `chemledgerd init` in an empty data dir%s", msg, layout.Dir, hint)
 }
 
 // auditSawLedger reads the ledger checkpoint the audit trail last
