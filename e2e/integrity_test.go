@@ -418,9 +418,42 @@ func TestLostAuditTrailIsRefused(t *testing.T) {
 // it: the restart must not take the lag for a rollback, and everything
 // acknowledged is there (runFailpoint checks the log).
 func TestCrashBetweenLedgerAndAuditCommits(t *testing.T) {
-	failpointDaemonBin(t)
+	bin := failpointDaemonBin(t)
+	t.Run("the ledger is ahead of the trail's record", func(t *testing.T) {
+		dir := t.TempDir()
+		d := startDaemonOf(t, bin, []string{"CHEMLEDGER_FAILPOINTS=chemledgerd/before-anchor=kill@2"}, dir)
+		d.runCLI(t, "submit", examplesFile) // dies part way
+		checkDeath(t, d, "chemledgerd/before-anchor", "kill")
+
+		st, err := storage.Open(datadir.Layout{Dir: dir}.DB(), storage.Options{ReadOnly: true, LockTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var size uint64
+		err = st.View(func(tx *storage.ReadTx) (err error) { size, _, err = tx.LatestCheckpoint(); return err })
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := audit.Open(audit.DefaultOptions(datadir.Layout{Dir: dir}.Audit()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen, _, err := a.LedgerHead()
+		a.Close()
+		if err != nil || seen.Size >= size {
+			t.Fatalf("after the kill the ledger holds %d entries and the trail recorded checkpoint %d (%v); want the trail behind", size, seen.Size, err)
+		}
+		t.Logf("killed with the ledger at %d entries and the trail's record at %d", size, seen.Size)
+
+		d = startDaemon(t, dir)
+		if cp, _, err := d.dial(t).Checkpoint(t.Context()); err != nil || cp.Size != size {
+			t.Errorf("restarted: checkpoint %+v, %v; want the %d entries the ledger committed", cp, err, size)
+		}
+		d.stop(t)
+	})
 	for _, nth := range []int64{1, 5} {
-		t.Run(fmt.Sprintf("kill at anchor %d", nth), func(t *testing.T) {
+		t.Run(fmt.Sprintf("under load, kill at anchor %d", nth), func(t *testing.T) {
 			runFailpoint(t, "chemledgerd/before-anchor", "kill", nth, readExamples(t), readRegistryExamples(t))
 		})
 	}
