@@ -29,7 +29,9 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", env("CHEMLEDGER_DATA_DIR", "./chemledger-data"), "data directory to create the log in (env CHEMLEDGER_DATA_DIR)")
 	origin := fs.String("origin", "", "the log's checkpoint origin, e.g. chemledger.example.org/log (required unless --log-key-file names a key)")
 	keyFile := fs.String("log-key-file", "", "use this note signing key (PRIVATE+KEY+…) instead of generating one; it is copied to DATA_DIR/log.key")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
