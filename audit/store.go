@@ -23,9 +23,12 @@ var (
 	// bucketRecords: seq (u64, big-endian so byte order is seq order) →
 	// JSON of Record. Append-only.
 	bucketRecords = []byte("records")
-	// bucketState: keySchema → schemaVersion (u64).
-	bucketState = []byte("state")
-	keySchema   = []byte("schema")
+	// bucketState: keySchema → schemaVersion (u64); keyLedgerHead → the
+	// latest ledger checkpoint the trail has seen, size (u64) ‖ root (32
+	// bytes), absent until the first is recorded (anchor.go).
+	bucketState   = []byte("state")
+	keySchema     = []byte("schema")
+	keyLedgerHead = []byte("ledger_head")
 )
 
 // schemaVersion changes whenever the record encoding or the layout above

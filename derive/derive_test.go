@@ -106,6 +106,7 @@ func openLedger(tb testing.TB, layout datadir.Layout, now func() time.Time) (*st
 	}
 	cfg := ledger.DefaultConfig(signer, verifier)
 	cfg.Logger = quiet
+	cfg.NewLog = true
 	if now != nil {
 		cfg.Now = now
 	}

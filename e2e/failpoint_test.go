@@ -48,6 +48,7 @@ var failpointCases = []struct {
 	{"server/bulk-mid-stream", 1, 200},
 	{"derive/before-store", 1, 12},
 	{"derive/after-store", 1, 12},
+	{"chemledgerd/before-anchor", 2, 40},
 }
 
 // Failpoint test parameters. CHEMLEDGER_FAILPOINT_ROUNDS=N runs every

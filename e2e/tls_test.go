@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,8 +13,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/chemledger/chemledger/audit"
 	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/pki"
+	"github.com/chemledger/chemledger/storage"
 )
 
 // TestEndToEndTLS runs the real binary as the README does (--dev: mutual
@@ -85,10 +88,11 @@ func TestEndToEndTLS(t *testing.T) {
 }
 
 // TestAuditTrailCutBack: the audit trail's chain cannot show a removed
-// tail, so an auditor keeps the last record of each check. A trail cut back
-// behind that record, by someone with the data directory while the service
-// was down, still opens (its new tail is consistent) but fails the next
-// check against the kept record.
+// tail. A trail cut back while the service was down is refused at start,
+// because the ledger recorded the trail's head. Someone who also rewrites
+// that anchor in ledger.db (as a rollback of the whole data dir would) gets
+// a service that starts, and an auditor who kept the last record of each
+// check still finds the cut.
 func TestAuditTrailCutBack(t *testing.T) {
 	dir := t.TempDir()
 	d := startDaemon(t, dir, "--secure")
@@ -130,6 +134,29 @@ func TestAuditTrailCutBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
+
+	startRefused(t, dir, true, []string{"audit.db was rolled back", fmt.Sprintf("it ends at record %d", head.Seq-2), "the ledger recorded its head at record"}, "--secure")
+
+	// Move the ledger's anchor back to the cut trail's last record.
+	a, err := audit.Open(audit.DefaultOptions(datadir.Layout{Dir: dir}.Audit()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _, err := a.Last()
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.Open(datadir.Layout{Dir: dir}.DB(), storage.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor := storage.AuditHead{Seq: last.Seq}
+	copy(anchor.Hash[:], last.Hash)
+	if err := st.Update(func(tx *storage.WriteTx) error { return tx.PutAuditHead(anchor) }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 
 	d = startDaemon(t, dir, "--secure")
 	r := d.runCLI(t, "audit", "verify", "--since", kept)

@@ -99,6 +99,10 @@ var (
 	ErrClosed = errors.New("ledger closed")
 	// ErrTampered means the stored log does not match what was signed.
 	ErrTampered = errors.New("stored log does not match its signed checkpoint (tampering or corruption)")
+	// ErrNoLog means the store holds no log and Config.NewLog was not set:
+	// a store that was deleted, truncated or replaced by an empty file must
+	// not become a new log signed with the old log's key.
+	ErrNoLog = errors.New("the store holds no log")
 )
 
 // Config configures a Ledger.
@@ -116,6 +120,15 @@ type Config struct {
 	QueueSize int
 	// VerifyOnOpen selects the start-up check.
 	VerifyOnOpen Verification
+	// NewLog lets Open start a new, empty log when the store holds none.
+	// Only an explicit creation sets it (chemledgerd init, dev mode on an
+	// empty data dir, tests); otherwise Open refuses such a store with
+	// ErrNoLog.
+	NewLog bool
+	// Describe derives from a leaf the fields its indexes are built from,
+	// as admission does; the full check (VerifyFull) checks every index
+	// against it. Nil checks the indexes against the stored metadata only.
+	Describe storage.Describe
 	// Now is the clock (tests replace it).
 	Now func() time.Time
 	// Logger receives operational logs.
@@ -207,7 +220,8 @@ type Ledger struct {
 var hasher = rfc6962.DefaultHasher
 
 // Open verifies the store against its latest signed checkpoint and starts
-// the sequencer. A new store gets a signed checkpoint of the empty tree.
+// the sequencer. A store with no log gets a signed checkpoint of the empty
+// tree only if cfg.NewLog is set, and is refused with ErrNoLog otherwise.
 func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 	if cfg.Signer == nil || cfg.Verifier == nil {
 		return nil, errors.New("ledger: a checkpoint signer and verifier are required")
@@ -249,6 +263,31 @@ func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 func (l *Ledger) WriteError() error {
 	if p := l.writeErr.Load(); p != nil {
 		return *p
+	}
+	return nil
+}
+
+// AuditHead is the head of the audit trail the ledger last recorded, if
+// any (RecordAuditHead).
+func (l *Ledger) AuditHead() (storage.AuditHead, bool, error) {
+	var (
+		h  storage.AuditHead
+		ok bool
+	)
+	err := l.store.View(func(tx *storage.ReadTx) (err error) {
+		h, ok, err = tx.AuditHead()
+		return err
+	})
+	return h, ok, err
+}
+
+// RecordAuditHead stores the head of the audit trail in the ledger's file,
+// durably, so that a start can refuse an audit trail that is shorter than
+// what the ledger saw (a rolled-back or replaced audit.db). The caller
+// passes only a head the audit trail has already committed.
+func (l *Ledger) RecordAuditHead(h storage.AuditHead) error {
+	if err := l.store.Update(func(tx *storage.WriteTx) error { return tx.PutAuditHead(h) }); err != nil {
+		return fmt.Errorf("record the audit trail's head (record %d): %w", h.Seq, err)
 	}
 	return nil
 }

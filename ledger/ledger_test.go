@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,6 +48,7 @@ func openTestLedger(tb testing.TB, dir string, mutate ...func(*Config)) (*Ledger
 	}
 	cfg := DefaultConfig(testSigner, testVerifier)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.NewLog = true
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -369,5 +372,108 @@ func TestOnCommitCutsTheBatch(t *testing.T) {
 	}
 	if cp, _ := l.Checkpoint(); cp.Size != 3 {
 		t.Errorf("log size %d, want 3", cp.Size)
+	}
+}
+
+// TestEditedSubmissionIDIsRefusedAndNotAppendedAgain changes three bytes of
+// a submission id wherever it occurs in the raw file of a closed ledger:
+// the full check must refuse the store, naming the submission id, and with
+// only the state check an identical retry of the submission must get its
+// original index, not a second leaf.
+func TestEditedSubmissionIDIsRefusedAndNotAppendedAgain(t *testing.T) {
+	const id, edited = "shipment-leg-0007", "shipmXnt-lYg-0Z07"
+	dir := t.TempDir()
+	l, st := openTestLedger(t, dir)
+	subs := make([]Submission, 10)
+	for i := range subs {
+		subs[i] = sub(i)
+		subs[i].ID = fmt.Sprintf("shipment-leg-%04d", i)
+		if _, err := l.Submit(t.Context(), subs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	st.Close()
+	path := filepath.Join(dir, "ledger.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := bytes.Count(b, []byte(id))
+	if n == 0 {
+		t.Fatalf("%q is nowhere in %s", id, path)
+	}
+	if err := os.WriteFile(path, bytes.ReplaceAll(b, []byte(id), []byte(edited)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("edited %d copies of %q", n, id)
+
+	reopen := func(v Verification) (*Ledger, error) {
+		st, err := storage.Open(path, storage.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig(testSigner, testVerifier)
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.VerifyOnOpen = v
+		l, err := Open(st, cfg)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		t.Cleanup(func() { l.Close(); st.Close() })
+		return l, nil
+	}
+	if _, err = reopen(VerifyFull); err == nil {
+		t.Fatalf("full check of a store with submission id %q edited to %q passed, want ErrTampered", id, edited)
+	}
+	if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "submission id") {
+		t.Fatalf("full check after editing a submission id: %v, want ErrTampered naming the submission id", err)
+	}
+	t.Log(err)
+
+	l, err = reopen(VerifyState)
+	if err != nil {
+		t.Fatalf("state check after editing a submission id: %v", err)
+	}
+	r, err := l.Submit(t.Context(), subs[7])
+	if err != nil {
+		t.Fatalf("identical retry of %q: %v", id, err)
+	}
+	if cp, _ := l.Checkpoint(); r.Index != 7 || cp.Size != 10 {
+		t.Errorf("identical retry of %q: index %d, log size %d; want its original index 7 and the log still 10 entries", id, r.Index, cp.Size)
+	}
+}
+
+// TestOpenRefusesStoreWithNoLog: a store with no signed checkpoint (a new,
+// deleted or truncated file) is not a new log unless the caller says so.
+func TestOpenRefusesStoreWithNoLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	for _, tt := range []struct {
+		name    string
+		newLog  bool
+		wantErr error
+	}{
+		{"without NewLog", false, ErrNoLog},
+		{"with NewLog", true, nil},
+		{"reopened without NewLog", false, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := storage.Open(path, storage.DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			cfg := DefaultConfig(testSigner, testVerifier)
+			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			cfg.NewLog = tt.newLog
+			l, err := Open(st, cfg)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Open(NewLog %v) = %v, want %v", tt.newLog, err, tt.wantErr)
+			}
+			if l != nil {
+				l.Close()
+			}
+		})
 	}
 }

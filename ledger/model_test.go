@@ -130,6 +130,7 @@ func (m *ledgerModel) open(t *rapid.T, v Verification) {
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Linger = 0
 	cfg.VerifyOnOpen = v
+	cfg.NewLog = true
 	cfg.Now = func() time.Time { return time.Unix(0, m.clock.Load()) }
 	cfg.Hooks = &Hooks{BeforeCommit: func(uint64) error {
 		if m.failing.Load() {

@@ -10,6 +10,7 @@ import (
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+	"github.com/chemledger/chemledger/storage"
 )
 
 // submissionIDPattern is what a submission id may look like: short, and
@@ -53,28 +54,23 @@ func (s *ledgerService) admitPayload(ctx context.Context, id string, env []byte)
 	if err := mayActAs(ctx, member, p); err != nil {
 		return ledger.Submission{}, envelope.Payload{}, err
 	}
-	sub := ledger.Submission{ID: id, Leaf: env, Member: member}
 	switch {
 	case p.Event != nil:
 		if err := validate.Event(p.Event); err != nil && !v.Merge("", err) {
 			return ledger.Submission{}, envelope.Payload{}, err
 		}
 		s.checkReferences(&v, p.Event)
-		sub.ShipmentRef, sub.CAS, sub.Kind = p.Event.GetShipmentRef(), p.Event.GetChemical().GetCas(), kindName(p.Event.GetKind())
-		sub.EventKey = member + "\x00" + p.Event.GetEventId()
 	case p.Registry != nil:
 		if err := validate.RegistryEntry(p.Registry); err != nil && !v.Merge("", err) {
 			return ledger.Submission{}, envelope.Payload{}, err
 		}
-		sub.Kind, sub.CAS = registryKind(p.Registry)
-		sub.EventKey = member + "\x00" + p.Registry.GetEntryId()
 	case p.Disposition != nil:
 		if err := validate.Disposition(p.Disposition); err != nil && !v.Merge("", err) {
 			return ledger.Submission{}, envelope.Payload{}, err
 		}
-		sub.Kind = KindDisposition
-		sub.EventKey = dispositionKey(member, e.Payload)
 	}
+	ix := indexed(member, e, p)
+	sub := ledger.Submission{ID: id, Leaf: env, Member: member, ShipmentRef: ix.ShipmentRef, CAS: ix.CAS, Kind: ix.Kind, EventKey: ix.EventKey}
 	if err := v.Err(); err != nil {
 		return ledger.Submission{}, envelope.Payload{}, err
 	}
@@ -85,6 +81,42 @@ func (s *ledgerService) admitPayload(ctx context.Context, id string, env []byte)
 	}
 	s.sequenced(ctx, &sub, e, p)
 	return sub, p, nil
+}
+
+// indexed is what the ledger indexes an entry under, from its signer and
+// its decoded envelope: admission and the ledger's full check at start
+// (Describe) derive it with this one function, so they cannot disagree.
+func indexed(member string, e *envelope.Envelope, p envelope.Payload) storage.Meta {
+	var m storage.Meta
+	switch {
+	case p.Event != nil:
+		m.ShipmentRef, m.CAS, m.Kind = p.Event.GetShipmentRef(), p.Event.GetChemical().GetCas(), kindName(p.Event.GetKind())
+		m.EventKey = member + "\x00" + p.Event.GetEventId()
+	case p.Registry != nil:
+		m.Kind, m.CAS = registryKind(p.Registry)
+		m.EventKey = member + "\x00" + p.Registry.GetEntryId()
+	case p.Disposition != nil:
+		m.Kind = KindDisposition
+		m.EventKey = dispositionKey(member, e.Payload)
+	}
+	return m
+}
+
+// Describe derives from a stored leaf, and the member recorded as its
+// signer, the fields the ledger indexes it under, as admission did: the
+// ledger's full check (ledger.Config.Describe) compares every index with
+// it. It parses and decodes; it does not check signatures (the tree and the
+// signed checkpoint vouch for the leaf bytes).
+func Describe(leaf []byte, m storage.Meta) (storage.Meta, error) {
+	e, err := envelope.Parse(leaf)
+	if err != nil {
+		return storage.Meta{}, err
+	}
+	p, err := envelope.DecodePayload(e)
+	if err != nil {
+		return storage.Meta{}, err
+	}
+	return indexed(m.Member, e, p), nil
 }
 
 // checkReferences refuses references to entries the log does not have.

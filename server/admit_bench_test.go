@@ -42,7 +42,9 @@ func BenchmarkAdmit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	l, err := ledger.Open(st, ledger.DefaultConfig(signer, verifier))
+	lcfg := ledger.DefaultConfig(signer, verifier)
+	lcfg.NewLog = true
+	l, err := ledger.Open(st, lcfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,7 +23,13 @@ var (
 	// numbers every perfect subtree in the order it is completed, so the
 	// bucket is append-only too.
 	bucketNodes = []byte("nodes")
-	// bucketSubmissions: submission id → index (u64) ‖ SHA-256 of the leaf.
+	// bucketSubmissions: SHA-256 of the submission id → index (u64) ‖
+	// SHA-256 of the leaf. The key is a digest, not the id, so that the id
+	// is stored in one place only (the entry's Meta): an edit of its bytes
+	// cannot keep the two copies equal, and the full check finds it
+	// (VerifyIndexes); the idempotency lookup still finds the original
+	// record under the id the client sends again, so a retry is never
+	// appended twice (schema 2; schema 1 keyed the raw id).
 	bucketSubmissions = []byte("submissions")
 	// bucketEventKeys: member ‖ 0x00 ‖ the member's own event or entry id
 	// → index (u64). A signed event replayed under a new submission id is
@@ -30,7 +37,7 @@ var (
 	bucketEventKeys = []byte("event_keys")
 	// bucketCheckpoints: tree size (u64) → signed checkpoint note.
 	bucketCheckpoints = []byte("checkpoints")
-	// bucketState: named singletons (keyTree, keySchema).
+	// bucketState: named singletons (keyTree, keySchema, keyAuditHead).
 	bucketState = []byte("state")
 	// Secondary indexes for list filters: value ‖ 0x00 ‖ index (u64) → empty.
 	bucketByRef    = []byte("by_shipment_ref")
@@ -71,10 +78,35 @@ var (
 	keyTree = []byte("tree")
 	// keySchema holds the schema version (u64).
 	keySchema = []byte("schema")
+	// keyAuditHead holds the head of the audit trail the ledger last saw:
+	// seq (u64) ‖ the record's hash (32 bytes). Absent until the first
+	// anchor is written.
+	keyAuditHead = []byte("audit_head")
 )
 
 // schemaVersion is bumped whenever a bucket or encoding changes meaning.
-const schemaVersion = 1
+// Version 2 keys bucketSubmissions by the id's SHA-256; Open upgrades a
+// version 1 file in place (migrateLocked).
+const schemaVersion = 2
+
+// submissionKey is the key of a submission id in bucketSubmissions.
+func submissionKey(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
+}
+
+func encodeAuditHead(h AuditHead) []byte {
+	return append(u64(h.Seq), h.Hash[:]...)
+}
+
+func decodeAuditHead(b []byte) (AuditHead, error) {
+	if len(b) != 8+32 {
+		return AuditHead{}, fmt.Errorf("%w: audit head is %d bytes", ErrCorrupt, len(b))
+	}
+	h := AuditHead{Seq: binary.BigEndian.Uint64(b)}
+	copy(h.Hash[:], b[8:])
+	return h, nil
+}
 
 func u64(n uint64) []byte {
 	var b [8]byte

@@ -99,8 +99,11 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 		}
 		st := tx.Bucket(bucketState)
-		if st.Get(keySchema) == nil {
+		switch v := st.Get(keySchema); {
+		case v == nil:
 			return st.Put(keySchema, u64(schemaVersion))
+		case bytes.Equal(v, u64(1)):
+			return migrateLocked(tx)
 		}
 		return nil
 	}); err != nil {
@@ -112,6 +115,34 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// migrateLocked upgrades a schema 1 file to schema 2 inside Open's
+// transaction: the idempotency records are re-keyed by the SHA-256 of
+// their submission id. It is one transaction, so a crash leaves either
+// version whole.
+func migrateLocked(tx *bolt.Tx) error {
+	type kv struct{ k, v []byte }
+	var recs []kv
+	if err := tx.Bucket(bucketSubmissions).ForEach(func(k, v []byte) error {
+		recs = append(recs, kv{submissionKey(string(k)), bytes.Clone(v)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketSubmissions); err != nil {
+		return fmt.Errorf("migrate to schema 2: %w", err)
+	}
+	b, err := tx.CreateBucket(bucketSubmissions)
+	if err != nil {
+		return fmt.Errorf("migrate to schema 2: %w", err)
+	}
+	for _, r := range recs {
+		if err := b.Put(r.k, r.v); err != nil {
+			return fmt.Errorf("migrate to schema 2: %w", err)
+		}
+	}
+	return tx.Bucket(bucketState).Put(keySchema, u64(schemaVersion))
 }
 
 func (s *Store) checkSchema() error {

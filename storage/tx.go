@@ -91,7 +91,7 @@ func (t *ReadTx) Node(level uint, index uint64) ([]byte, error) {
 
 // Submission looks up a submission id.
 func (t *ReadTx) Submission(id string) (Submission, bool, error) {
-	v := t.tx.Bucket(bucketSubmissions).Get([]byte(id))
+	v := t.tx.Bucket(bucketSubmissions).Get(submissionKey(id))
 	if v == nil {
 		return Submission{}, false, nil
 	}
@@ -111,6 +111,23 @@ func (t *ReadTx) EventKey(key string) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(v), true
+}
+
+// AuditHead is the head of the audit trail as the ledger last saw it: the
+// seq of its last record and that record's hash.
+type AuditHead struct {
+	Seq  uint64
+	Hash [32]byte
+}
+
+// AuditHead returns the audit trail's head the ledger recorded, if any.
+func (t *ReadTx) AuditHead() (AuditHead, bool, error) {
+	v := t.tx.Bucket(bucketState).Get(keyAuditHead)
+	if v == nil {
+		return AuditHead{}, false, nil
+	}
+	h, err := decodeAuditHead(v)
+	return h, err == nil, err
 }
 
 // Checkpoint returns the signed checkpoint of the given tree size.
@@ -193,7 +210,7 @@ func (t *WriteTx) AppendEntry(index uint64, leaf []byte, m Meta) error {
 		return fmt.Errorf("put entry %d metadata: %w", index, err)
 	}
 	digest := sha256.Sum256(leaf)
-	if err := t.bucket(bucketSubmissions).Put([]byte(m.SubmissionID), append(k, digest[:]...)); err != nil {
+	if err := t.bucket(bucketSubmissions).Put(submissionKey(m.SubmissionID), append(k, digest[:]...)); err != nil {
 		return fmt.Errorf("put submission %q: %w", m.SubmissionID, err)
 	}
 	if m.EventKey != "" {
@@ -226,6 +243,11 @@ func (t *WriteTx) PutNode(level uint, index uint64, hash []byte) error {
 // PutTree stores the tree state.
 func (t *WriteTx) PutTree(tree Tree) error {
 	return t.bucket(bucketState).Put(keyTree, encodeTree(tree))
+}
+
+// PutAuditHead records the audit trail's head.
+func (t *WriteTx) PutAuditHead(h AuditHead) error {
+	return t.bucket(bucketState).Put(keyAuditHead, encodeAuditHead(h))
 }
 
 // PutCheckpoint stores the signed checkpoint of a tree size.

@@ -3,9 +3,11 @@
 //
 //	go run ./cmd/chemledgerd --dev --demo examples
 //
-// With --dev it creates, when missing, a log signing key and demo member
-// agencies with their keys in the data directory, so the service and the
-// CLI work at once on a fresh machine.
+// With --dev it creates, in an empty data directory, a log with its signing
+// key and demo member agencies with their keys, so the service and the CLI
+// work at once on a fresh machine. Outside dev mode a log is created only by
+//
+//	chemledgerd init --data-dir DIR --origin NAME
 //
 // Main is the only place that exits; everything it runs returns errors.
 package main
@@ -17,7 +19,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/chemledger/chemledger/audit"
 	"github.com/chemledger/chemledger/pki"
 	"io"
 	"log/slog"
@@ -39,7 +40,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chemledgerd:", err)
@@ -71,6 +72,8 @@ type options struct {
 	insecurePlaintext       bool
 	rate                    float64
 	burst                   int
+	// newAuditTrail starts a new audit trail where the old one is lost.
+	newAuditTrail bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -98,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecurePlaintext, "insecure-dev-plaintext", envBool("CHEMLEDGER_INSECURE_DEV_PLAINTEXT"), "serve plaintext with no authentication: anyone may do anything (development only) (env CHEMLEDGER_INSECURE_DEV_PLAINTEXT)")
 	fs.Float64Var(&o.rate, "rate-per-member", server.DefaultRatePerMember, "each member's request rate limit, per second (0: none)")
 	fs.IntVar(&o.burst, "rate-burst", server.DefaultRateBurst, "requests a member may send above its rate in a burst")
+	fs.BoolVar(&o.newAuditTrail, "new-audit-trail", false, "start a new audit trail because the old audit.db is lost: only when audit.db is missing or empty; the new trail's first record says so, with the ledger's head")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -140,7 +144,7 @@ func newLogger(o options, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is not text or json", o.logFormat)
 }
 
-func run(ctx context.Context, args []string, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := failpoint.Err(); err != nil {
 		return err
 	}
@@ -148,7 +152,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return runRebuild(args[1:], stderr)
 	}
 	if len(args) > 0 && args[0] == "ca" {
-		return runCA(args[1:], os.Stdout, stderr)
+		return runCA(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "init" {
+		return runInit(args[1:], stdout, stderr)
 	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -180,15 +187,38 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 	layout := datadir.Layout{Dir: o.dataDir}
+	files, err := datadir.Inspect(layout)
+	if err != nil {
+		return err
+	}
 	if o.dev {
 		log.Warn("development mode: keys are created in the data dir; never use this for real data", "data_dir", o.dataDir)
+		// Dev mode creates a log only where there is nothing of one; a
+		// missing key or ledger next to the rest is refused below, as in
+		// production.
+		if !files.Empty() {
+			if err := checkLogFiles(layout, files); err != nil {
+				return fmt.Errorf("refusing to serve: %w", err)
+			}
+		}
 		if err := datadir.EnsureDev(layout); err != nil {
 			return fmt.Errorf("prepare dev data dir: %w", err)
 		}
+		if files.Empty() {
+			keys, err := datadir.ReadLogKeys(layout)
+			if err != nil {
+				return err
+			}
+			if err := initLog(layout, keys, log); err != nil {
+				return fmt.Errorf("create the development log: %w", err)
+			}
+		}
+	} else if err := checkLogFiles(layout, files); err != nil {
+		return fmt.Errorf("refusing to serve: %w", err)
 	}
 	logKeys, err := datadir.ReadLogKeys(layout)
 	if err != nil {
-		return fmt.Errorf("%w (run with --dev to create development keys)", err)
+		return err
 	}
 	signer, verifier, vkey := logKeys.Signer, logKeys.Verifier, logKeys.VerifierKey
 	reg, err := members.Load(layout.Members())
@@ -207,14 +237,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	lcfg := ledger.DefaultConfig(signer, verifier)
 	lcfg.Logger = log
 	lcfg.MaxBatch = o.maxBatch
+	lcfg.Describe = server.Describe
 	if o.verify == "state" {
 		lcfg.VerifyOnOpen = ledger.VerifyState
 	}
 	l, err := ledger.Open(store, lcfg)
+	if errors.Is(err, ledger.ErrNoLog) {
+		return fmt.Errorf("refusing to serve: %w: %s is not this log's ledger (it holds no signed checkpoint) while %s holds the log's signing key; restore ledger.db from a backup; a new log is created only by `chemledgerd init` in an empty data dir", err, layout.DB(), layout.LogKey())
+	}
 	if err != nil {
 		return fmt.Errorf("refusing to serve: %w", err)
 	}
 	defer l.Close()
+	// Before any listener opens: the audit trail and the ledger vouch for
+	// each other's head (anchor.go).
+	auditLog, err := openAuditTrail(layout, l, o.newAuditTrail, log)
+	if err != nil {
+		return fmt.Errorf("refusing to serve: %w", err)
+	}
+	defer auditLog.Close()
 
 	grpcLis, err := net.Listen("tcp", o.grpcAddr)
 	if err != nil {
@@ -250,15 +291,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	aopts := audit.DefaultOptions(layout.Audit())
-	aopts.Logger = log
-	auditLog, err := audit.Open(aopts)
-	if err != nil {
-		grpcLis.Close()
-		httpLis.Close()
-		return fmt.Errorf("open audit trail: %w", err)
-	}
-	defer auditLog.Close()
 	srv, err := server.New(scfg, server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog})
 	if err != nil {
 		grpcLis.Close()
@@ -285,10 +317,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}()
 	}
+	an := startAnchors(ctx, auditLog, l, log)
 	err = srv.Serve(ctx, grpcLis, httpLis)
 	// Save the detector's state, so the next start folds nothing.
 	if cerr := d.Checkpoint(); cerr != nil {
 		log.Warn("could not save the detector's state; the next start will refold the log", "err", cerr)
+	}
+	// Nothing more is submitted or read: bring both anchors up to the
+	// final heads, so a graceful stop leaves no lag to roll back into.
+	an.stop()
+	l.Close()
+	if aerr := recordHeads(auditLog, l); aerr != nil {
+		log.Error("could not record the final heads of the ledger and the audit trail", "err", aerr)
 	}
 	log.Info("stopped")
 	return err

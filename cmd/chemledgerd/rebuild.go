@@ -10,6 +10,7 @@ import (
 	"github.com/chemledger/chemledger/derive"
 	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/ledger"
+	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/storage"
 )
 
@@ -27,6 +28,13 @@ func runRebuild(args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	layout := datadir.Layout{Dir: *dataDir}
+	files, err := datadir.Inspect(layout)
+	if err != nil {
+		return err
+	}
+	if err := checkLogFiles(layout, files); err != nil {
+		return fmt.Errorf("refusing to rebuild: %w", err)
+	}
 	logKeys, err := datadir.ReadLogKeys(layout)
 	if err != nil {
 		return err
@@ -39,6 +47,7 @@ func runRebuild(args []string, stderr io.Writer) error {
 	defer store.Close()
 	lcfg := ledger.DefaultConfig(signer, verifier)
 	lcfg.Logger = log
+	lcfg.Describe = server.Describe
 	l, err := ledger.Open(store, lcfg)
 	if err != nil {
 		return fmt.Errorf("refusing to rebuild: %w", err)

@@ -666,6 +666,7 @@ func appendAnalystLog(ctx context.Context, c config, dir string, items []benchIt
 	var now atomic.Int64
 	cfg := ledger.DefaultConfig(signer, verifier)
 	cfg.Now = func() time.Time { return time.Unix(0, now.Load()) }
+	cfg.NewLog = true // a fresh directory of the benchmark's own
 	l, err := ledger.Open(st, cfg)
 	if err != nil {
 		return err

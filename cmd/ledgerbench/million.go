@@ -15,6 +15,7 @@ import (
 	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/server/servertest"
 	"github.com/chemledger/chemledger/storage"
 )
@@ -50,6 +51,8 @@ func million(ctx context.Context, c config) error {
 		}
 		cfg := ledger.DefaultConfig(signer, verifier)
 		cfg.VerifyOnOpen = v
+		cfg.NewLog = true              // the benchmark's own directory, new on the first open
+		cfg.Describe = server.Describe // as chemledgerd checks at start
 		l, err := ledger.Open(st, cfg)
 		if err != nil {
 			st.Close()
@@ -128,9 +131,15 @@ func appendSigned(ctx context.Context, l *ledger.Ledger, n int, key members.Priv
 		if err != nil {
 			return err
 		}
+		// Indexed as admission indexes it, so that the full check at
+		// restart, which derives the same fields, finds them.
+		ix, err := server.Describe(env, storage.Meta{Member: "CN-GACC"})
+		if err != nil {
+			return err
+		}
 		ch, err := l.Enqueue(ctx, ledger.Submission{
 			ID: fmt.Sprintf("m-%d", i), Leaf: env, Member: "CN-GACC",
-			ShipmentRef: fmt.Sprintf("PEN-CN-2026-%06d", i%100000), CAS: "39742-60-4", Kind: "PRE_EXPORT_NOTIFICATION",
+			ShipmentRef: ix.ShipmentRef, CAS: ix.CAS, Kind: ix.Kind, EventKey: ix.EventKey,
 		}, false)
 		if err != nil {
 			return err

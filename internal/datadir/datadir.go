@@ -4,6 +4,7 @@
 // demo member agencies with their private keys.
 //
 //	<dir>/ledger.db          the bbolt database (package storage)
+//	<dir>/audit.db           the audit trail (package audit)
 //	<dir>/log.key            the log's note signing key (secret)
 //	<dir>/log.pub            the log's note verifier key
 //	<dir>/members.json       members and their public keys
@@ -138,6 +139,55 @@ func grantDevRoles(l Layout) error {
 		ms[i].Roles = pki.Roles
 	}
 	return members.Write(l.Members(), ms)
+}
+
+// State is which of a log's files a data directory holds. A file counts
+// only if it has bytes: bbolt turns an empty file into a new database, so
+// a ledger.db truncated to zero is as missing as a deleted one.
+type State struct {
+	LogKey, Ledger, Audit bool
+}
+
+// Empty reports whether the directory holds nothing of a log: no signing
+// key, no ledger, no audit trail. Only then may a new log be created in it.
+func (s State) Empty() bool { return !s.LogKey && !s.Ledger && !s.Audit }
+
+// Inspect reports which of the log's files l holds.
+func Inspect(l Layout) (State, error) {
+	var st State
+	for _, f := range []struct {
+		path string
+		dst  *bool
+	}{{l.LogKey(), &st.LogKey}, {l.DB(), &st.Ledger}, {l.Audit(), &st.Audit}} {
+		fi, err := os.Stat(f.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return State{}, err
+		default:
+			*f.dst = fi.Size() > 0
+		}
+	}
+	return st, nil
+}
+
+// CreateLogKey writes a note signing key as the log's key, with its
+// verifier key, refusing to replace either.
+func CreateLogKey(l Layout, skey string) error {
+	if _, err := note.NewSigner(skey); err != nil {
+		return fmt.Errorf("log signing key: %w", err)
+	}
+	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := atomicfile.Create(l.LogKey(), []byte(skey+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write log key: %w", err)
+	}
+	vkey, err := verifierKeyOf(l)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Create(l.LogPub(), []byte(vkey+"\n"), 0o644)
 }
 
 // ensureLogKey creates the log's signing key when there is none, and

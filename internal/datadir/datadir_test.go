@@ -2,6 +2,7 @@ package datadir
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/chemledger/chemledger/members"
@@ -125,5 +126,41 @@ func TestEnsureDevGrantsRolesToAnOldMembersFile(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(l.Members()); string(after) != string(before) {
 		t.Errorf("EnsureDev rewrote a members file that names roles")
+	}
+}
+
+// TestInspect: a file counts only when it has bytes, since bbolt makes a
+// new database of an empty file.
+func TestInspect(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]int // file name → size
+		want  State
+	}{
+		{name: "empty dir", want: State{}},
+		{name: "members and certificates only", files: map[string]int{"members.json": 10}, want: State{}},
+		{name: "key only", files: map[string]int{"log.key": 90}, want: State{LogKey: true}},
+		{name: "key, ledger truncated to zero", files: map[string]int{"log.key": 90, "ledger.db": 0, "audit.db": 32768}, want: State{LogKey: true, Audit: true}},
+		{name: "whole log", files: map[string]int{"log.key": 90, "ledger.db": 32768, "audit.db": 32768}, want: State{LogKey: true, Ledger: true, Audit: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := Layout{Dir: t.TempDir()}
+			for name, size := range tt.files {
+				if err := os.WriteFile(filepath.Join(l.Dir, name), make([]byte, size), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := Inspect(l)
+			if err != nil || got != tt.want {
+				t.Fatalf("Inspect(%v) = %+v, %v; want %+v", tt.files, got, err, tt.want)
+			}
+			if got.Empty() != (tt.want == State{}) {
+				t.Errorf("Empty() = %v for %+v", got.Empty(), got)
+			}
+		})
+	}
+	if _, err := Inspect(Layout{Dir: "/nonexistent/chemledger"}); err != nil {
+		t.Errorf("Inspect of a missing dir: %v, want an empty state", err)
 	}
 }

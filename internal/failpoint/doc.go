@@ -41,6 +41,9 @@
 //	                        applied mark of a fold (its bbolt Update)
 //	derive/after-store      the detector stored them, before they are visible
 //	                        to queries
+//	chemledgerd/before-anchor  a checkpoint committed to the ledger, not yet
+//	                        recorded in the audit trail (the two files'
+//	                        commits are separate; the anchors must allow it)
 //
 // e2e/failpoint_test.go runs the real binary under each of them.
 //

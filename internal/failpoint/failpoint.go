@@ -29,6 +29,7 @@ var Names = []string{
 	"server/bulk-mid-stream",
 	"derive/before-store",
 	"derive/after-store",
+	"chemledgerd/before-anchor",
 }
 
 // Action is what an armed failpoint does.

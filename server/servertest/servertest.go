@@ -108,6 +108,8 @@ func Start(dir string, opts Options) (*Instance, error) {
 	lcfg := ledger.DefaultConfig(signer, verifier)
 	lcfg.Logger = log
 	lcfg.Linger = 0
+	lcfg.NewLog = true // a test's own data dir, new or reopened
+	lcfg.Describe = server.Describe
 	if opts.Ledger != nil {
 		opts.Ledger(&lcfg)
 	}
