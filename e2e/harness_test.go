@@ -112,15 +112,19 @@ func daemonCmdOf(tb testing.TB, bin string, env []string, dir, readyFile string,
 	// Tests of storage and durability run plaintext; "--secure" (ours,
 	// not the daemon's) runs it with mutual TLS and the development PKI,
 	// which the CLI then finds in the data directory.
-	plaintext := true
+	plaintext, dev := true, []string{"--dev"}
 	if i := slices.Index(extra, "--secure"); i >= 0 {
 		plaintext, extra = false, slices.Delete(slices.Clone(extra), i, i+1)
 	}
-	args := append([]string{
-		"--dev", "--data-dir", dir,
+	// "--production" (also ours) runs it as a coalition would: no dev
+	// mode, the TLS files the test passes.
+	if i := slices.Index(extra, "--production"); i >= 0 {
+		plaintext, dev, extra = false, nil, slices.Delete(slices.Clone(extra), i, i+1)
+	}
+	args := append(dev, "--data-dir", dir,
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0",
-		"--ready-file", readyFile, "--log-level", "warn",
-	}, extra...)
+		"--ready-file", readyFile, "--log-level", "warn")
+	args = append(args, extra...)
 	if plaintext {
 		args = append(args, "--insecure-dev-plaintext")
 	}

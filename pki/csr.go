@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -144,6 +145,9 @@ func InitCA(name, certPath, keyPath string, years int) (*CA, error) {
 	now := time.Now()
 	ca, err := NewCA(name, now.Add(-clockSkew), now.AddDate(years, 0, 0))
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
 		return nil, err
 	}
 	if err := WritePEM(certPath, keyPath, ca.TLS()); err != nil {

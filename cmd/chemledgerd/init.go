@@ -16,6 +16,8 @@ import (
 	"github.com/chemledger/chemledger/audit"
 	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/ledger"
+	"github.com/chemledger/chemledger/members"
+	"github.com/chemledger/chemledger/pki"
 	"github.com/chemledger/chemledger/storage"
 )
 
@@ -29,6 +31,9 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", env("CHEMLEDGER_DATA_DIR", "./chemledger-data"), "data directory to create the log in (env CHEMLEDGER_DATA_DIR)")
 	origin := fs.String("origin", "", "the log's checkpoint origin, e.g. chemledger.example.org/log (required unless --log-key-file names a key)")
 	keyFile := fs.String("log-key-file", "", "use this note signing key (PRIVATE+KEY+…) instead of generating one; it is copied to DATA_DIR/log.key")
+	var founders stringList
+	fs.Var(&founders, "founder", "a founding member's join request (request.json from `chemledger member init`), repeatable: the members file the log starts from (every later member joins through the log)")
+	founderRoles := fs.String("founder-roles", strings.Join(pki.Roles, ","), "the roles every founding member holds")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -44,6 +49,10 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	}
 	if !st.Empty() {
 		return fmt.Errorf("init: %s already holds a log (%s); init never replaces one", layout.Dir, present(layout, st))
+	}
+	foundingMembers, err := readFounders(founders, *founderRoles, layout)
+	if err != nil {
+		return fmt.Errorf("init: %w", err)
 	}
 	var skey string
 	switch {
@@ -77,12 +86,63 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if err := initLog(layout, keys, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
+	next := fmt.Sprintf("Before serving, add a members file (%s) and TLS certificates.", layout.Members())
+	if len(foundingMembers) > 0 {
+		if err := members.Write(layout.Members(), foundingMembers); err != nil {
+			return fmt.Errorf("init: write the members file: %w", err)
+		}
+		ids := make([]string, len(foundingMembers))
+		for i, m := range foundingMembers {
+			ids[i] = m.ID
+		}
+		next = fmt.Sprintf("The founding members (%s) are in %s; every later member joins through the log (`chemledger member add`). Before serving, add TLS certificates (`chemledgerd ca service`).", strings.Join(ids, ", "), layout.Members())
+	}
 	fmt.Fprintln(stdout, keys.VerifierKey)
 	fmt.Fprintf(stderr, "created the log %q in %s; its note verifier key (above, and in log.pub) is what clients and witnesses pin. "+
-		"Keep log.key secret and back it up with ledger.db and audit.db. Before serving, add a members file (%s) and TLS certificates.\n",
-		keys.Signer.Name(), layout.Dir, layout.Members())
+		"Keep log.key secret and back it up with ledger.db and audit.db. %s\n",
+		keys.Signer.Name(), layout.Dir, next)
 	return nil
 }
+
+// readFounders turns the founders' join requests into the members file the
+// log starts from. A members file already in the data dir and --founder
+// would be two geneses: refused.
+func readFounders(paths []string, roles string, layout datadir.Layout) ([]members.Member, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	if _, err := os.Stat(layout.Members()); err == nil {
+		return nil, fmt.Errorf("--founder: %s exists already; give the founders either way, not both", layout.Members())
+	}
+	var rs []string
+	for _, r := range strings.Split(roles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			rs = append(rs, r)
+		}
+	}
+	var ms []members.Member
+	for _, p := range paths {
+		req, err := members.ReadJoinRequest(p)
+		if err != nil {
+			return nil, fmt.Errorf("--founder: %w", err)
+		}
+		if !strings.HasPrefix(req.ID, req.Country+"-") {
+			return nil, fmt.Errorf("--founder %s: member %s is not of country %q", p, req.ID, req.Country)
+		}
+		ms = append(ms, members.Member{ID: req.ID, Name: req.Agency, Country: req.Country, Keys: req.Keys, Roles: rs})
+	}
+	// members.New checks ids, keys and roles as the service will on start.
+	if _, err := members.New(ms); err != nil {
+		return nil, fmt.Errorf("--founder: %w", err)
+	}
+	return ms, nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // initLog creates the ledger with its signed empty checkpoint and the audit
 // trail with its first record, and anchors each in the other, so that from
