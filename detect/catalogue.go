@@ -114,12 +114,26 @@ var catalogue = []Rule{
 		eval:        evalNoPEN,
 	},
 	{
-		ID: "R5", Version: 1, Name: "Exported without a reply by the deadline",
+		ID: "R5", Version: 2, Name: "Exported after the reply period with no reply",
 		Severity:    SeverityMedium,
 		Source:      "reference/domain.md §9 R5: no tacit consent in the 1988 Convention [V]; Cartagena Protocol Art. 9(4) analogue [S]; §2.4 'silence ≠ consent'",
-		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) (entry {pen_index}) asked {importer_country} to reply by {reply_by}. No reply had been recorded when the goods were declared for export on {export_date} (entry {export_index}), after that date. Silence is not consent under the 1988 Convention, so the export went ahead without the importing country's answer.",
-		Notes:       "Compares the export declaration's occurred time with the latest notification's reply-by time.",
-		eval:        evalNoReply,
+		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) (entry {pen_index}) asked {importer_country} for its answer; {deadline_text}. No reply had been recorded when the goods were declared for export on {export_date} (entry {export_index}), after that date. Silence is not consent under the 1988 Convention, so the export went ahead without the importing country's answer.",
+		Thresholds: []ThresholdDef{
+			{Name: "default_reply_days", Default: 15, Unit: "days", Doc: "the reply period when the notification gives no reply-by date (domain.md §2.4: commonly 15 days)"},
+		},
+		Notes: "Compares the export declaration's occurred time with the end of the latest notification's reply period: its reply-by time, else default_reply_days after it. An export before the period ended is R5A's finding, not this one's. Version 2: a notification without a reply-by date gets the default period instead of no check.",
+		eval:  evalNoReply,
+	},
+	{
+		ID: "R5A", Version: 1, Name: "Exported before the importing country could answer",
+		Severity:    SeverityHigh,
+		Source:      "reference/domain.md §9 R5 and §1 Art. 12(10)(a): the notification is due prior to export so the importing country can answer [V]; Australia: no export until 5 business days after the PEN [V]",
+		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) was sent on {pen_date} (entry {pen_index}) to {importer_country}, but the goods were declared for export on {export_date} (entry {export_index}), {wait_text}. The exporter did not wait for the importing country's decision, which defeats the purpose of notifying before export.",
+		Thresholds: []ThresholdDef{
+			{Name: "default_reply_days", Default: 15, Unit: "days", Doc: "the reply period when the notification gives no reply-by date"},
+		},
+		Notes: "Split off R5: R5 covers silence after the deadline taken as consent, R5A the commoner and graver export before the period ended with no reply, or while the latest reply is an unanswered request for information. Checked on export declarations of shipments with a notification; a reply recorded after the export does not clear it.",
+		eval:  evalExportedBeforeReply,
 	},
 	{
 		ID: "R6", Version: 2, Name: "Consignee not licensed for the chemical on that date",

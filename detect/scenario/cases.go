@@ -158,7 +158,8 @@ func (g *generator) lifecycle1(s *shipment, received float64) {
 
 // lifecycleCases: R3 (movement after an objection), R4 (export declaration
 // with no PEN to a country that requires one for UN Table I), R5 (export
-// after reply_by with no reply recorded).
+// after reply_by with no reply recorded), R5A (export before the reply period
+// ended, or while a request for information stood).
 func (g *generator) lifecycleCases() {
 	c := grey("Aromáticos Finos de León S.A. de C.V.", "MX", "Blvd. Aeropuerto 1880, León, Guanajuato 37545, Mexico", "RFC", "AFL180911KD2", "")
 	s := g.ship("p2p", deMX, xElbtal, c, 8, g.caseAt(0.15))
@@ -208,6 +209,24 @@ func (g *generator) lifecycleCases() {
 	redispatch(s, s.replyBy.Add(5*day))
 	g.exportToReceipt(s, s.qty)
 	g.addCase("R5", s, "", "Acetic anhydride, 8,640 kg: MX never replied to the PEN; NL declared the export 5 days after the reply-by date.")
+
+	// R5A: the exporter did not wait for the answer.
+	c = grey("Gulf Coast Generics Corp.", "US", "7710 Westpark Drive, Suite 300, Houston, TX 77063, United States", "TAX", "76-0448219", "RG5521930")
+	g.licenceFor(c, "pse")
+	s = g.ship("pse", inUS, xTriveni, c, 24, g.caseAt(0.30))
+	g.addPEN(s)
+	redispatch(s, s.penAt.Add(4*day))
+	g.exportToReceipt(s, s.qty)
+	g.addReply(s, noObjection, s.penAt.Add(8*day), "")
+	g.addCase("R5A", s, "", "Pseudoephedrine HCl, 600 kg: IN declared the export 4 days after the PEN, before the US had replied; the no-objection came 4 days after the goods left.")
+
+	c = grey("Solventes Industriales del Bajío S.A. de C.V.", "MX", "Av. Industrias 2250, Celaya, Guanajuato 38010, Mexico", "RFC", "SIB110322QX5", "COFEPRIS-PQ-2019-0804")
+	g.licenceFor(c, "ac2o")
+	s = g.ship("ac2o", nlMX, xLowlands, c, 6, g.caseAt(0.68))
+	g.addPEN(s)
+	g.addReply(s, chemledgerv1.PenReply_PEN_REPLY_INFORMATION_REQUESTED, s.penAt.Add(3*day), "More information requested: end-use statement and the consignee's monthly consumption.")
+	g.exportToReceipt(s, s.qty)
+	g.addCase("R5A", s, "", "Acetic anhydride, 6,480 kg: MX asked for more information about the PEN; NL declared the export without an answer to it.")
 }
 
 // redispatch moves a shipment's dispatch, and its whole route with it.

@@ -318,7 +318,7 @@ func (g *generator) finish() Scenario {
 }
 
 // RuleIDs are the rules the injected cases cover, in catalogue order.
-var RuleIDs = []string{"R1", "R1A", "R3", "R4", "R5", "R6", "R7", "R9", "R10", "R11", "R12", "R13", "R15", "R21", "R27", "R28"}
+var RuleIDs = []string{"R1", "R1A", "R3", "R4", "R5", "R5A", "R6", "R7", "R9", "R10", "R11", "R12", "R13", "R15", "R21", "R27", "R28"}
 
 func ruleOrder(id string) int {
 	if i := slices.Index(RuleIDs, id); i >= 0 {
