@@ -188,14 +188,14 @@ var catalogue = []Rule{
 		eval:  evalStructuring,
 	},
 	{
-		ID: "R12", Version: 1, Name: "New supplier after a refusal (company shopping)",
+		ID: "R12", Version: 2, Name: "New supplier after a refusal (company shopping)",
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R12 and §11.5: INCB on thwarted attempts followed by 'company shopping' [V]",
 		Explanation: "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}); {days} days later the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical, from a different exporter ({exporter}). Turning to another supplier after a refusal is the pattern INCB calls company shopping.",
 		Thresholds: []ThresholdDef{
 			{Name: "window_days", Default: 60, Unit: "days", Doc: "the new notification comes within this many days of the refusal"},
 		},
-		Notes: "A refusal is a PEN reply with an objection or an information request, or a stopped-shipment incident; its parties come from the shipment's notification when the reply does not repeat them. The party is matched as importer or consignee by normalised name and country. Raised once per refusal.",
+		Notes: "A refusal is a PEN reply with an objection (unless a later no-objection to the same shipment withdrew it), or a stopped-shipment or seizure incident; its parties come from the shipment's notification when the reply does not repeat them. A request for information is not a refusal (version 2): it is usually followed by a no-objection, and legitimate buyers routinely use two supplier countries. The party is matched as importer or consignee by normalised name and country. Raised once per refusal.",
 		eval:  evalCompanyShopping,
 	},
 	{

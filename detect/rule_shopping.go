@@ -29,6 +29,9 @@ func evalCompanyShopping(c *evalCtx) {
 			if r.CAS != l.CAS || r.Ref == l.Ref || r.Exporter.Key == "" || r.Exporter.Key == l.Exporter.Key || gap < 0 || gap > window {
 				continue
 			}
+			if withdrawn(c.v, r) {
+				continue
+			}
 			c.add(finding{
 				key: idx(r.Index), ref: l.Ref, subject: p.Key, cas: l.CAS,
 				countries: append(legCountries(l), r.Exporter.Country), evidence: []uint64{r.Index, l.Index}, th: th,
@@ -44,12 +47,22 @@ func evalCompanyShopping(c *evalCtx) {
 	}
 }
 
+// withdrawn reports whether an objection was withdrawn by a later
+// no-objection to the same shipment: as for R3, the latest reply governs.
+func withdrawn(v View, r Refusal) bool {
+	if r.Reply != chemledgerv1.PenReply_PEN_REPLY_OBJECTION {
+		return false
+	}
+	sh, ok := v.Shipment(r.Ref)
+	return ok && sh.Reply != nil && sh.Reply.Index > r.Index && sh.Reply.Reply == chemledgerv1.PenReply_PEN_REPLY_NO_OBJECTION
+}
+
 func refusalText(r Refusal) string {
 	switch {
 	case r.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION:
 		return "met the importing country's objection to shipment"
-	case r.Reply == chemledgerv1.PenReply_PEN_REPLY_INFORMATION_REQUESTED:
-		return "met the importing country's request for more information about shipment"
+	case r.Incident == chemledgerv1.IncidentKind_INCIDENT_KIND_SEIZURE:
+		return "was party to the seized shipment"
 	}
 	return "was party to the stopped shipment"
 }

@@ -347,9 +347,13 @@ func (s *State) foldLeg(l *Leg, extra []*Party) {
 // refusalOf reports whether a leg refuses or stops a shipment, with the
 // chemical and exporter from the notification when the leg omits them.
 func refusalOf(l *Leg, sh *Shipment) (Refusal, bool) {
-	refused := l.Kind == chemledgerv1.EventKind_EVENT_KIND_PEN_REPLY &&
-		(l.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION || l.Reply == chemledgerv1.PenReply_PEN_REPLY_INFORMATION_REQUESTED) ||
-		l.Kind == chemledgerv1.EventKind_EVENT_KIND_INCIDENT && l.Incident == chemledgerv1.IncidentKind_INCIDENT_KIND_STOPPED_SHIPMENT
+	// A request for information is a question, not a refusal: it is
+	// usually followed by a no-objection, and a buyer that meanwhile orders
+	// from its other supplier is doing ordinary business. A seizure stops
+	// the goods as surely as a stopped-shipment report does.
+	refused := l.Kind == chemledgerv1.EventKind_EVENT_KIND_PEN_REPLY && l.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION ||
+		l.Kind == chemledgerv1.EventKind_EVENT_KIND_INCIDENT &&
+			(l.Incident == chemledgerv1.IncidentKind_INCIDENT_KIND_STOPPED_SHIPMENT || l.Incident == chemledgerv1.IncidentKind_INCIDENT_KIND_SEIZURE)
 	if !refused {
 		return Refusal{}, false
 	}

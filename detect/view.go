@@ -35,8 +35,8 @@ type View interface {
 	// The window keeps a rule's cost to the orders near the new one, not
 	// every order a large importer ever placed.
 	Orders(consignee string, from, to time.Time) []Order
-	// Refusals returns the objections, information requests and stopped
-	// shipments concerning a party key as importer or consignee, in log
+	// Refusals returns the objections, stopped shipments and seizures
+	// concerning a party key as importer or consignee, in log
 	// order, within the look-back horizon.
 	Refusals(party string) []Refusal
 	// FirstSeen returns when a party key first appeared in a shipment
@@ -231,8 +231,8 @@ type Order struct {
 // was, the shipment, catalogue CAS, exporter and occurred time.
 type Refusal struct {
 	Index uint64
-	// What is the reply (objection, information requested) or the
-	// incident kind.
+	// What is the reply (an objection) or the incident kind (stopped
+	// shipment, seizure).
 	Reply    chemledgerv1.PenReply
 	Incident chemledgerv1.IncidentKind
 	Ref      string
