@@ -23,6 +23,9 @@ type Rule struct {
 	// Explanation is the template of a flag's explanation; {name} marks
 	// are filled with the figures of the finding.
 	Explanation string `json:"explanation"`
+	// JoinExplanation is the template of a linked flag: a shipment that
+	// joins a pattern the rule flagged before (group rules only).
+	JoinExplanation string `json:"join_explanation,omitempty"`
 	// Thresholds are the rule's tunable values with their defaults.
 	Thresholds []ThresholdDef `json:"thresholds,omitempty"`
 	// TimeBased rules run in Sweep, not in Apply.
@@ -174,17 +177,18 @@ var catalogue = []Rule{
 		eval:        evalNoLegitimateUse,
 	},
 	{
-		ID: "R11", Version: 1, Name: "Orders split to stay under the reporting threshold",
+		ID: "R11", Version: 2, Name: "Orders split to stay under the reporting threshold",
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R11: DEA 21 CFR 1310.04(e)-(f) cumulative thresholds and detection of split purchases [V]; FinCEN structuring analogy [S]",
 		Explanation: "{consignee} ({country}) is the consignee of {count} shipments of {chemical} ({cas}) from {exporters} different exporters between {first_date} and {last_date}, within {window_days} days: {list}. Each is below the reporting threshold of {reporting_threshold_kg} kg, but together they come to {total_kg} kg, which suggests one order split to stay under the threshold.",
+		JoinExplanation: "Shipment {ref} of {kg} kg of {chemical} ({cas}) from {exporter} on {date} (entry {index}), also below the reporting threshold of {reporting_threshold_kg} kg, goes to {consignee} ({country}) within {window_days} days of the last shipment of the split orders flagged as {head} (entry {prev_index}, {prev_date}). The pattern, which began on {first_date} (entry {first_index}), now counts {pattern_count} shipments totalling {total_kg} kg.",
 		Thresholds: []ThresholdDef{
 			{Name: "reporting_threshold_kg", Default: 0, Unit: "kg", Doc: "the chemical's reporting threshold in kg pure; 0 means none, and the rule does not apply (set per CAS)"},
 			{Name: "window_days", Default: 30, Unit: "days", Doc: "the shipments fall within this many days"},
 			{Name: "min_shipments", Default: 3, Unit: "count", Doc: "at least this many shipments"},
 			{Name: "min_exporters", Default: 2, Unit: "count", Doc: "from at least this many distinct exporters"},
 		},
-		Notes: "Counts shipments (one per reference: its latest notification or export declaration), not events. Shipments at or above the threshold are reported anyway and do not count. Shipments used by one flag are not reused by the next, so a fourth split shipment does not raise a second flag.",
+		Notes: "Counts shipments (one per reference: its latest notification or export declaration), not events. Shipments at or above the threshold are reported anyway and do not count. Shipments used by one flag are not reused by the next. A later shipment under the threshold to the same consignee, of the same chemical, within window_days of the pattern's latest shipment joins the pattern with a linked flag (version 2), so the pattern's flags cite every shipment of it.",
 		eval:  evalStructuring,
 	},
 	{
@@ -192,10 +196,11 @@ var catalogue = []Rule{
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R12 and §11.5: INCB on thwarted attempts followed by 'company shopping' [V]",
 		Explanation: "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}); {days} days later the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical, from a different exporter ({exporter}). Turning to another supplier after a refusal is the pattern INCB calls company shopping.",
+		JoinExplanation: "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}), flagged as {head} when it turned to another supplier. {days} days after the refusal, the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical from {exporter}: new order {pattern_count} from a different exporter since the refusal (the one before: entry {prev_index}, {prev_date}).",
 		Thresholds: []ThresholdDef{
 			{Name: "window_days", Default: 60, Unit: "days", Doc: "the new notification comes within this many days of the refusal"},
 		},
-		Notes: "A refusal is a PEN reply with an objection (unless a later no-objection to the same shipment withdrew it), or a stopped-shipment or seizure incident; its parties come from the shipment's notification when the reply does not repeat them. A request for information is not a refusal (version 2): it is usually followed by a no-objection, and legitimate buyers routinely use two supplier countries. The party is matched as importer or consignee by normalised name and country. Raised once per refusal.",
+		Notes: "A refusal is a PEN reply with an objection (unless a later no-objection to the same shipment withdrew it), or a stopped-shipment or seizure incident; its parties come from the shipment's notification when the reply does not repeat them. A request for information is not a refusal (version 2): it is usually followed by a no-objection, and legitimate buyers routinely use two supplier countries. The party is matched as importer or consignee by normalised name and country. The first new order after a refusal raises the flag; each later one within the window joins it with a linked flag (version 2), so the flags cite every order of the pattern, and the flag cites the refused notification too.",
 		eval:  evalCompanyShopping,
 	},
 	{
@@ -242,15 +247,16 @@ var catalogue = []Rule{
 		eval:  evalWatchList,
 	},
 	{
-		ID: "R28", Version: 1, Name: "Synthesis-set combination to one consignee",
+		ID: "R28", Version: 2, Name: "Synthesis-set combination to one consignee",
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R28: EU Delegated Regulation 2013/98 Art. 9(3)(c) 'combinations uncommon' [V analogue]; routes from §8.1-8.2",
 		Explanation: "{consignee} ({country}) is the consignee of chemicals for {count} different steps of one synthesis set ({set_name}) within {window_days} days: {list}. Together they make a synthesis route; a combination like this to one consignee is uncommon in legitimate trade.",
+		JoinExplanation: "{consignee} ({country}) is the consignee of {chemical} ({cas}) in the {kind} for shipment {ref} of {kg} kg (entry {index}, {date}), within {window_days} days of the last shipment (entry {prev_index}, {prev_date}) of the synthesis-set combination ({set_name}) flagged as {head}. The pattern, which began on {first_date} (entry {first_index}), now counts {pattern_count} shipments covering {steps} steps of the set.",
 		Thresholds: []ThresholdDef{
 			{Name: "window_days", Default: 90, Unit: "days", Doc: "the chemicals are notified or declared within this many days"},
 			{Name: "min_steps", Default: 2, Unit: "count", Doc: "at least this many different steps of one set (alternatives for one step count once)"},
 		},
-		Notes: "Counts pre-export notifications, export and import declarations naming the consignee. Shipments used by one flag are not reused by the next for the same set.",
+		Notes: "Counts pre-export notifications, export and import declarations naming the consignee. Shipments used by one flag are not reused by the next for the same set. A later shipment of a chemical of the set to the same consignee within window_days of the pattern's latest shipment joins the pattern with a linked flag (version 2), so the pattern's flags cite every shipment of it.",
 		eval:  evalSynthesisSet,
 	},
 }

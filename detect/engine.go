@@ -317,6 +317,10 @@ type finding struct {
 	vars      []string
 	at        time.Time
 	consume   [][2]string // scope, key pairs to mark as used
+	// pattern opens or extends a group pattern (pattern.go); joined
+	// selects the rule's JoinExplanation.
+	pattern *patternUpdate
+	joined  bool
 }
 
 // add records a finding of the current rule, dated at the record.
@@ -344,6 +348,13 @@ func (e *Engine) raise(s *State, fs []finding) []Flag {
 		for _, k := range f.consume {
 			s.consume(k[0], k[1])
 		}
+		if f.pattern != nil {
+			s.applyPattern(f.pattern, id)
+		}
+		tmpl, joins := f.cr.rule.Explanation, ""
+		if f.joined {
+			tmpl, joins = f.cr.rule.JoinExplanation, f.pattern.head0
+		}
 		sev := f.severity
 		if sev == 0 {
 			sev = f.cr.rule.Severity
@@ -356,7 +367,7 @@ func (e *Engine) raise(s *State, fs []finding) []Flag {
 			ID: id, RuleID: f.cr.rule.ID, RuleVersion: f.cr.rule.Version, PolicyVersion: e.version,
 			Severity: sev, ShipmentRef: f.ref, Subject: f.subject, Countries: countries(f.countries),
 			CAS: f.cas, RaisedAt: f.at, Thresholds: th,
-			Explanation: render(f.cr.rule.Explanation, f.vars), Evidence: slices.Compact(ev),
+			Explanation: render(tmpl, f.vars), Joins: joins, Evidence: slices.Compact(ev),
 		})
 	}
 	return out

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -21,6 +22,21 @@ func evalSynthesisSet(c *evalCtx) {
 		}
 		scope := "R28|" + set.ID
 		if c.v.Consumed(scope, l.Ref) {
+			continue
+		}
+		pk := scope + "|" + l.Consignee.Key
+		if p, ok := c.v.Pattern(pk); ok && joins(p, l.Occurred, window) {
+			steps := stepBit(set.step(l.CAS)) | stepBits(p.Steps)
+			c.add(finding{
+				key: pk + "|" + l.Ref, ref: l.Ref, subject: l.Consignee.Key, cas: l.CAS, countries: legCountries(l),
+				evidence: []uint64{p.FirstIndex, p.LastIndex, l.Index}, th: th, joined: true,
+				consume: [][2]string{{scope, l.Ref}}, pattern: join(pk, p, l, uint64(stepBit(set.step(l.CAS)))),
+				vars: append(joinVars(p, p.Count+1),
+					"consignee", partyText(l.Consignee), "country", countryText(l.Consignee.Country),
+					"chemical", l.Chemical, "cas", l.CAS, "ref", l.Ref, "kg", num(l.Amount.KG),
+					"kind", kindText(l.Kind), "date", day(l.Occurred), "index", idx(l.Index), "set_name", set.Name,
+					"steps", strconv.Itoa(steps.OnesCount()), "window_days", num(th.get("window_days"))),
+			})
 			continue
 		}
 		near := c.v.Orders(l.Consignee.Key, l.Occurred.Add(-window), l.Occurred.Add(window))
@@ -63,9 +79,21 @@ func evalSynthesisSet(c *evalCtx) {
 			}
 			list = append(list, name+" ("+o.CAS+"), shipment "+o.Ref+", "+num(o.KG)+" kg on "+day(o.Occurred))
 		}
+		head := Pattern{FirstIndex: run[0].Index, First: run[0].Occurred, LastIndex: run[0].Index, Last: run[0].Occurred}
+		refs := map[string]bool{}
+		for _, o := range run {
+			head.Steps |= uint64(stepBit(set.step(o.CAS)))
+			head.KG += o.KG
+			refs[o.Ref] = true
+			if !o.Occurred.Before(head.Last) {
+				head.Last, head.LastIndex = o.Occurred, o.Index
+			}
+		}
+		head.Count = len(refs)
 		c.add(finding{
 			key: l.Consignee.Key + "|" + set.ID + "|" + idx(minIndex(ev)), ref: l.Ref, subject: l.Consignee.Key,
 			cas: l.CAS, countries: legCountries(l), evidence: ev, th: th, consume: consume,
+			pattern: &patternUpdate{key: pk, head: true, p: head},
 			vars: []string{
 				"consignee", partyText(l.Consignee), "country", countryText(l.Consignee.Country),
 				"count", strconv.Itoa(stepsIn(set, run)), "set_name", set.Name,
@@ -106,6 +134,20 @@ func stepsIn(set SynthesisSet, orders []Order) int {
 	}
 	return len(seen)
 }
+
+// stepBits marks synthesis steps, one bit each; steps past 63 are not
+// marked (no set comes near that many).
+type stepBits uint64
+
+func stepBit(step int) stepBits {
+	if step < 0 || step >= 64 {
+		return 0
+	}
+	return 1 << step
+}
+
+// OnesCount is the number of steps marked.
+func (b stepBits) OnesCount() int { return bits.OnesCount64(uint64(b)) }
 
 func minIndex(xs []uint64) uint64 {
 	m := xs[0]

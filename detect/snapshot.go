@@ -305,6 +305,19 @@ func (s *State) writeSnapshot(w *snapWriter) {
 	}
 	w.strs(sortedKeys(s.raised))
 	w.strs(sortedKeys(s.consumed))
+	w.uvarint(uint64(len(s.patterns)))
+	for _, k := range sortedKeys(s.patterns) {
+		p := s.patterns[k]
+		w.str(k)
+		w.str(p.Head)
+		w.uvarint(p.FirstIndex)
+		w.uvarint(p.LastIndex)
+		w.time(p.First)
+		w.time(p.Last)
+		w.varint(int64(p.Count))
+		w.float(p.KG)
+		w.uvarint(p.Steps)
+	}
 	w.uvarint(uint64(len(s.due)))
 	for _, it := range s.due { // heap order
 		w.time(it.due)
@@ -429,6 +442,13 @@ func readSnapshot(r *snapReader) *State {
 	}
 	for _, k := range r.strs() {
 		s.consumed[k] = struct{}{}
+	}
+	for range r.count() {
+		k := r.str()
+		s.patterns[k] = &Pattern{
+			Head: r.str(), FirstIndex: r.uvarint(), LastIndex: r.uvarint(), First: r.time(), Last: r.time(),
+			Count: int(r.varint()), KG: r.float(), Steps: r.uvarint(),
+		}
 	}
 	if n := r.count(); n > 0 {
 		s.due = make(dueQueue, n)

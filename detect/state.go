@@ -33,6 +33,7 @@ type State struct {
 	parties   map[string]*Party // raw name, country and identifiers → interned
 	raised    map[string]struct{}
 	consumed  map[string]struct{} // scope + "\x00" + key
+	patterns  map[string]*Pattern // group patterns flagged, by rule-specific key
 	due       dueQueue
 
 	// names memoises NormalizeName by raw name; party names
@@ -57,6 +58,7 @@ func NewState() *State {
 		parties:   make(map[string]*Party),
 		raised:    make(map[string]struct{}),
 		consumed:  make(map[string]struct{}),
+		patterns:  make(map[string]*Pattern),
 		names:     make(map[string]string),
 	}
 }
@@ -223,6 +225,14 @@ func (s *State) Raised(flagID string) bool {
 func (s *State) Consumed(scope, key string) bool {
 	_, ok := s.consumed[scope+"\x00"+key]
 	return ok
+}
+
+// Pattern implements View.
+func (s *State) Pattern(key string) (Pattern, bool) {
+	if p := s.patterns[key]; p != nil {
+		return *p, true
+	}
+	return Pattern{}, false
 }
 
 // history is a per-party list in log order, trimmed to the look-back

@@ -58,6 +58,9 @@ type View interface {
 	// reference) as evidence, so the same shipments do not make a second
 	// structuring or combination flag.
 	Consumed(scope, key string) bool
+	// Pattern returns the group pattern a rule flagged under key, as it
+	// stands after the shipments that joined it (pattern.go).
+	Pattern(key string) (Pattern, bool)
 }
 
 // Party is a party as the rules compare it.
