@@ -178,9 +178,9 @@ var catalogue = []Rule{
 	},
 	{
 		ID: "R11", Version: 2, Name: "Orders split to stay under the reporting threshold",
-		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R11: DEA 21 CFR 1310.04(e)-(f) cumulative thresholds and detection of split purchases [V]; FinCEN structuring analogy [S]",
-		Explanation: "{consignee} ({country}) is the consignee of {count} shipments of {chemical} ({cas}) from {exporters} different exporters between {first_date} and {last_date}, within {window_days} days: {list}. Each is below the reporting threshold of {reporting_threshold_kg} kg, but together they come to {total_kg} kg, which suggests one order split to stay under the threshold.",
+		Severity:        SeverityHigh,
+		Source:          "reference/domain.md §9 R11: DEA 21 CFR 1310.04(e)-(f) cumulative thresholds and detection of split purchases [V]; FinCEN structuring analogy [S]",
+		Explanation:     "{consignee} ({country}) is the consignee of {count} shipments of {chemical} ({cas}) from {exporters} different exporters between {first_date} and {last_date}, within {window_days} days: {list}. Each is below the reporting threshold of {reporting_threshold_kg} kg, but together they come to {total_kg} kg, which suggests one order split to stay under the threshold.",
 		JoinExplanation: "Shipment {ref} of {kg} kg of {chemical} ({cas}) from {exporter} on {date} (entry {index}), also below the reporting threshold of {reporting_threshold_kg} kg, goes to {consignee} ({country}) within {window_days} days of the last shipment of the split orders flagged as {head} (entry {prev_index}, {prev_date}). The pattern, which began on {first_date} (entry {first_index}), now counts {pattern_count} shipments totalling {total_kg} kg.",
 		Thresholds: []ThresholdDef{
 			{Name: "reporting_threshold_kg", Default: 0, Unit: "kg", Doc: "the chemical's reporting threshold in kg pure; 0 means none, and the rule does not apply (set per CAS)"},
@@ -193,9 +193,9 @@ var catalogue = []Rule{
 	},
 	{
 		ID: "R12", Version: 2, Name: "New supplier after a refusal (company shopping)",
-		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R12 and §11.5: INCB on thwarted attempts followed by 'company shopping' [V]",
-		Explanation: "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}); {days} days later the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical, from a different exporter ({exporter}). Turning to another supplier after a refusal is the pattern INCB calls company shopping.",
+		Severity:        SeverityHigh,
+		Source:          "reference/domain.md §9 R12 and §11.5: INCB on thwarted attempts followed by 'company shopping' [V]",
+		Explanation:     "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}); {days} days later the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical, from a different exporter ({exporter}). Turning to another supplier after a refusal is the pattern INCB calls company shopping.",
 		JoinExplanation: "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}), flagged as {head} when it turned to another supplier. {days} days after the refusal, the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical from {exporter}: new order {pattern_count} from a different exporter since the refusal (the one before: entry {prev_index}, {prev_date}).",
 		Thresholds: []ThresholdDef{
 			{Name: "window_days", Default: 60, Unit: "days", Doc: "the new notification comes within this many days of the refusal"},
@@ -248,9 +248,9 @@ var catalogue = []Rule{
 	},
 	{
 		ID: "R28", Version: 2, Name: "Synthesis-set combination to one consignee",
-		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R28: EU Delegated Regulation 2013/98 Art. 9(3)(c) 'combinations uncommon' [V analogue]; routes from §8.1-8.2",
-		Explanation: "{consignee} ({country}) is the consignee of chemicals for {count} different steps of one synthesis set ({set_name}) within {window_days} days: {list}. Together they make a synthesis route; a combination like this to one consignee is uncommon in legitimate trade.",
+		Severity:        SeverityHigh,
+		Source:          "reference/domain.md §9 R28: EU Delegated Regulation 2013/98 Art. 9(3)(c) 'combinations uncommon' [V analogue]; routes from §8.1-8.2",
+		Explanation:     "{consignee} ({country}) is the consignee of chemicals for {count} different steps of one synthesis set ({set_name}) within {window_days} days: {list}. Together they make a synthesis route; a combination like this to one consignee is uncommon in legitimate trade.",
 		JoinExplanation: "{consignee} ({country}) is the consignee of {chemical} ({cas}) in the {kind} for shipment {ref} of {kg} kg (entry {index}, {date}), within {window_days} days of the last shipment (entry {prev_index}, {prev_date}) of the synthesis-set combination ({set_name}) flagged as {head}. The pattern, which began on {first_date} (entry {first_index}), now counts {pattern_count} shipments covering {steps} steps of the set.",
 		Thresholds: []ThresholdDef{
 			{Name: "window_days", Default: 90, Unit: "days", Doc: "the chemicals are notified or declared within this many days"},

@@ -94,4 +94,3 @@ func TestGroupPatternsCiteEveryShipment(t *testing.T) {
 	}
 	checkGolden(t, filepath.Join("testdata", "rules", "patterns.golden.json"), mustJSON(t, golden))
 }
-
