@@ -81,7 +81,7 @@ func (e *Engine) Apply(s *State, r Record) []Flag {
 			}
 		}
 		flags := e.raise(s, c.out)
-		s.foldLeg(leg, extra)
+		s.foldLeg(leg, extra, e.underThreshold(leg))
 		if leg.Kind == chemledgerv1.EventKind_EVENT_KIND_EXPORT_DECLARATION {
 			e.scheduleArrival(s, leg)
 		}
@@ -113,6 +113,17 @@ func (e *Engine) Sweep(s *State, asOf time.Time) []Flag {
 		out = append(out, missingArrival(cr, sh, th, it.due))
 	}
 	return e.raise(s, out)
+}
+
+// underThreshold reports whether a leg is a notification or export
+// declaration below its chemical's reporting threshold (R11 counts those).
+func (e *Engine) underThreshold(l *Leg) bool {
+	if !l.Amount.Known || l.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION || !isOrder(l.Kind) {
+		return false
+	}
+	th := e.byID["R11"].resolve(l.CAS, importingCountry(l))
+	limit := th.get("reporting_threshold_kg")
+	return limit > 0 && l.Amount.KG < limit
 }
 
 // scheduleArrival queues the check for the receipt of an exported shipment.

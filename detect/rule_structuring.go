@@ -40,6 +40,12 @@ func evalStructuring(c *evalCtx) {
 		})
 		return
 	}
+	// The filter first: without enough under-threshold orders from two
+	// exporters in the window, no walk over the consignee's orders.
+	n, kg, two := c.v.UnderThreshold(l.Consignee.Key, l.CAS, l.Occurred.Add(-window), l.Occurred.Add(window), l.Exporter.Key)
+	if n+1 < int(th.get("min_shipments")) || kg+l.Amount.KG < limit*(1-1e-9) || th.get("min_exporters") >= 2 && !two {
+		return
+	}
 	latest := make(map[string]Order)
 	for _, o := range c.v.Orders(l.Consignee.Key, l.Occurred.Add(-window), l.Occurred.Add(window)) {
 		if o.CAS != l.CAS || o.Ref == l.Ref || o.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION ||

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // evalSynthesisSet is R28: one consignee receives chemicals for different
@@ -39,9 +40,13 @@ func evalSynthesisSet(c *evalCtx) {
 			})
 			continue
 		}
-		near := c.v.Orders(l.Consignee.Key, l.Occurred.Add(-window), l.Occurred.Add(window))
+		from, to := l.Occurred.Add(-window), l.Occurred.Add(window)
+		if !stepsNear(c.v, set, l, from, to, minSteps) {
+			continue // the usual case, answered by a few binary searches
+		}
+		near := c.v.Orders(l.Consignee.Key, from, to)
 		if !reachesSteps(set, l.CAS, near, minSteps) {
-			continue // the usual case, answered without a map lookup per order
+			continue
 		}
 		type refCAS struct{ ref, cas string }
 		latest := make(map[refCAS]Order) // latest order per shipment and chemical
@@ -101,6 +106,31 @@ func evalSynthesisSet(c *evalCtx) {
 			},
 		})
 	}
+}
+
+// stepsNear reports whether the consignee's orders in [from, to] and the
+// leg cover at least min steps of set, counting every order (a filter: the
+// exact check excludes the leg's own shipment and orders already used). Its
+// cost is one binary search per chemical of the set, however many orders
+// the consignee placed.
+func stepsNear(v View, set SynthesisSet, l *Leg, from, to time.Time, min int) bool {
+	own := set.step(l.CAS)
+	n := 1
+	for i, st := range set.Steps {
+		if n >= min {
+			return true
+		}
+		if i == own {
+			continue
+		}
+		for _, cas := range st {
+			if v.AnyOrder(l.Consignee.Key, cas, from, to) {
+				n++
+				break
+			}
+		}
+	}
+	return n >= min
 }
 
 // reachesSteps reports whether the chemical cas and the orders together

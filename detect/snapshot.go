@@ -254,6 +254,7 @@ func (s *State) writeSnapshot(w *snapWriter) {
 		w.uvarint(uint64(h.kept))
 		w.uvarint(uint64(len(h.items)))
 		for _, o := range h.items {
+			w.bool(o.Under)
 			w.uvarint(o.Index)
 			w.varint(int64(o.Kind))
 			w.sym(o.Ref)
@@ -397,17 +398,18 @@ func readSnapshot(r *snapReader) *State {
 	}
 	for range r.count() {
 		k := r.str()
-		h := &history[Order]{newest: r.time(), kept: int(r.uvarint())}
+		h := &orderHistory{history: history[Order]{newest: r.time(), kept: int(r.uvarint())}}
 		h.items = make([]Order, r.count())
 		for i := range h.items {
 			h.items[i] = Order{
-				Index: r.uvarint(), Kind: chemledgerv1.EventKind(r.varint()), Ref: r.sym(), CAS: r.sym(),
+				Under: r.bool(), Index: r.uvarint(), Kind: chemledgerv1.EventKind(r.varint()), Ref: r.sym(), CAS: r.sym(),
 				KG: r.float(), Exporter: party(), Occurred: r.time(),
 			}
 		}
 		// Snapshots written before orders were kept by time hold them in
 		// log order; a stable sort gives what folding does now.
 		slices.SortStableFunc(h.items, func(a, b Order) int { return a.Occurred.Compare(b.Occurred) })
+		h.rebuildLots()
 		s.orders[k] = h
 	}
 	for range r.count() {

@@ -80,7 +80,8 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 	s.alrs["CO|x"] = filled[[]ALR](&n)
 	c := filled[Cumulative](&n)
 	s.imported["CO|x|2026"] = &c
-	s.orders["a|MX"] = &history[Order]{items: filled[[]Order](&n), newest: filled[time.Time](&n), kept: 7}
+	s.orders["a|MX"] = &orderHistory{history: history[Order]{items: filled[[]Order](&n), newest: filled[time.Time](&n), kept: 7}}
+	s.orders["a|MX"].rebuildLots()
 	s.refusals["a|MX"] = &history[Refusal]{items: filled[[]Refusal](&n), newest: filled[time.Time](&n), kept: 9}
 	s.firstSeen["a|MX"] = filled[Sighting](&n)
 	w := filled[WatchEntry](&n)

@@ -23,7 +23,7 @@ type State struct {
 	licenceBy map[string][]string    // party key, "ID:"+id or "NUM:"+number → licence keys
 	alrs      map[string][]ALR       // country|cas → in log order
 	imported  map[string]*Cumulative // country|cas|year
-	orders    map[string]*history[Order]
+	orders    map[string]*orderHistory
 	refusals  map[string]*history[Refusal]
 	firstSeen map[string]Sighting
 	start     time.Time
@@ -50,7 +50,7 @@ func NewState() *State {
 		licenceBy: make(map[string][]string),
 		alrs:      make(map[string][]ALR),
 		imported:  make(map[string]*Cumulative),
-		orders:    make(map[string]*history[Order]),
+		orders:    make(map[string]*orderHistory),
 		refusals:  make(map[string]*history[Refusal]),
 		firstSeen: make(map[string]Sighting),
 		watch:     make(map[string]*WatchEntry),
@@ -227,6 +227,27 @@ func (s *State) Consumed(scope, key string) bool {
 	return ok
 }
 
+// UnderThreshold implements View.
+func (s *State) UnderThreshold(consignee, cas string, from, to time.Time, exporter string) (int, float64, bool) {
+	h := s.orders[consignee]
+	if h == nil || h.lots[cas] == nil {
+		return 0, 0, false
+	}
+	ll := h.lots[cas]
+	n, kg, two := ll.underWindow(from, to)
+	if !two && n > 0 {
+		lo, _ := ll.under.window(from, to)
+		two = ll.exp[lo].Key != exporter
+	}
+	return n, kg, two
+}
+
+// AnyOrder implements View.
+func (s *State) AnyOrder(consignee, cas string, from, to time.Time) bool {
+	h := s.orders[consignee]
+	return h != nil && h.lots[cas] != nil && h.lots[cas].any(from, to)
+}
+
 // Pattern implements View.
 func (s *State) Pattern(key string) (Pattern, bool) {
 	if p := s.patterns[key]; p != nil {
@@ -268,7 +289,10 @@ func sortNewestOrder(items []Order) {
 
 // foldLeg adds a shipment event to the indexes. extra are parties that
 // appear in the event besides exporter, importer and consignee.
-func (s *State) foldLeg(l *Leg, extra []*Party) {
+//
+// under says the leg is an order below its reporting threshold (R11),
+// which the engine judges because it holds the policy.
+func (s *State) foldLeg(l *Leg, extra []*Party, under bool) {
 	if !s.started || l.Occurred.Before(s.start) {
 		s.start, s.started = l.Occurred, true
 	}
@@ -310,12 +334,12 @@ func (s *State) foldLeg(l *Leg, extra []*Party) {
 		if l.Consignee.Key != "" {
 			h := s.orders[l.Consignee.Key]
 			if h == nil {
-				h = &history[Order]{}
+				h = &orderHistory{}
 				s.orders[l.Consignee.Key] = h
 			}
-			h.add(Order{Index: l.Index, Kind: l.Kind, Ref: l.Ref, CAS: l.CAS, KG: l.Amount.KG, Exporter: l.Exporter, Occurred: l.Occurred},
-				l.Occurred, func(o Order) time.Time { return o.Occurred })
-			sortNewestOrder(h.items)
+			o := legOrder(l)
+			o.Under = under
+			h.addOrder(o)
 		}
 	}
 	if l.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION && l.Importer.Country != "" && l.Amount.Known {

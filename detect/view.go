@@ -58,6 +58,16 @@ type View interface {
 	// reference) as evidence, so the same shipments do not make a second
 	// structuring or combination flag.
 	Consumed(scope, key string) bool
+	// UnderThreshold summarises the orders of cas naming consignee that
+	// occurred in [from, to] and were below their reporting threshold
+	// (Order.Under): how many, their kilograms, and whether they and an
+	// order from exporter (a party key) come from two exporters or more.
+	// It is a filter: it counts both legs of a shipment and orders already
+	// used by a flag.
+	UnderThreshold(consignee, cas string, from, to time.Time, exporter string) (n int, kg float64, twoExporters bool)
+	// AnyOrder reports whether an order of cas naming consignee occurred in
+	// [from, to].
+	AnyOrder(consignee, cas string, from, to time.Time) bool
 	// Pattern returns the group pattern a rule flagged under key, as it
 	// stands after the shipments that joined it (pattern.go).
 	Pattern(key string) (Pattern, bool)
@@ -221,6 +231,9 @@ type Cumulative struct {
 // index and kind, the shipment, catalogue CAS, kg of pure substance,
 // exporter and occurred time.
 type Order struct {
+	// Under is true for a notification or export declaration below the
+	// chemical's reporting threshold for its importing country (R11).
+	Under    bool
 	Index    uint64
 	Kind     chemledgerv1.EventKind
 	Ref      string
