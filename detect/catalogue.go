@@ -223,16 +223,17 @@ var catalogue = []Rule{
 		eval:        evalHSMismatch,
 	},
 	{
-		ID: "R21", Version: 2, Name: "New counterparty with a large volume",
+		ID: "R21", Version: 3, Name: "New counterparty with a large volume",
 		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R21: INCB end-user verification and visits for new companies [V]; dual-use 'new customer' [S]",
-		Explanation: "{consignee} ({country}) is the consignee of {kg} kg of pure {chemical} ({cas}) in the {kind} for shipment {ref} (entry {index}, {date}), above the large-volume threshold of {large_volume_kg} kg. {first_text}, less than the {new_days} days after which a counterparty is no longer new. A new customer ordering a large volume calls for end-user verification.",
+		Source:      "reference/domain.md §9 R21: INCB end-user verification and visits for new companies [V]; dual-use 'new customer' [S]; qty > p90(qty for substance)",
+		Explanation: "{consignee} ({country}) is the consignee of {kg} kg of pure {chemical} ({cas}) in the {kind} for shipment {ref} (entry {index}, {date}), above the large-lot mark of {large_kg} kg ({large_basis}). {first_text}, less than the {new_days} days after which a counterparty is no longer new. A new customer ordering a large volume calls for end-user verification.",
 		Thresholds: []ThresholdDef{
-			{Name: "large_volume_kg", Default: 1000, Unit: "kg", Doc: "kg pure above which a quantity is large (set per CAS; domain.md suggests the 90th percentile for the substance)"},
+			{Name: "large_lot_percentile", Default: 90, Unit: "percent", Doc: "a lot above this percentile of the chemical's logged lots is large (domain.md: p90)"},
+			{Name: "min_lots", Default: 20, Unit: "count", Doc: "with fewer lots of the chemical logged, large_volume_kg is the mark instead"},
+			{Name: "large_volume_kg", Default: 1000, Unit: "kg", Doc: "kg pure above which a quantity is large while the log holds too few lots of the chemical (set per CAS: the chemical's typical lot)"},
 			{Name: "new_days", Default: 180, Unit: "days", Doc: "a counterparty first seen fewer days ago than this is new"},
-			{Name: "min_history_days", Default: 180, Unit: "days", Doc: "the log must reach back this many days before the counterparty's first appearance; before that, 'first seen' only means 'first logged'"},
 		},
-		Notes: "Checked on pre-export notifications, export and import declarations. A party is first seen when it appears in any role in a shipment event. Raised once per consignee and chemical.",
+		Notes: "Checked on pre-export notifications, export and import declarations. A party is first seen at the earliest of its appearances in any role in a shipment event and the first days of its licences in the registry; the log's own first day is not evidence that everybody is new (version 3: the log no longer needs 180 days of history before anybody can be new). Large is judged against the chemical's lots in the log (notifications, export and import declarations, in kg pure; a percentile read to within 9 %), or the per-chemical large_volume_kg while fewer than min_lots are logged; the mark used is recorded as large_lot_kg. Raised once per consignee and chemical.",
 		eval:  evalNewCounterparty,
 	},
 	{

@@ -287,6 +287,20 @@ func (s *State) writeSnapshot(w *snapWriter) {
 		w.time(s.firstSeen[k].Occurred)
 		w.uvarint(s.firstSeen[k].Index)
 	}
+	w.uvarint(uint64(len(s.lotSizes)))
+	for _, k := range sortedKeys(s.lotSizes) {
+		ls := s.lotSizes[k]
+		w.str(k)
+		w.uvarint(uint64(ls.N))
+		// Sparse: most buckets of a chemical are empty.
+		for b, n := range ls.Counts {
+			if n > 0 {
+				w.uvarint(uint64(b) + 1)
+				w.uvarint(uint64(n))
+			}
+		}
+		w.uvarint(0)
+	}
 	w.uvarint(uint64(len(s.watch)))
 	for _, k := range sortedKeys(s.watch) {
 		e := s.watch[k]
@@ -427,6 +441,18 @@ func readSnapshot(r *snapReader) *State {
 	for range r.count() {
 		k := r.str()
 		s.firstSeen[k] = Sighting{Occurred: r.time(), Index: r.uvarint()}
+	}
+	for range r.count() {
+		k := r.str()
+		ls := &lotSizes{N: int(r.uvarint())}
+		for b := r.uvarint(); b != 0 && r.err == nil; b = r.uvarint() {
+			if b > lotBuckets {
+				r.fail(fmt.Errorf("lot sizes of %s: bucket %d of %d", k, b-1, lotBuckets))
+				break
+			}
+			ls.Counts[b-1] = uint32(r.uvarint())
+		}
+		s.lotSizes[k] = ls
 	}
 	for range r.count() {
 		k := r.str()

@@ -30,6 +30,10 @@ func fill(v reflect.Value, n *int) {
 			fill(s.Index(i), n)
 		}
 		v.Set(s)
+	case reflect.Array:
+		for i := range v.Len() {
+			fill(v.Index(i), n)
+		}
 	case reflect.Pointer:
 		p := reflect.New(v.Type().Elem())
 		fill(p.Elem(), n)
@@ -84,6 +88,8 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 	s.orders["a|MX"].rebuildLots()
 	s.refusals["a|MX"] = &history[Refusal]{items: filled[[]Refusal](&n), newest: filled[time.Time](&n), kept: 9}
 	s.firstSeen["a|MX"] = filled[Sighting](&n)
+	ls := filled[lotSizes](&n)
+	s.lotSizes["299-42-3"] = &ls
 	w := filled[WatchEntry](&n)
 	s.watch[w.Key] = &w
 	p := filled[Party](&n)
@@ -104,7 +110,7 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 // The snapshot writes State field by field; a new field must be written too
 // (and the test above taught to fill it).
 func TestSnapshotKnowsStateFields(t *testing.T) {
-	known := []string{"shipments", "licences", "licenceBy", "alrs", "imported", "orders", "refusals", "firstSeen",
+	known := []string{"shipments", "licences", "licenceBy", "alrs", "imported", "orders", "refusals", "firstSeen", "lotSizes",
 		"start", "started", "watch", "profiles", "parties", "raised", "consumed", "patterns", "due", "names"}
 	var fields []string
 	for f := range reflect.TypeFor[State]().Fields() {

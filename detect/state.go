@@ -26,6 +26,7 @@ type State struct {
 	orders    map[string]*orderHistory
 	refusals  map[string]*history[Refusal]
 	firstSeen map[string]Sighting
+	lotSizes  map[string]*lotSizes // catalogue CAS → lots ordered (R21)
 	start     time.Time
 	started   bool
 	watch     map[string]*WatchEntry
@@ -53,6 +54,7 @@ func NewState() *State {
 		orders:    make(map[string]*orderHistory),
 		refusals:  make(map[string]*history[Refusal]),
 		firstSeen: make(map[string]Sighting),
+		lotSizes:  make(map[string]*lotSizes),
 		watch:     make(map[string]*WatchEntry),
 		profiles:  make(map[string]Party),
 		parties:   make(map[string]*Party),
@@ -174,6 +176,15 @@ func (s *State) Refusals(party string) []Refusal {
 func (s *State) FirstSeen(party string) (Sighting, bool) {
 	v, ok := s.firstSeen[party]
 	return v, ok
+}
+
+// LotSizes implements View.
+func (s *State) LotSizes(cas string, percentile float64) (float64, int) {
+	ls := s.lotSizes[cas]
+	if ls == nil {
+		return 0, 0
+	}
+	return ls.percentile(percentile), ls.N
 }
 
 // LogStart implements View.
@@ -341,6 +352,14 @@ func (s *State) foldLeg(l *Leg, extra []*Party, under bool) {
 			o.Under = under
 			h.addOrder(o)
 		}
+		if l.Amount.Known && l.Amount.KG > 0 {
+			ls := s.lotSizes[l.CAS]
+			if ls == nil {
+				ls = &lotSizes{}
+				s.lotSizes[l.CAS] = ls
+			}
+			ls.add(l.Amount.KG)
+		}
 	}
 	if l.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION && l.Importer.Country != "" && l.Amount.Known {
 		k := importKey(l.Importer.Country, l.CAS, l.Occurred.Year())
@@ -412,25 +431,36 @@ func isMovement(k chemledgerv1.EventKind) bool {
 	return false
 }
 
-// sight records a party's first appearance and its profile.
+// sight records a party's first appearance in a shipment event and its
+// profile.
 func (s *State) sight(p *Party, l *Leg) {
 	if p.Key == "" {
 		return
 	}
-	if f, ok := s.firstSeen[p.Key]; !ok || l.Occurred.Before(f.Occurred) {
-		s.firstSeen[p.Key] = Sighting{Occurred: l.Occurred, Index: l.Index}
+	s.seen(p, Sighting{Occurred: l.Occurred, Index: l.Index})
+	if _, ok := s.profiles[p.Profile]; !ok {
+		s.profiles[p.Profile] = *p
+	}
+}
+
+// seen records a sighting of p if it is the earliest: from a shipment event,
+// or from a registry entry (a licence granted years before the log began
+// shows the party was trading then).
+func (s *State) seen(p *Party, at Sighting) {
+	if p.Key == "" {
+		return
+	}
+	if f, ok := s.firstSeen[p.Key]; !ok || at.Occurred.Before(f.Occurred) {
+		s.firstSeen[p.Key] = at
 	}
 	// A name spelt with look-alike letters is also seen under its own
 	// letters, so that it does not inherit the genuine company's history
 	// (R21). Look-alike letters never survive into a Key, so the two kinds
 	// of key cannot collide.
 	if p.Letters != p.Key {
-		if f, ok := s.firstSeen[p.Letters]; !ok || l.Occurred.Before(f.Occurred) {
-			s.firstSeen[p.Letters] = Sighting{Occurred: l.Occurred, Index: l.Index}
+		if f, ok := s.firstSeen[p.Letters]; !ok || at.Occurred.Before(f.Occurred) {
+			s.firstSeen[p.Letters] = at
 		}
-	}
-	if _, ok := s.profiles[p.Profile]; !ok {
-		s.profiles[p.Profile] = *p
 	}
 }
 
@@ -461,6 +491,16 @@ func (s *State) foldLicence(l *chemledgerv1.Licence, effective time.Time, index 
 	}
 	s.licences[key] = next
 	s.indexLicence(key, next)
+	// The holder was known to its licensing authority from the licence's
+	// first day. A revocation is no such evidence; nor is a watch-list
+	// entry, which says nothing about the party having traded.
+	// By the holder's own letters only: a licence issued to a look-alike
+	// spelling is no history of the genuine company.
+	if h := next.Holder.Letters; h != "" {
+		if f, ok := s.firstSeen[h]; !ok || next.ValidFrom.Before(f.Occurred) {
+			s.firstSeen[h] = Sighting{Occurred: next.ValidFrom, Index: index}
+		}
+	}
 }
 
 func (s *State) indexLicence(key string, l *Licence) {

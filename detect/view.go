@@ -39,9 +39,14 @@ type View interface {
 	// concerning a party key as importer or consignee, in log
 	// order, within the look-back horizon.
 	Refusals(party string) []Refusal
-	// FirstSeen returns when a party key first appeared in a shipment
-	// event, in any role.
+	// FirstSeen returns a party key's first sighting: the earliest of its
+	// appearances in a shipment event, in any role, and the first days of
+	// the licences the registry holds for it.
 	FirstSeen(party string) (Sighting, bool)
+	// LotSizes returns the given percentile of the lots of cas ordered so
+	// far (notifications, export and import declarations, kg of pure
+	// substance, to within 9 %) and how many lots that is.
+	LotSizes(cas string, percentile float64) (kg float64, lots int)
 	// LogStart returns the earliest occurred time of any shipment event.
 	LogStart() (time.Time, bool)
 	// WatchList returns the watch-list entries in force, sorted by key.
