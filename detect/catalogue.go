@@ -147,14 +147,14 @@ var catalogue = []Rule{
 		eval:        evalUnlicensedConsignee,
 	},
 	{
-		ID: "R7", Version: 2, Name: "Consignee changed after the pre-export notification",
+		ID: "R7", Version: 3, Name: "Consignee changed after the pre-export notification",
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R7: Art. 12(10) consignee field [V]; EU 'ultimate consignee' [V]",
 		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) (entry {pen_index}) named {pen_consignee} ({pen_country}) as the ultimate consignee, but the {kind} of {date} (entry {index}) names {consignee} ({consignee_country}). The importing country cleared the notified consignee; the one now named was not part of that decision.",
 		Thresholds: []ThresholdDef{
 			{Name: "name_similarity", Default: 0.9, Unit: "ratio", Doc: "consignees in the same country whose normalised names are at least this similar count as the same (typing variants)"},
 		},
-		Notes: "Compares the consignee stated on a later leg with the one stated on the latest notification; a leg that states none is not compared.",
+		Notes: "Compares the consignee stated on a later leg with the one stated on the latest notification; a leg that states none is not compared. Two consignees of one country that carry an identical identifier are one company (version 3): importing countries' systems write names in their own script or transliteration.",
 		eval:  evalConsigneeChanged,
 	},
 	{
@@ -232,8 +232,9 @@ var catalogue = []Rule{
 			{Name: "min_lots", Default: 20, Unit: "count", Doc: "with fewer lots of the chemical logged, large_volume_kg is the mark instead"},
 			{Name: "large_volume_kg", Default: 1000, Unit: "kg", Doc: "kg pure above which a quantity is large while the log holds too few lots of the chemical (set per CAS: the chemical's typical lot)"},
 			{Name: "new_days", Default: 180, Unit: "days", Doc: "a counterparty first seen fewer days ago than this is new"},
+			{Name: "min_history_days", Default: 180, Unit: "days", Doc: "a party the registry holds no licence for is judged only once the log reaches back this many days before its first appearance; before that, 'first seen' only means 'first logged'"},
 		},
-		Notes: "Checked on pre-export notifications, export and import declarations. A party is first seen at the earliest of its appearances in any role in a shipment event and the first days of its licences in the registry; the log's own first day is not evidence that everybody is new (version 3: the log no longer needs 180 days of history before anybody can be new). Large is judged against the chemical's lots in the log (notifications, export and import declarations, in kg pure; a percentile read to within 9 %), or the per-chemical large_volume_kg while fewer than min_lots are logged; the mark used is recorded as large_lot_kg. Raised once per consignee and chemical.",
+		Notes: "Checked on pre-export notifications, export and import declarations. A party is first seen at the earliest of its appearances in any role in a shipment event and the first days of its licences in the registry, by its name's own letters or any of its identifiers. The log's own first day is evidence neither that everybody is new nor that anybody is: a party the registry dates is judged from that date at any time (version 3; before, nobody was judged in the log's first 180 days), one known only from events once the log reaches min_history_days before its first appearance. Large is judged against the chemical's lots in the log (notifications, export and import declarations, in kg pure; a percentile read to within 9 %), or the per-chemical large_volume_kg while fewer than min_lots are logged; the mark used is recorded as large_lot_kg. Raised once per consignee and chemical.",
 		eval:  evalNewCounterparty,
 	},
 	{

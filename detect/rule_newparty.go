@@ -23,19 +23,35 @@ func evalNewCounterparty(c *evalCtx) {
 	if l.Amount.KG <= large {
 		return
 	}
-	// By its own letters: a look-alike of an old counterparty is new. The
-	// log's first day is no evidence that everybody is new: a party is new
-	// when neither an event nor a licence in the registry shows it before.
+	// By its own letters (a look-alike of an old counterparty is new) and
+	// by its identifiers (the same company written in another script is
+	// not).
 	first, seen := c.v.FirstSeen(p.Letters)
+	for _, id := range p.IDs {
+		if f, ok := c.v.FirstSeen("ID:" + id); ok && (!seen || f.Occurred.Before(first.Occurred)) {
+			first, seen = f, true
+		}
+	}
 	if !seen || first.Occurred.After(l.Occurred) {
 		first = Sighting{Occurred: l.Occurred, Index: l.Index}
+	}
+	// The log's first day is no evidence that everybody is new, nor that
+	// anybody is: a party the registry dates is judged from the registry's
+	// date at any time, one known only from events only once the log
+	// reaches far enough back to have seen it before.
+	if start, ok := c.v.LogStart(); !first.Registry && (!ok || first.Occurred.Sub(start) < days(th.get("min_history_days"))) {
+		return
 	}
 	age := l.Occurred.Sub(first.Occurred)
 	if age >= days(th.get("new_days")) {
 		return
 	}
 	firstText := "It first appears in the log with this entry, and the registry holds no licence for it from before"
-	if first.Index != l.Index {
+	switch {
+	case first.Registry:
+		firstText = "The registry's first record of it is a licence valid from " + day(first.Occurred) + " (entry " + idx(first.Index) + "), " +
+			strconv.Itoa(int(age.Hours()/24)) + " days before"
+	case first.Index != l.Index:
 		firstText = "It was first seen on " + day(first.Occurred) + " (entry " + idx(first.Index) + "), " +
 			strconv.Itoa(int(age.Hours()/24)) + " days before"
 	}

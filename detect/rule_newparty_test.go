@@ -46,11 +46,19 @@ func TestR21NewCounterparty(t *testing.T) {
 		{name: "a look-alike spelling of an established consignee", wantSev: detect.SeverityHigh, entries: []entry{
 			old, E(pen("S1", 0, qty(10, "KGM"))), E(export("S2", 250, qty(900, "KGM"), to(party("Alp\u0435nch\u0435mi\u0435 AG", "CH")))),
 		}},
-		{name: "new in the log's first months is still new", wantSev: detect.SeverityHigh, entries: []entry{
+		{name: "unregistered, in the log's first months: too young to tell", entries: []entry{
 			old, E(pen("S1", 100, qty(600, "KGM"))),
 		}},
-		{name: "on the log's first day, with nothing before", wantSev: detect.SeverityHigh, entries: []entry{
+		{name: "on the log's first day, with nothing before: too young to tell", entries: []entry{
 			E(pen("S1", 0, qty(600, "KGM"))),
+		}},
+		{name: "the same company in another script, by its identifier", entries: []entry{
+			old, E(pen("S1", 0, qty(10, "KGM"), to(party("Alpenchemie AG", "CH", "UID", "CHE-101.234.567")))),
+			E(imp("S2", 250, qty(900, "KGM"), to(party("Альпенхеми АГ", "CH", "UID", "CHE-101.234.567")))),
+		}},
+		{name: "another script, another identifier: new", wantSev: detect.SeverityHigh, entries: []entry{
+			old, E(pen("S1", 0, qty(10, "KGM"), to(party("Alpenchemie AG", "CH", "UID", "CHE-101.234.567")))),
+			E(imp("S2", 250, qty(900, "KGM"), to(party("Альпенхеми АГ", "CH", "UID", "CHE-999.888.777")))),
 		}},
 		{name: "licensed years before the log began", entries: []entry{
 			licensedSince(-3650), E(pen("S1", 0, qty(600, "KGM"))),
@@ -59,16 +67,16 @@ func TestR21NewCounterparty(t *testing.T) {
 			licensedSince(-30), E(pen("S1", 0, qty(600, "KGM"))),
 		}},
 		{name: "licence of a look-alike name is not the party's", wantSev: detect.SeverityHigh, entries: []entry{
-			R(licence("CH-EPH-2010-7", "CH", party("Alp\u0435nch\u0435mi\u0435 AG", "CH"), []string{ephedrine}, -3650, 400)), E(pen("S1", 0, qty(600, "KGM"))),
+			old, R(licence("CH-EPH-2010-7", "CH", party("Alp\u0435nch\u0435mi\u0435 AG", "CH"), []string{ephedrine}, -3650, 400)), E(pen("S1", 200, qty(600, "KGM"))),
 		}},
 		{name: "not a large volume", entries: []entry{
 			old, E(pen("S1", 200, qty(400, "KGM"))),
 		}},
 		{name: "large against the chemical's logged lots", wantSev: detect.SeverityHigh, entries: cat(lots(0), []entry{
-			E(pen("S1", 40, qty(400, "KGM"))),
+			licensedSince(20), E(pen("S1", 40, qty(400, "KGM"))),
 		})},
 		{name: "an ordinary lot for the chemical", entries: cat(lots(0), []entry{
-			E(pen("S1", 40, qty(190, "KGM"))),
+			licensedSince(20), E(pen("S1", 40, qty(190, "KGM"))),
 		})},
 	})
 }

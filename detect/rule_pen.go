@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"time"
 
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
@@ -156,6 +157,21 @@ func evalExportedBeforeReply(c *evalCtx) {
 	})
 }
 
+// sharesID reports whether two parties of one country carry an identical
+// identifier (tax number, EORI, licence number): the same company, however
+// differently a national system writes its name.
+func sharesID(a, b *Party) bool {
+	if a.Country != b.Country {
+		return false
+	}
+	for _, id := range a.IDs {
+		if slices.Contains(b.IDs, id) {
+			return true
+		}
+	}
+	return false
+}
+
 func deadlineText(p *Leg, deadline time.Time, stated bool) string {
 	if stated {
 		return "the notification asked for a reply by " + day(deadline)
@@ -176,6 +192,9 @@ func evalConsigneeChanged(c *evalCtx) {
 	}
 	p := sh.PEN
 	th := c.th()
+	if sharesID(p.Consignee, l.Consignee) {
+		return // one company, named in another script or transliteration
+	}
 	if p.Consignee.Country == l.Consignee.Country {
 		// A name that matches only through look-alike letters (a Cyrillic
 		// "о" for a Latin "o") is another company posing as the notified

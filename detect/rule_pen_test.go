@@ -136,6 +136,14 @@ func TestR7ConsigneeChanged(t *testing.T) {
 		{name: "one typo", entries: []entry{
 			E(pen("S1", 0)), E(imp("S1", 20, consignedTo(party("Alpenchemle AG", "CH")))),
 		}},
+		{name: "the notified consignee in Cyrillic, same tax number", entries: []entry{
+			E(pen("S1", 0, consignedTo(party("Khimprom-Sibir OOO", "RU", "INN", "5406012345")))),
+			E(imp("S1", 20, consignedTo(party("ООО «Химпром-Сибирь»", "RU", "INN", "5406012345")))),
+		}},
+		{name: "another company with another tax number", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0, consignedTo(party("Khimprom-Sibir OOO", "RU", "INN", "5406012345")))),
+			E(imp("S1", 20, consignedTo(party("ООО «Сибхимторг»", "RU", "INN", "5410099887")))),
+		}},
 		{name: "leg states no consignee", entries: []entry{
 			E(pen("S1", 0)), E(imp("S1", 20, noConsignee())),
 		}},

@@ -286,6 +286,7 @@ func (s *State) writeSnapshot(w *snapWriter) {
 		w.str(k)
 		w.time(s.firstSeen[k].Occurred)
 		w.uvarint(s.firstSeen[k].Index)
+		w.bool(s.firstSeen[k].Registry)
 	}
 	w.uvarint(uint64(len(s.lotSizes)))
 	for _, k := range sortedKeys(s.lotSizes) {
@@ -440,7 +441,7 @@ func readSnapshot(r *snapReader) *State {
 	}
 	for range r.count() {
 		k := r.str()
-		s.firstSeen[k] = Sighting{Occurred: r.time(), Index: r.uvarint()}
+		s.firstSeen[k] = Sighting{Occurred: r.time(), Index: r.uvarint(), Registry: r.bool()}
 	}
 	for range r.count() {
 		k := r.str()

@@ -450,17 +450,25 @@ func (s *State) seen(p *Party, at Sighting) {
 	if p.Key == "" {
 		return
 	}
-	if f, ok := s.firstSeen[p.Key]; !ok || at.Occurred.Before(f.Occurred) {
-		s.firstSeen[p.Key] = at
+	s.seenAs(p.Key, at)
+	// Under its identifiers too: the same company named in another script
+	// or transliteration on another leg (a national system writes names
+	// its own way) is not a new counterparty.
+	for _, id := range p.IDs {
+		s.seenAs("ID:"+id, at)
 	}
 	// A name spelt with look-alike letters is also seen under its own
 	// letters, so that it does not inherit the genuine company's history
 	// (R21). Look-alike letters never survive into a Key, so the two kinds
 	// of key cannot collide.
 	if p.Letters != p.Key {
-		if f, ok := s.firstSeen[p.Letters]; !ok || at.Occurred.Before(f.Occurred) {
-			s.firstSeen[p.Letters] = at
-		}
+		s.seenAs(p.Letters, at)
+	}
+}
+
+func (s *State) seenAs(key string, at Sighting) {
+	if f, ok := s.firstSeen[key]; !ok || at.Occurred.Before(f.Occurred) {
+		s.firstSeen[key] = at
 	}
 }
 
@@ -496,10 +504,12 @@ func (s *State) foldLicence(l *chemledgerv1.Licence, effective time.Time, index 
 	// entry, which says nothing about the party having traded.
 	// By the holder's own letters only: a licence issued to a look-alike
 	// spelling is no history of the genuine company.
+	at := Sighting{Occurred: next.ValidFrom, Index: index, Registry: true}
 	if h := next.Holder.Letters; h != "" {
-		if f, ok := s.firstSeen[h]; !ok || next.ValidFrom.Before(f.Occurred) {
-			s.firstSeen[h] = Sighting{Occurred: next.ValidFrom, Index: index}
-		}
+		s.seenAs(h, at)
+	}
+	for _, id := range next.Holder.IDs {
+		s.seenAs("ID:"+id, at)
 	}
 }
 

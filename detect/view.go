@@ -39,9 +39,9 @@ type View interface {
 	// concerning a party key as importer or consignee, in log
 	// order, within the look-back horizon.
 	Refusals(party string) []Refusal
-	// FirstSeen returns a party key's first sighting: the earliest of its
-	// appearances in a shipment event, in any role, and the first days of
-	// the licences the registry holds for it.
+	// FirstSeen returns the first sighting under a party key, or under
+	// "ID:"+identifier: the earliest of the appearances in a shipment event,
+	// in any role, and the first days of the licences the registry holds.
 	FirstSeen(party string) (Sighting, bool)
 	// LotSizes returns the given percentile of the lots of cas ordered so
 	// far (notifications, export and import declarations, kg of pure
@@ -263,9 +263,13 @@ type Refusal struct {
 }
 
 // Sighting is a party's first appearance: when it happened and the entry.
+// Registry is true when the entry is a registry one (a licence), which
+// dates the party from the registry's own records rather than from when the
+// log happened to start.
 type Sighting struct {
 	Occurred time.Time
 	Index    uint64
+	Registry bool
 }
 
 // WatchEntry is a party on a watch list.
