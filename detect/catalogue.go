@@ -258,7 +258,7 @@ var catalogue = []Rule{
 			{Name: "window_days", Default: 90, Unit: "days", Doc: "the chemicals are notified or declared within this many days"},
 			{Name: "min_steps", Default: 2, Unit: "count", Doc: "at least this many different steps of one set (alternatives for one step count once)"},
 		},
-		Notes: "Counts pre-export notifications, export and import declarations naming the consignee. Shipments used by one flag are not reused by the next for the same set. A later shipment of a chemical of the set to the same consignee within window_days of the pattern's latest shipment joins the pattern with a linked flag (version 2), so the pattern's flags cite every shipment of it.",
+		Notes: "Counts pre-export notifications, export and import declarations naming the consignee. A combination made only of chemicals outside the UN tables (aniline, propionyl chloride, red phosphorus...) needs one step more than min_steps (version 2): such commodity chemicals go to the same distributors every day. Shipments used by one flag are not reused by the next for the same set. A later shipment of a chemical of the set to the same consignee within window_days of the pattern's latest shipment joins the pattern with a linked flag (version 2), so the pattern's flags cite every shipment of it.",
 		eval:  evalSynthesisSet,
 	},
 }

@@ -67,7 +67,7 @@ func evalSynthesisSet(c *evalCtx) {
 		}
 		sortOrders(cands)
 		run := firstWindow(cands, l.Occurred, window, func(win []Order) bool {
-			return stepsIn(set, win) >= minSteps
+			return stepsIn(set, win) >= c.stepsNeeded(win, minSteps)
 		})
 		if run == nil {
 			continue
@@ -106,6 +106,20 @@ func evalSynthesisSet(c *evalCtx) {
 			},
 		})
 	}
+}
+
+// stepsNeeded is min steps when a scheduled chemical (UN Table I or II) is
+// among the orders, one more when all are unscheduled: aniline and
+// propionic anhydride, or red phosphorus and hydriodic acid, go to the same
+// chemical distributors every day, and two of them together are ordinary
+// trade; with a scheduled precursor, or a third step, they make a route.
+func (c *evalCtx) stepsNeeded(orders []Order, min int) int {
+	for _, o := range orders {
+		if c.e.chems[o.CAS].UNTable != "" {
+			return min
+		}
+	}
+	return min + 1
 }
 
 // stepsNear reports whether the consignee's orders in [from, to] and the
