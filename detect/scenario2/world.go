@@ -256,7 +256,9 @@ func (g *gen) event(s *ship, kind v1.EventKind, at time.Time, where string, loca
 	return e
 }
 
-func (g *gen) pen(s *ship) { g.event(s, v1.EventKind_EVENT_KIND_PRE_EXPORT_NOTIFICATION, s.penAt, s.exp.p.Country, false) }
+func (g *gen) pen(s *ship) {
+	g.event(s, v1.EventKind_EVENT_KIND_PRE_EXPORT_NOTIFICATION, s.penAt, s.exp.p.Country, false)
+}
 func (g *gen) reply(s *ship, r v1.PenReply, at time.Time) {
 	e := g.event(s, v1.EventKind_EVENT_KIND_PEN_REPLY, at, s.imp.p.Country, true)
 	e.PenReply = r
