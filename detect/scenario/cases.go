@@ -75,8 +75,8 @@ func (g *generator) ship(prod string, route lane, exp, cons *company, packs int,
 	return s
 }
 
-func (g *generator) addCase(rule string, s *shipment, subject, note string) {
-	g.cases = append(g.cases, pendingCase{rule: rule, s: s, subject: subject, note: note})
+func (g *generator) addCase(rule string, s *shipment, subject, note string, pattern ...*shipment) {
+	g.cases = append(g.cases, pendingCase{rule: rule, s: s, subject: subject, note: note, pattern: pattern})
 }
 
 // licenceFor registers a case consignee's licence for the products, valid
@@ -361,6 +361,7 @@ func (g *generator) patternCases() {
 	}, note string) {
 		t0 := g.caseAt(frac)
 		var last *shipment
+		var all []*shipment
 		for i, p := range parts {
 			s := g.ship("eph", route(p.exp), p.exp, cons, 2, t0.Add(time.Duration(i*8)*day+time.Duration(i)*3*time.Hour))
 			s.qty = p.kg
@@ -371,8 +372,9 @@ func (g *generator) patternCases() {
 			if i == 2 {
 				last = s
 			}
+			all = append(all, s)
 		}
-		g.addCase("R11", last, partyKey(cons), note)
+		g.addCase("R11", last, partyKey(cons), note, all...)
 	}
 	type part = struct {
 		exp *company
@@ -412,7 +414,7 @@ func (g *generator) patternCases() {
 			remark = "Same consignee as a notification objected to four weeks earlier; more information requested."
 		}
 		g.addReply(s2, secondReply, s2.penAt.Add(4*day), remark)
-		g.addCase("R12", s2, partyKey(cons), note)
+		g.addCase("R12", s2, partyKey(cons), note, s1, s2)
 	}
 	mx := grey("Laboratorios Farmacéuticos del Noroeste S.A. de C.V.", "MX", "Blvd. Rosales 1045, Los Mochis, Sinaloa 81200, Mexico", "RFC", "LFN170406UP2", "COFEPRIS-PQ-2024-0588")
 	g.licenceFor(mx, "pip")
@@ -442,7 +444,7 @@ func (g *generator) patternCases() {
 		g.lifecycle1(s1, s1.qty)
 		s2 := g.ship(p2, r2, e2, cons, n2, s1.penAt.Add(40*day))
 		g.lifecycle1(s2, s2.qty)
-		g.addCase("R28", s2, partyKey(cons), note)
+		g.addCase("R28", s2, partyKey(cons), note, s1, s2)
 	}
 	mx = grey("Química Industrial del Humaya S.A. de C.V.", "MX", "Calle Juan de la Barrera 980, Culiacán, Sinaloa 80200, Mexico", "RFC", "QIH160929SA3", "COFEPRIS-PQ-2025-0734")
 	g.licenceFor(mx, "npp", "ani")

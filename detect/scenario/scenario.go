@@ -82,6 +82,9 @@ type Case struct {
 	// of the name); a country's annual requirement as "CC|CAS|year"; or,
 	// for a finding about one shipment, its reference.
 	Subject string
+	// Pattern lists every shipment of a group pattern (R11, R12, R28),
+	// all of which the rule's flags must cite; empty for other rules.
+	Pattern []string
 	// Note says what was injected, in plain words.
 	Note string
 }
@@ -134,6 +137,7 @@ type generator struct {
 type pendingCase struct {
 	rule    string
 	s       *shipment
+	pattern []*shipment
 	subject string // empty: the shipment reference
 	note    string
 }
@@ -305,7 +309,11 @@ func (g *generator) finish() Scenario {
 		if subject == "" {
 			subject = c.s.ref
 		}
-		out.Cases = append(out.Cases, Case{RuleID: c.rule, ShipmentRef: c.s.ref, Subject: subject, Note: c.note})
+		oc := Case{RuleID: c.rule, ShipmentRef: c.s.ref, Subject: subject, Note: c.note}
+		for _, p := range c.pattern {
+			oc.Pattern = append(oc.Pattern, p.ref)
+		}
+		out.Cases = append(out.Cases, oc)
 	}
 	slices.SortStableFunc(out.Cases, func(a, b Case) int {
 		return cmp.Or(cmp.Compare(ruleOrder(a.RuleID), ruleOrder(b.RuleID)), cmp.Compare(a.ShipmentRef, b.ShipmentRef))
