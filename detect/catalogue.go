@@ -109,11 +109,11 @@ var catalogue = []Rule{
 		eval:        evalShipmentAfterObjection,
 	},
 	{
-		ID: "R4", Version: 1, Name: "No pre-export notification where the importing country requires one",
+		ID: "R4", Version: 2, Name: "No pre-export notification where the importing country requires one",
 		Severity:    SeverityCritical,
 		Source:      "reference/domain.md §9 R4: Art. 12(10)(a) of the 1988 Convention; INCB annex VI list of requesting Governments [V]",
 		Explanation: "Shipment {ref} of {quantity} of {chemical} ({cas}) was declared for export from {exporter_country} to {importer_country} (entry {export_index}, {export_date}) with no pre-export notification recorded for it beforehand, although {importer_country} requires one for this chemical ({matrix_note}).",
-		Notes:       "The requirement matrix is the table pen_required.json (illustrative until an operator loads INCB's annex VI). A notification recorded after the export declaration does not clear the flag.",
+		Notes:       "The requirement matrix is the table pen_required.json (illustrative until an operator loads INCB's annex VI), unless a reference update in the log sets the importing country's requirement for the export's date (version 2; the flag then names the entry). A notification recorded after the export declaration does not clear the flag.",
 		eval:        evalNoPEN,
 	},
 	{
@@ -139,11 +139,11 @@ var catalogue = []Rule{
 		eval:  evalExportedBeforeReply,
 	},
 	{
-		ID: "R6", Version: 2, Name: "Consignee not licensed for the chemical on that date",
+		ID: "R6", Version: 3, Name: "Consignee not licensed for the chemical on that date",
 		Severity: SeverityCritical, Escalation: "high instead of critical for chemicals outside UN Table I",
 		Source:      "reference/domain.md §9 R6: EU licence/registration and European register of operators [V]; DEA registered locations, no drop shipments [V]",
 		Explanation: "{consignee} ({consignee_country}), the consignee of shipment {ref} of {chemical} ({cas}, {table_text}), is named in the {kind} of {date} (entry {index}), but {reason}. The policy treats {consignee_country}'s licence register in the shared registry as complete ({register_note}), so a consignee without a licence for the chemical valid on that date should not be receiving it.",
-		Notes:       "Checked on import declarations and receipt confirmations whose consignee (the importer when none is stated) is in a country listed in the policy's licence_registers. A licence matches by a LICENCE, DEA or national-scheme identifier equal to its number, by any identifier the holder shares, or by normalised name and country. A revocation takes effect at its effective time; a later grant of the same licence number replaces it.",
+		Notes:       "Checked on import declarations and receipt confirmations whose consignee (the importer when none is stated) is in a country whose register is complete on that date: listed in the policy's licence_registers, unless a reference update in the log says otherwise for the date (version 3). A licence matches by a LICENCE, DEA or national-scheme identifier equal to its number, by any identifier the holder shares, or by normalised name and country. A revocation takes effect at its effective time; a later grant of the same licence number replaces it.",
 		eval:        evalUnlicensedConsignee,
 	},
 	{

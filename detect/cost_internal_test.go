@@ -46,7 +46,7 @@ func TestRuleCostDoesNotGrowWithVolume(t *testing.T) {
 				step := 20 * 24 * time.Hour / time.Duration(orders)
 				for i := range orders {
 					l := mk(i+1, base.Add(time.Duration(i)*step), 40)
-					s.foldLeg(l, nil, e.underThreshold(l))
+					s.foldLeg(l, nil, e.underThreshold(s, l))
 				}
 				l := mk(orders+1, base.Add(21*24*time.Hour), 40)
 				v := &countingView{State: s}

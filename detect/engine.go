@@ -81,13 +81,15 @@ func (e *Engine) Apply(s *State, r Record) []Flag {
 			}
 		}
 		flags := e.raise(s, c.out)
-		s.foldLeg(leg, extra, e.underThreshold(leg))
+		s.foldLeg(leg, extra, e.underThreshold(s, leg))
 		if leg.Kind == chemledgerv1.EventKind_EVENT_KIND_EXPORT_DECLARATION {
 			e.scheduleArrival(s, leg)
 		}
 		return flags
 	case r.Registry != nil:
 		return e.applyRegistry(s, r)
+	case r.Reference != nil:
+		e.applyReference(s, r)
 	}
 	return nil
 }
@@ -117,12 +119,12 @@ func (e *Engine) Sweep(s *State, asOf time.Time) []Flag {
 
 // underThreshold reports whether a leg is a notification or export
 // declaration below its chemical's reporting threshold (R11 counts those).
-func (e *Engine) underThreshold(l *Leg) bool {
+func (e *Engine) underThreshold(s View, l *Leg) bool {
 	if !l.Amount.Known || l.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION || !isOrder(l.Kind) {
 		return false
 	}
 	th := e.byID["R11"].resolve(l.CAS, importingCountry(l))
-	limit := th.get("reporting_threshold_kg")
+	limit, _ := e.reportingThreshold(s, &th, l.CAS, l.Occurred)
 	return limit > 0 && l.Amount.KG < limit
 }
 

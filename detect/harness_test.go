@@ -134,6 +134,8 @@ func intermediary(p *v1.Party) opt {
 type entry struct {
 	event *v1.ShipmentEvent
 	reg   *v1.RegistryEntry
+	ref   *detect.ReferenceUpdate
+	refAt int // the day a reference update is logged
 }
 
 func E(e *v1.ShipmentEvent) entry { return entry{event: e} }
@@ -189,6 +191,9 @@ func records(entries []entry) []detect.Record {
 			r.Event = e.event
 			r.Time = e.event.GetOccurredTime().AsTime().Add(time.Hour)
 			r.Member = e.event.GetLocationCountry()
+		} else if e.ref != nil {
+			r.Reference, r.Member = e.ref, "CH"
+			r.Time = day(e.refAt).Add(time.Hour)
 		} else {
 			r.Registry = e.reg
 			r.Time = e.reg.GetEffectiveTime().AsTime().Add(time.Hour)

@@ -53,17 +53,12 @@ func evalNoPEN(c *evalCtx) {
 	if country == "" {
 		country = l.Consignee.Country
 	}
-	if !c.e.policy.Tables.PENRequired[country][l.CAS] {
+	required, note := c.e.penRequired(c.v, country, l.CAS, l.Occurred)
+	if !required {
 		return
 	}
 	if sh, ok := c.v.Shipment(l.Ref); ok && sh.PEN != nil {
 		return
-	}
-	note := "requirement matrix pen_required.json, version " + c.e.policy.Tables.Version
-	for _, f := range c.e.policy.Tables.Illustrative {
-		if f == "pen_required.json" {
-			note += ", illustrative values"
-		}
 	}
 	c.add(finding{
 		key: l.Ref, ref: l.Ref, subject: l.Ref, cas: l.CAS, countries: legCountries(l),

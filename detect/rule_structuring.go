@@ -20,7 +20,12 @@ func evalStructuring(c *evalCtx) {
 		return
 	}
 	th := c.th()
-	limit := th.get("reporting_threshold_kg")
+	limit, source := c.e.reportingThreshold(c.v, &th, l.CAS, l.Occurred)
+	th.set("reporting_threshold_kg", limit)
+	var extra []Threshold
+	if source != "" {
+		extra = []Threshold{{Name: "reporting_threshold_source", Value: source}}
+	}
 	if limit <= 0 || l.Amount.KG >= limit {
 		return
 	}
@@ -29,7 +34,7 @@ func evalStructuring(c *evalCtx) {
 	if p, ok := c.v.Pattern(pk); ok && joins(p, l.Occurred, window) {
 		c.add(finding{
 			key: pk + "|" + l.Ref, ref: l.Ref, subject: l.Consignee.Key, cas: l.CAS, countries: legCountries(l),
-			evidence: []uint64{p.FirstIndex, p.LastIndex, l.Index}, th: th, joined: true,
+			evidence: []uint64{p.FirstIndex, p.LastIndex, l.Index}, th: th, extra: extra, joined: true,
 			consume: [][2]string{{"R11", l.Ref}},
 			pattern: join(pk, p, l, 0),
 			vars: append(joinVars(p, p.Count+1),
@@ -98,7 +103,7 @@ func evalStructuring(c *evalCtx) {
 	last := set[len(set)-1]
 	c.add(finding{
 		key: l.Consignee.Key + "|" + l.CAS + "|" + idx(first), ref: l.Ref, subject: l.Consignee.Key, cas: l.CAS,
-		countries: legCountries(l), evidence: ev, th: th, consume: consume,
+		countries: legCountries(l), evidence: ev, th: th, extra: extra, consume: consume,
 		pattern: &patternUpdate{key: pk, head: true, p: Pattern{
 			FirstIndex: set[0].Index, First: set[0].Occurred, LastIndex: last.Index, Last: last.Occurred, Count: len(set), KG: total,
 		}},

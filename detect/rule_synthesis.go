@@ -17,7 +17,7 @@ func evalSynthesisSet(c *evalCtx) {
 	th := c.th()
 	window := days(th.get("window_days"))
 	minSteps := int(th.get("min_steps"))
-	for _, set := range c.e.policy.Tables.Sets {
+	for _, set := range c.e.synthesisSets(c.v, l.Occurred) {
 		if set.step(l.CAS) < 0 {
 			continue
 		}

@@ -321,6 +321,26 @@ func (s *State) writeSnapshot(w *snapWriter) {
 	}
 	w.strs(sortedKeys(s.raised))
 	w.strs(sortedKeys(s.consumed))
+	w.uvarint(uint64(len(s.refs)))
+	for _, k := range sortedKeys(s.refs) {
+		w.str(k)
+		w.uvarint(uint64(len(s.refs[k])))
+		for _, v := range s.refs[k] {
+			w.uvarint(v.Index)
+			w.sym(v.Member)
+			w.time(v.From)
+			w.time(v.Until)
+			w.bool(v.Removed)
+			w.strs(v.CAS)
+			w.str(v.Name)
+			w.uvarint(uint64(len(v.Steps)))
+			for _, st := range v.Steps {
+				w.strs(st)
+			}
+			w.float(v.KG)
+			w.bool(v.Complete)
+		}
+	}
 	w.uvarint(uint64(len(s.patterns)))
 	for _, k := range sortedKeys(s.patterns) {
 		p := s.patterns[k]
@@ -471,6 +491,25 @@ func readSnapshot(r *snapReader) *State {
 	}
 	for _, k := range r.strs() {
 		s.consumed[k] = struct{}{}
+	}
+	for range r.count() {
+		k := r.str()
+		vs := make([]ReferenceEntry, r.count())
+		for i := range vs {
+			v := ReferenceEntry{Index: r.uvarint(), Member: r.sym(), From: r.time(), Until: r.time(), Removed: r.bool(), CAS: r.strs(), Name: r.str()}
+			if n := r.count(); n > 0 {
+				v.Steps = make([][]string, n)
+				for j := range v.Steps {
+					v.Steps[j] = r.strs()
+				}
+			}
+			v.KG, v.Complete = r.float(), r.bool()
+			vs[i] = v
+		}
+		s.refs[k] = vs
+		if strings.HasPrefix(k, refKey(ReferenceSynthesisSet, "")) {
+			s.refSets += len(vs)
+		}
 	}
 	for range r.count() {
 		k := r.str()

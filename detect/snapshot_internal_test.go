@@ -95,6 +95,8 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 	p := filled[Party](&n)
 	s.profiles[p.Profile] = p
 	s.raised["R1-abc"], s.consumed["R9\x00SHP-1"] = struct{}{}, struct{}{}
+	s.refs[refKey(ReferenceSynthesisSet, "x")] = filled[[]ReferenceEntry](&n)
+	s.refSets = 2
 	pat := filled[Pattern](&n)
 	s.patterns["R11|a|MX|x"] = &pat
 	s.due = dueQueue{{due: filled[time.Time](&n), ref: "SHP-2"}, {due: filled[time.Time](&n), ref: "SHP-1"}}
@@ -111,7 +113,7 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 // (and the test above taught to fill it).
 func TestSnapshotKnowsStateFields(t *testing.T) {
 	known := []string{"shipments", "licences", "licenceBy", "alrs", "imported", "orders", "refusals", "firstSeen", "lotSizes",
-		"start", "started", "watch", "profiles", "parties", "raised", "consumed", "patterns", "due", "names"}
+		"start", "started", "watch", "profiles", "parties", "raised", "consumed", "patterns", "refs", "refSets", "due", "names"}
 	var fields []string
 	for f := range reflect.TypeFor[State]().Fields() {
 		fields = append(fields, f.Name)

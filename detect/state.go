@@ -35,6 +35,8 @@ type State struct {
 	raised    map[string]struct{}
 	consumed  map[string]struct{} // scope + "\x00" + key
 	patterns  map[string]*Pattern // group patterns flagged, by rule-specific key
+	refs      map[string][]ReferenceEntry // kind|key → updates in log order
+	refSets   int                         // synthesis-set updates among them
 	due       dueQueue
 
 	// names memoises NormalizeName by raw name; party names
@@ -61,6 +63,7 @@ func NewState() *State {
 		raised:    make(map[string]struct{}),
 		consumed:  make(map[string]struct{}),
 		patterns:  make(map[string]*Pattern),
+		refs:      make(map[string][]ReferenceEntry),
 		names:     make(map[string]string),
 	}
 }

@@ -73,6 +73,14 @@ type View interface {
 	// AnyOrder reports whether an order of cas naming consignee occurred in
 	// [from, to].
 	AnyOrder(consignee, cas string, from, to time.Time) bool
+	// Reference returns the reference update of kind for key (an
+	// importing country, a set id, a catalogue CAS, a register's country)
+	// that governs an event on date t: the latest in log order whose
+	// validity covers t (reference.go). None means the embedded table.
+	Reference(kind ReferenceKind, key string, t time.Time) (*ReferenceEntry, bool)
+	// ReferenceKeys returns the keys of kind that any update was made
+	// for, sorted.
+	ReferenceKeys(kind ReferenceKind) []string
 	// Pattern returns the group pattern a rule flagged under key, as it
 	// stands after the shipments that joined it (pattern.go).
 	Pattern(key string) (Pattern, bool)
