@@ -33,8 +33,8 @@ type State struct {
 	profiles  map[string]Party
 	parties   map[string]*Party // raw name, country and identifiers → interned
 	raised    map[string]struct{}
-	consumed  map[string]struct{} // scope + "\x00" + key
-	patterns  map[string]*Pattern // group patterns flagged, by rule-specific key
+	consumed  map[string]struct{}         // scope + "\x00" + key
+	patterns  map[string]*Pattern         // group patterns flagged, by rule-specific key
 	refs      map[string][]ReferenceEntry // kind|key → updates in log order
 	refSets   int                         // synthesis-set updates among them
 	due       dueQueue
