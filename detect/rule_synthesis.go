@@ -41,7 +41,7 @@ func evalSynthesisSet(c *evalCtx) {
 			continue
 		}
 		from, to := l.Occurred.Add(-window), l.Occurred.Add(window)
-		if !stepsNear(c.v, set, l, from, to, minSteps) {
+		if !c.stepsNear(set, l, from, to, minSteps) {
 			continue // the usual case, answered by a few binary searches
 		}
 		near := c.v.Orders(l.Consignee.Key, from, to)
@@ -127,22 +127,31 @@ func (c *evalCtx) stepsNeeded(orders []Order, min int) int {
 // exact check excludes the leg's own shipment and orders already used). Its
 // cost is one binary search per chemical of the set, however many orders
 // the consignee placed.
-func stepsNear(v View, set SynthesisSet, l *Leg, from, to time.Time, min int) bool {
+//
+// Like the exact check it asks one step more of a combination without a
+// scheduled chemical (stepsNeeded), so that a distributor's daily aniline
+// and propionic anhydride do not send every order to the exact check.
+func (c *evalCtx) stepsNear(set SynthesisSet, l *Leg, from, to time.Time, min int) bool {
 	own := set.step(l.CAS)
 	n := 1
+	scheduled := c.e.chems[l.CAS].UNTable != ""
 	for i, st := range set.Steps {
-		if n >= min {
-			return true
-		}
 		if i == own {
 			continue
 		}
-		for _, cas := range st {
-			if v.AnyOrder(l.Consignee.Key, cas, from, to) {
-				n++
-				break
+		found := false
+		for _, cas := range st { // every alternative: one may be scheduled
+			if c.v.AnyOrder(l.Consignee.Key, cas, from, to) {
+				found = true
+				scheduled = scheduled || c.e.chems[cas].UNTable != ""
 			}
 		}
+		if found {
+			n++
+		}
+	}
+	if !scheduled {
+		min++
 	}
 	return n >= min
 }
