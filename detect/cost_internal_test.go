@@ -29,26 +29,37 @@ func TestRuleCostDoesNotGrowWithVolume(t *testing.T) {
 	supplier := &Party{Key: "sunpharma|IN", Letters: "sunpharma|IN", Name: "Sun Pharma", Country: "IN"}
 	buyer := &Party{Key: "bigpharma|US", Letters: "bigpharma|US", Name: "Big Pharma", Country: "US"}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	mk := func(i int, at time.Time, kg float64) *Leg {
+	mk := func(i int, at time.Time, cas string, kg float64) *Leg {
 		return &Leg{
 			Index: uint64(i), Kind: chemledgerv1.EventKind_EVENT_KIND_PRE_EXPORT_NOTIFICATION, Ref: fmt.Sprintf("S%d", i),
-			Occurred: at, Logged: at, CAS: "299-42-3", Chemical: "Ephedrine", Amount: Amount{Known: true, KG: kg, Value: kg, Unit: "KGM", Percent: 100},
+			Occurred: at, Logged: at, CAS: cas, Chemical: cas, Amount: Amount{Known: true, KG: kg, Value: kg, Unit: "KGM", Percent: 100},
 			Exporter: supplier, Importer: buyer, Consignee: buyer, ConsigneeStated: true,
 		}
 	}
-	for _, rule := range []string{"R11", "R28"} {
+	for _, tc := range []struct {
+		rule string
+		// chems are the chemicals the buyer orders in turn: ephedrine
+		// under its 50 kg reporting threshold (one step of a set), or a
+		// distributor's aniline and propionic anhydride (two steps of the
+		// fentanyl set, both unscheduled).
+		chems []string
+	}{
+		{"R11", []string{"299-42-3"}},
+		{"R28", []string{"299-42-3"}},
+		{"R28", []string{"62-53-3", "123-62-6"}},
+	} {
 		for _, orders := range []int{100, 10_000} {
-			t.Run(fmt.Sprintf("%s %d orders", rule, orders), func(t *testing.T) {
+			rule := tc.rule
+			t.Run(fmt.Sprintf("%s %v %d orders", rule, tc.chems, orders), func(t *testing.T) {
 				e := NewEngine(DefaultPolicy())
 				s := NewState()
-				// Ephedrine under its 50 kg reporting threshold, every
-				// few minutes within the last 20 days.
+				// Orders every few minutes within the last 20 days.
 				step := 20 * 24 * time.Hour / time.Duration(orders)
 				for i := range orders {
-					l := mk(i+1, base.Add(time.Duration(i)*step), 40)
+					l := mk(i+1, base.Add(time.Duration(i)*step), tc.chems[i%len(tc.chems)], 40)
 					s.foldLeg(l, nil, e.underThreshold(s, l))
 				}
-				l := mk(orders+1, base.Add(21*24*time.Hour), 40)
+				l := mk(orders+1, base.Add(21*24*time.Hour), tc.chems[0], 40)
 				v := &countingView{State: s}
 				c := &evalCtx{e: e, v: v, rec: Record{Index: l.Index, Time: l.Logged}, leg: l, cr: e.byID[rule]}
 				c.cr.rule.eval(c)
