@@ -26,11 +26,18 @@ func evalNewCounterparty(c *evalCtx) {
 	// By its own letters (a look-alike of an old counterparty is new) and
 	// by its identifiers (the same company written in another script is
 	// not).
-	first, seen := c.v.FirstSeen(p.Letters)
-	for _, id := range p.IDs {
-		if f, ok := c.v.FirstSeen("ID:" + id); ok && (!seen || f.Occurred.Before(first.Occurred)) {
+	var first Sighting
+	seen := false
+	earliest := func(f Sighting, ok bool) {
+		if ok && (!seen || f.Occurred.Before(first.Occurred)) {
 			first, seen = f, true
 		}
+	}
+	earliest(c.v.FirstSeen(p.Letters))
+	earliest(c.v.FirstRegistered(p.Letters))
+	for _, id := range p.IDs {
+		earliest(c.v.FirstSeen("ID:" + id))
+		earliest(c.v.FirstRegistered("ID:" + id))
 	}
 	if !seen || first.Occurred.After(l.Occurred) {
 		first = Sighting{Occurred: l.Occurred, Index: l.Index}

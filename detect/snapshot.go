@@ -288,6 +288,13 @@ func (s *State) writeSnapshot(w *snapWriter) {
 		w.uvarint(s.firstSeen[k].Index)
 		w.bool(s.firstSeen[k].Registry)
 	}
+	w.uvarint(uint64(len(s.registered)))
+	for _, k := range sortedKeys(s.registered) {
+		w.str(k)
+		w.time(s.registered[k].Occurred)
+		w.uvarint(s.registered[k].Index)
+		w.bool(s.registered[k].Registry)
+	}
 	w.uvarint(uint64(len(s.lotSizes)))
 	for _, k := range sortedKeys(s.lotSizes) {
 		ls := s.lotSizes[k]
@@ -462,6 +469,10 @@ func readSnapshot(r *snapReader) *State {
 	for range r.count() {
 		k := r.str()
 		s.firstSeen[k] = Sighting{Occurred: r.time(), Index: r.uvarint(), Registry: r.bool()}
+	}
+	for range r.count() {
+		k := r.str()
+		s.registered[k] = Sighting{Occurred: r.time(), Index: r.uvarint(), Registry: r.bool()}
 	}
 	for range r.count() {
 		k := r.str()

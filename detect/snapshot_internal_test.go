@@ -88,6 +88,7 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 	s.orders["a|MX"].rebuildLots()
 	s.refusals["a|MX"] = &history[Refusal]{items: filled[[]Refusal](&n), newest: filled[time.Time](&n), kept: 9}
 	s.firstSeen["a|MX"] = filled[Sighting](&n)
+	s.registered["ID:TAX:1"] = filled[Sighting](&n)
 	ls := filled[lotSizes](&n)
 	s.lotSizes["299-42-3"] = &ls
 	w := filled[WatchEntry](&n)
@@ -112,7 +113,7 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 // The snapshot writes State field by field; a new field must be written too
 // (and the test above taught to fill it).
 func TestSnapshotKnowsStateFields(t *testing.T) {
-	known := []string{"shipments", "licences", "licenceBy", "alrs", "imported", "orders", "refusals", "firstSeen", "lotSizes",
+	known := []string{"shipments", "licences", "licenceBy", "alrs", "imported", "orders", "refusals", "firstSeen", "registered", "lotSizes",
 		"start", "started", "watch", "profiles", "parties", "raised", "consumed", "patterns", "refs", "refSets", "due", "names"}
 	var fields []string
 	for f := range reflect.TypeFor[State]().Fields() {

@@ -26,18 +26,21 @@ type State struct {
 	orders    map[string]*orderHistory
 	refusals  map[string]*history[Refusal]
 	firstSeen map[string]Sighting
-	lotSizes  map[string]*lotSizes // catalogue CAS → lots ordered (R21)
-	start     time.Time
-	started   bool
-	watch     map[string]*WatchEntry
-	profiles  map[string]Party
-	parties   map[string]*Party // raw name, country and identifiers → interned
-	raised    map[string]struct{}
-	consumed  map[string]struct{}         // scope + "\x00" + key
-	patterns  map[string]*Pattern         // group patterns flagged, by rule-specific key
-	refs      map[string][]ReferenceEntry // kind|key → updates in log order
-	refSets   int                         // synthesis-set updates among them
-	due       dueQueue
+	// registered is the earliest first day of a licence the registry holds
+	// for a party key or "ID:"+identifier (R21).
+	registered map[string]Sighting
+	lotSizes   map[string]*lotSizes // catalogue CAS → lots ordered (R21)
+	start      time.Time
+	started    bool
+	watch      map[string]*WatchEntry
+	profiles   map[string]Party
+	parties    map[string]*Party // raw name, country and identifiers → interned
+	raised     map[string]struct{}
+	consumed   map[string]struct{}         // scope + "\x00" + key
+	patterns   map[string]*Pattern         // group patterns flagged, by rule-specific key
+	refs       map[string][]ReferenceEntry // kind|key → updates in log order
+	refSets    int                         // synthesis-set updates among them
+	due        dueQueue
 
 	// names memoises NormalizeName by raw name; party names
 	// repeat on every leg, and normalising is the costliest step of
@@ -48,23 +51,24 @@ type State struct {
 // NewState returns an empty state: the detector before the first entry.
 func NewState() *State {
 	return &State{
-		shipments: make(map[string]*Shipment),
-		licences:  make(map[string]*Licence),
-		licenceBy: make(map[string][]string),
-		alrs:      make(map[string][]ALR),
-		imported:  make(map[string]*Cumulative),
-		orders:    make(map[string]*orderHistory),
-		refusals:  make(map[string]*history[Refusal]),
-		firstSeen: make(map[string]Sighting),
-		lotSizes:  make(map[string]*lotSizes),
-		watch:     make(map[string]*WatchEntry),
-		profiles:  make(map[string]Party),
-		parties:   make(map[string]*Party),
-		raised:    make(map[string]struct{}),
-		consumed:  make(map[string]struct{}),
-		patterns:  make(map[string]*Pattern),
-		refs:      make(map[string][]ReferenceEntry),
-		names:     make(map[string]string),
+		shipments:  make(map[string]*Shipment),
+		licences:   make(map[string]*Licence),
+		licenceBy:  make(map[string][]string),
+		alrs:       make(map[string][]ALR),
+		imported:   make(map[string]*Cumulative),
+		orders:     make(map[string]*orderHistory),
+		refusals:   make(map[string]*history[Refusal]),
+		firstSeen:  make(map[string]Sighting),
+		registered: make(map[string]Sighting),
+		lotSizes:   make(map[string]*lotSizes),
+		watch:      make(map[string]*WatchEntry),
+		profiles:   make(map[string]Party),
+		parties:    make(map[string]*Party),
+		raised:     make(map[string]struct{}),
+		consumed:   make(map[string]struct{}),
+		patterns:   make(map[string]*Pattern),
+		refs:       make(map[string][]ReferenceEntry),
+		names:      make(map[string]string),
 	}
 }
 
@@ -178,6 +182,12 @@ func (s *State) Refusals(party string) []Refusal {
 // FirstSeen implements View.
 func (s *State) FirstSeen(party string) (Sighting, bool) {
 	v, ok := s.firstSeen[party]
+	return v, ok
+}
+
+// FirstRegistered implements View.
+func (s *State) FirstRegistered(party string) (Sighting, bool) {
+	v, ok := s.registered[party]
 	return v, ok
 }
 
@@ -508,11 +518,16 @@ func (s *State) foldLicence(l *chemledgerv1.Licence, effective time.Time, index 
 	// By the holder's own letters only: a licence issued to a look-alike
 	// spelling is no history of the genuine company.
 	at := Sighting{Occurred: next.ValidFrom, Index: index, Registry: true}
+	reg := func(key string) {
+		if f, ok := s.registered[key]; !ok || at.Occurred.Before(f.Occurred) {
+			s.registered[key] = at
+		}
+	}
 	if h := next.Holder.Letters; h != "" {
-		s.seenAs(h, at)
+		reg(h)
 	}
 	for _, id := range next.Holder.IDs {
-		s.seenAs("ID:"+id, at)
+		reg("ID:" + id)
 	}
 }
 

@@ -39,10 +39,13 @@ type View interface {
 	// concerning a party key as importer or consignee, in log
 	// order, within the look-back horizon.
 	Refusals(party string) []Refusal
-	// FirstSeen returns the first sighting under a party key, or under
-	// "ID:"+identifier: the earliest of the appearances in a shipment event,
-	// in any role, and the first days of the licences the registry holds.
+	// FirstSeen returns the first appearance in a shipment event, in any
+	// role, under a party key or "ID:"+identifier.
 	FirstSeen(party string) (Sighting, bool)
+	// FirstRegistered returns the earliest first day of a licence the
+	// registry holds under a party's own letters (Party.Letters) or
+	// "ID:"+identifier, with Registry set.
+	FirstRegistered(party string) (Sighting, bool)
 	// LotSizes returns the given percentile of the lots of cas ordered so
 	// far (notifications, export and import declarations, kg of pure
 	// substance, to within 9 %) and how many lots that is.
