@@ -81,19 +81,23 @@ func checkRecallAndPrecision(t *testing.T, cfg scenario.Config, sc scenario.Scen
 			continue
 		}
 		r.found++
-		if len(c.Pattern) > 0 {
-			cited := make(map[string]bool)
-			for _, f := range flags {
-				if f.RuleID == c.RuleID && (f.ShipmentRef == c.ShipmentRef || f.Subject == subjectKey(c.Subject)) {
-					for _, e := range f.Evidence {
-						cited[refOf[e]] = true
-					}
+	}
+	if len(sc.Patterns) < 6 {
+		t.Errorf("%d group-pattern cases, want the two of each of R11, R12 and R28", len(sc.Patterns))
+	}
+	for _, p := range sc.Patterns {
+		c := p.Case
+		cited := make(map[string]bool)
+		for _, f := range flags {
+			if f.RuleID == c.RuleID && (f.ShipmentRef == c.ShipmentRef || f.Subject == subjectKey(c.Subject)) {
+				for _, e := range f.Evidence {
+					cited[refOf[e]] = true
 				}
 			}
-			for _, ref := range c.Pattern {
-				if !cited[ref] {
-					t.Errorf("%s case %s: the pattern's flags do not cite shipment %s (pattern %v)", c.RuleID, c.ShipmentRef, ref, c.Pattern)
-				}
+		}
+		for _, ref := range p.Shipments {
+			if !cited[ref] {
+				t.Errorf("%s case %s: the pattern's flags do not cite shipment %s (pattern %v)", c.RuleID, c.ShipmentRef, ref, p.Shipments)
 			}
 		}
 	}

@@ -82,11 +82,15 @@ type Case struct {
 	// of the name); a country's annual requirement as "CC|CAS|year"; or,
 	// for a finding about one shipment, its reference.
 	Subject string
-	// Pattern lists every shipment of a group pattern (R11, R12, R28),
-	// all of which the rule's flags must cite; empty for other rules.
-	Pattern []string
 	// Note says what was injected, in plain words.
 	Note string
+}
+
+// Pattern lists every shipment of an injected group pattern (R11, R12,
+// R28), all of which the rule's flags must cite; Case is the labelled case.
+type Pattern struct {
+	Case      Case
+	Shipments []string
 }
 
 // Scenario is a generated year.
@@ -98,6 +102,8 @@ type Scenario struct {
 	// that fill an ALR before the one that exceeds it, the refused
 	// notification before company shopping) are in neither list.
 	CleanShipments []string
+	// Patterns are the shipments of the group-pattern cases, in case order.
+	Patterns []Pattern
 }
 
 // Generate builds the year cfg describes. It is deterministic: it draws
@@ -310,10 +316,14 @@ func (g *generator) finish() Scenario {
 			subject = c.s.ref
 		}
 		oc := Case{RuleID: c.rule, ShipmentRef: c.s.ref, Subject: subject, Note: c.note}
-		for _, p := range c.pattern {
-			oc.Pattern = append(oc.Pattern, p.ref)
-		}
 		out.Cases = append(out.Cases, oc)
+		if len(c.pattern) > 0 {
+			p := Pattern{Case: oc}
+			for _, s := range c.pattern {
+				p.Shipments = append(p.Shipments, s.ref)
+			}
+			out.Patterns = append(out.Patterns, p)
+		}
 	}
 	slices.SortStableFunc(out.Cases, func(a, b Case) int {
 		return cmp.Or(cmp.Compare(ruleOrder(a.RuleID), ruleOrder(b.RuleID)), cmp.Compare(a.ShipmentRef, b.ShipmentRef))
