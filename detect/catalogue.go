@@ -23,6 +23,9 @@ type Rule struct {
 	// Explanation is the template of a flag's explanation; {name} marks
 	// are filled with the figures of the finding.
 	Explanation string `json:"explanation"`
+	// JoinExplanation is the template of a linked flag: a shipment that
+	// joins a pattern the rule flagged before (group rules only).
+	JoinExplanation string `json:"join_explanation,omitempty"`
 	// Thresholds are the rule's tunable values with their defaults.
 	Thresholds []ThresholdDef `json:"thresholds,omitempty"`
 	// TimeBased rules run in Sweep, not in Apply.
@@ -106,38 +109,52 @@ var catalogue = []Rule{
 		eval:        evalShipmentAfterObjection,
 	},
 	{
-		ID: "R4", Version: 1, Name: "No pre-export notification where the importing country requires one",
+		ID: "R4", Version: 2, Name: "No pre-export notification where the importing country requires one",
 		Severity:    SeverityCritical,
 		Source:      "reference/domain.md §9 R4: Art. 12(10)(a) of the 1988 Convention; INCB annex VI list of requesting Governments [V]",
 		Explanation: "Shipment {ref} of {quantity} of {chemical} ({cas}) was declared for export from {exporter_country} to {importer_country} (entry {export_index}, {export_date}) with no pre-export notification recorded for it beforehand, although {importer_country} requires one for this chemical ({matrix_note}).",
-		Notes:       "The requirement matrix is the table pen_required.json (illustrative until an operator loads INCB's annex VI). A notification recorded after the export declaration does not clear the flag.",
+		Notes:       "The requirement matrix is the table pen_required.json (illustrative until an operator loads INCB's annex VI), unless a reference update in the log sets the importing country's requirement for the export's date (version 2; the flag then names the entry). A notification recorded after the export declaration does not clear the flag.",
 		eval:        evalNoPEN,
 	},
 	{
-		ID: "R5", Version: 1, Name: "Exported without a reply by the deadline",
+		ID: "R5", Version: 2, Name: "Exported after the reply period with no reply",
 		Severity:    SeverityMedium,
 		Source:      "reference/domain.md §9 R5: no tacit consent in the 1988 Convention [V]; Cartagena Protocol Art. 9(4) analogue [S]; §2.4 'silence ≠ consent'",
-		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) (entry {pen_index}) asked {importer_country} to reply by {reply_by}. No reply had been recorded when the goods were declared for export on {export_date} (entry {export_index}), after that date. Silence is not consent under the 1988 Convention, so the export went ahead without the importing country's answer.",
-		Notes:       "Compares the export declaration's occurred time with the latest notification's reply-by time.",
-		eval:        evalNoReply,
+		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) (entry {pen_index}) asked {importer_country} for its answer; {deadline_text}. No reply had been recorded when the goods were declared for export on {export_date} (entry {export_index}), after that date. Silence is not consent under the 1988 Convention, so the export went ahead without the importing country's answer.",
+		Thresholds: []ThresholdDef{
+			{Name: "default_reply_days", Default: 15, Unit: "days", Doc: "the reply period when the notification gives no reply-by date (domain.md §2.4: commonly 15 days)"},
+		},
+		Notes: "Compares the export declaration's occurred time with the end of the latest notification's reply period: its reply-by time, else default_reply_days after it. An export before the period ended is R5A's finding, not this one's. Version 2: a notification without a reply-by date gets the default period instead of no check.",
+		eval:  evalNoReply,
 	},
 	{
-		ID: "R6", Version: 2, Name: "Consignee not licensed for the chemical on that date",
+		ID: "R5A", Version: 1, Name: "Exported before the importing country could answer",
+		Severity:    SeverityHigh,
+		Source:      "reference/domain.md §9 R5 and §1 Art. 12(10)(a): the notification is due prior to export so the importing country can answer [V]; Australia: no export until 5 business days after the PEN [V]",
+		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) was sent on {pen_date} (entry {pen_index}) to {importer_country}, but the goods were declared for export on {export_date} (entry {export_index}), {wait_text}. The exporter did not wait for the importing country's decision, which defeats the purpose of notifying before export.",
+		Thresholds: []ThresholdDef{
+			{Name: "default_reply_days", Default: 15, Unit: "days", Doc: "the reply period when the notification gives no reply-by date"},
+		},
+		Notes: "Split off R5: R5 covers silence after the deadline taken as consent, R5A the commoner and graver export before the period ended with no reply, or while the latest reply is an unanswered request for information. Checked on export declarations of shipments with a notification; a reply recorded after the export does not clear it.",
+		eval:  evalExportedBeforeReply,
+	},
+	{
+		ID: "R6", Version: 3, Name: "Consignee not licensed for the chemical on that date",
 		Severity: SeverityCritical, Escalation: "high instead of critical for chemicals outside UN Table I",
 		Source:      "reference/domain.md §9 R6: EU licence/registration and European register of operators [V]; DEA registered locations, no drop shipments [V]",
 		Explanation: "{consignee} ({consignee_country}), the consignee of shipment {ref} of {chemical} ({cas}, {table_text}), is named in the {kind} of {date} (entry {index}), but {reason}. The policy treats {consignee_country}'s licence register in the shared registry as complete ({register_note}), so a consignee without a licence for the chemical valid on that date should not be receiving it.",
-		Notes:       "Checked on import declarations and receipt confirmations whose consignee (the importer when none is stated) is in a country listed in the policy's licence_registers. A licence matches by a LICENCE, DEA or national-scheme identifier equal to its number, by any identifier the holder shares, or by normalised name and country. A revocation takes effect at its effective time; a later grant of the same licence number replaces it.",
+		Notes:       "Checked on import declarations and receipt confirmations whose consignee (the importer when none is stated) is in a country whose register is complete on that date: listed in the policy's licence_registers, unless a reference update in the log says otherwise for the date (version 3). A licence matches by a LICENCE, DEA or national-scheme identifier equal to its number, by any identifier the holder shares, or by normalised name and country. A revocation takes effect at its effective time; a later grant of the same licence number replaces it.",
 		eval:        evalUnlicensedConsignee,
 	},
 	{
-		ID: "R7", Version: 2, Name: "Consignee changed after the pre-export notification",
+		ID: "R7", Version: 3, Name: "Consignee changed after the pre-export notification",
 		Severity:    SeverityHigh,
 		Source:      "reference/domain.md §9 R7: Art. 12(10) consignee field [V]; EU 'ultimate consignee' [V]",
 		Explanation: "The pre-export notification for shipment {ref} of {chemical} ({cas}) (entry {pen_index}) named {pen_consignee} ({pen_country}) as the ultimate consignee, but the {kind} of {date} (entry {index}) names {consignee} ({consignee_country}). The importing country cleared the notified consignee; the one now named was not part of that decision.",
 		Thresholds: []ThresholdDef{
 			{Name: "name_similarity", Default: 0.9, Unit: "ratio", Doc: "consignees in the same country whose normalised names are at least this similar count as the same (typing variants)"},
 		},
-		Notes: "Compares the consignee stated on a later leg with the one stated on the latest notification; a leg that states none is not compared.",
+		Notes: "Compares the consignee stated on a later leg with the one stated on the latest notification; a leg that states none is not compared. Two consignees of one country that carry an identical identifier are one company (version 3): importing countries' systems write names in their own script or transliteration.",
 		eval:  evalConsigneeChanged,
 	},
 	{
@@ -160,28 +177,30 @@ var catalogue = []Rule{
 		eval:        evalNoLegitimateUse,
 	},
 	{
-		ID: "R11", Version: 1, Name: "Orders split to stay under the reporting threshold",
-		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R11: DEA 21 CFR 1310.04(e)-(f) cumulative thresholds and detection of split purchases [V]; FinCEN structuring analogy [S]",
-		Explanation: "{consignee} ({country}) is the consignee of {count} shipments of {chemical} ({cas}) from {exporters} different exporters between {first_date} and {last_date}, within {window_days} days: {list}. Each is below the reporting threshold of {reporting_threshold_kg} kg, but together they come to {total_kg} kg, which suggests one order split to stay under the threshold.",
+		ID: "R11", Version: 2, Name: "Orders split to stay under the reporting threshold",
+		Severity:        SeverityHigh,
+		Source:          "reference/domain.md §9 R11: DEA 21 CFR 1310.04(e)-(f) cumulative thresholds and detection of split purchases [V]; FinCEN structuring analogy [S]",
+		Explanation:     "{consignee} ({country}) is the consignee of {count} shipments of {chemical} ({cas}) from {exporters} different exporters between {first_date} and {last_date}, within {window_days} days: {list}. Each is below the reporting threshold of {reporting_threshold_kg} kg, but together they come to {total_kg} kg, which suggests one order split to stay under the threshold.",
+		JoinExplanation: "Shipment {ref} of {kg} kg of {chemical} ({cas}) from {exporter} on {date} (entry {index}), also below the reporting threshold of {reporting_threshold_kg} kg, goes to {consignee} ({country}) within {window_days} days of the last shipment of the split orders flagged as {head} (entry {prev_index}, {prev_date}). The pattern, which began on {first_date} (entry {first_index}), now counts {pattern_count} shipments totalling {total_kg} kg.",
 		Thresholds: []ThresholdDef{
 			{Name: "reporting_threshold_kg", Default: 0, Unit: "kg", Doc: "the chemical's reporting threshold in kg pure; 0 means none, and the rule does not apply (set per CAS)"},
 			{Name: "window_days", Default: 30, Unit: "days", Doc: "the shipments fall within this many days"},
 			{Name: "min_shipments", Default: 3, Unit: "count", Doc: "at least this many shipments"},
 			{Name: "min_exporters", Default: 2, Unit: "count", Doc: "from at least this many distinct exporters"},
 		},
-		Notes: "Counts shipments (one per reference: its latest notification or export declaration), not events. Shipments at or above the threshold are reported anyway and do not count. Shipments used by one flag are not reused by the next, so a fourth split shipment does not raise a second flag.",
+		Notes: "Counts shipments (one per reference: its latest notification or export declaration), not events. Shipments at or above the threshold are reported anyway and do not count. Shipments used by one flag are not reused by the next. A later shipment under the threshold to the same consignee, of the same chemical, within window_days of the pattern's latest shipment joins the pattern with a linked flag (version 2), so the pattern's flags cite every shipment of it.",
 		eval:  evalStructuring,
 	},
 	{
-		ID: "R12", Version: 1, Name: "New supplier after a refusal (company shopping)",
-		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R12 and §11.5: INCB on thwarted attempts followed by 'company shopping' [V]",
-		Explanation: "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}); {days} days later the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical, from a different exporter ({exporter}). Turning to another supplier after a refusal is the pattern INCB calls company shopping.",
+		ID: "R12", Version: 2, Name: "New supplier after a refusal (company shopping)",
+		Severity:        SeverityHigh,
+		Source:          "reference/domain.md §9 R12 and §11.5: INCB on thwarted attempts followed by 'company shopping' [V]",
+		Explanation:     "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}); {days} days later the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical, from a different exporter ({exporter}). Turning to another supplier after a refusal is the pattern INCB calls company shopping.",
+		JoinExplanation: "{party} ({country}) {refusal_text} {refused_ref} of {chemical} ({cas}) from {refused_exporter} on {refusal_date} (entry {refusal_index}), flagged as {head} when it turned to another supplier. {days} days after the refusal, the pre-export notification for shipment {ref} (entry {index}) names it again for the same chemical from {exporter}: new order {pattern_count} from a different exporter since the refusal (the one before: entry {prev_index}, {prev_date}).",
 		Thresholds: []ThresholdDef{
 			{Name: "window_days", Default: 60, Unit: "days", Doc: "the new notification comes within this many days of the refusal"},
 		},
-		Notes: "A refusal is a PEN reply with an objection or an information request, or a stopped-shipment incident; its parties come from the shipment's notification when the reply does not repeat them. The party is matched as importer or consignee by normalised name and country. Raised once per refusal.",
+		Notes: "A refusal is a PEN reply with an objection (unless a later no-objection to the same shipment withdrew it), or a stopped-shipment or seizure incident; its parties come from the shipment's notification when the reply does not repeat them. A request for information is not a refusal (version 2): it is usually followed by a no-objection, and legitimate buyers routinely use two supplier countries. The party is matched as importer or consignee by normalised name and country. The first new order after a refusal raises the flag; each later one within the window joins it with a linked flag (version 2), so the flags cite every order of the pattern, and the flag cites the refused notification too.",
 		eval:  evalCompanyShopping,
 	},
 	{
@@ -204,16 +223,18 @@ var catalogue = []Rule{
 		eval:        evalHSMismatch,
 	},
 	{
-		ID: "R21", Version: 2, Name: "New counterparty with a large volume",
+		ID: "R21", Version: 3, Name: "New counterparty with a large volume",
 		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R21: INCB end-user verification and visits for new companies [V]; dual-use 'new customer' [S]",
-		Explanation: "{consignee} ({country}) is the consignee of {kg} kg of pure {chemical} ({cas}) in the {kind} for shipment {ref} (entry {index}, {date}), above the large-volume threshold of {large_volume_kg} kg. {first_text}, less than the {new_days} days after which a counterparty is no longer new. A new customer ordering a large volume calls for end-user verification.",
+		Source:      "reference/domain.md §9 R21: INCB end-user verification and visits for new companies [V]; dual-use 'new customer' [S]; qty > p90(qty for substance)",
+		Explanation: "{consignee} ({country}) is the consignee of {kg} kg of pure {chemical} ({cas}) in the {kind} for shipment {ref} (entry {index}, {date}), above the large-lot mark of {large_kg} kg ({large_basis}). {first_text}, less than the {new_days} days after which a counterparty is no longer new. A new customer ordering a large volume calls for end-user verification.",
 		Thresholds: []ThresholdDef{
-			{Name: "large_volume_kg", Default: 1000, Unit: "kg", Doc: "kg pure above which a quantity is large (set per CAS; domain.md suggests the 90th percentile for the substance)"},
+			{Name: "large_lot_percentile", Default: 90, Unit: "percent", Doc: "a lot above this percentile of the chemical's logged lots is large (domain.md: p90)"},
+			{Name: "min_lots", Default: 20, Unit: "count", Doc: "with fewer lots of the chemical logged, large_volume_kg is the mark instead"},
+			{Name: "large_volume_kg", Default: 1000, Unit: "kg", Doc: "kg pure above which a quantity is large while the log holds too few lots of the chemical (set per CAS: the chemical's typical lot)"},
 			{Name: "new_days", Default: 180, Unit: "days", Doc: "a counterparty first seen fewer days ago than this is new"},
-			{Name: "min_history_days", Default: 180, Unit: "days", Doc: "the log must reach back this many days before the counterparty's first appearance; before that, 'first seen' only means 'first logged'"},
+			{Name: "min_history_days", Default: 180, Unit: "days", Doc: "a party the registry holds no licence for is judged only once the log reaches back this many days before its first appearance; before that, 'first seen' only means 'first logged'"},
 		},
-		Notes: "Checked on pre-export notifications, export and import declarations. A party is first seen when it appears in any role in a shipment event. Raised once per consignee and chemical.",
+		Notes: "Checked on pre-export notifications, export and import declarations. A party is first seen at the earliest of its appearances in any role in a shipment event and the first days of its licences in the registry, by its name's own letters or any of its identifiers. The log's own first day is evidence neither that everybody is new nor that anybody is: a party the registry dates is judged from that date at any time (version 3; before, nobody was judged in the log's first 180 days), one known only from events once the log reaches min_history_days before its first appearance. Large is judged against the chemical's lots in the log (notifications, export and import declarations, in kg pure; a percentile read to within 9 %), or the per-chemical large_volume_kg while fewer than min_lots are logged; the mark used is recorded as large_lot_kg. Raised once per consignee and chemical.",
 		eval:  evalNewCounterparty,
 	},
 	{
@@ -228,15 +249,16 @@ var catalogue = []Rule{
 		eval:  evalWatchList,
 	},
 	{
-		ID: "R28", Version: 1, Name: "Synthesis-set combination to one consignee",
-		Severity:    SeverityHigh,
-		Source:      "reference/domain.md §9 R28: EU Delegated Regulation 2013/98 Art. 9(3)(c) 'combinations uncommon' [V analogue]; routes from §8.1-8.2",
-		Explanation: "{consignee} ({country}) is the consignee of chemicals for {count} different steps of one synthesis set ({set_name}) within {window_days} days: {list}. Together they make a synthesis route; a combination like this to one consignee is uncommon in legitimate trade.",
+		ID: "R28", Version: 2, Name: "Synthesis-set combination to one consignee",
+		Severity:        SeverityHigh,
+		Source:          "reference/domain.md §9 R28: EU Delegated Regulation 2013/98 Art. 9(3)(c) 'combinations uncommon' [V analogue]; routes from §8.1-8.2",
+		Explanation:     "{consignee} ({country}) is the consignee of chemicals for {count} different steps of one synthesis set ({set_name}) within {window_days} days: {list}. Together they make a synthesis route; a combination like this to one consignee is uncommon in legitimate trade.",
+		JoinExplanation: "{consignee} ({country}) is the consignee of {chemical} ({cas}) in the {kind} for shipment {ref} of {kg} kg (entry {index}, {date}), within {window_days} days of the last shipment (entry {prev_index}, {prev_date}) of the synthesis-set combination ({set_name}) flagged as {head}. The pattern, which began on {first_date} (entry {first_index}), now counts {pattern_count} shipments covering {steps} steps of the set.",
 		Thresholds: []ThresholdDef{
 			{Name: "window_days", Default: 90, Unit: "days", Doc: "the chemicals are notified or declared within this many days"},
 			{Name: "min_steps", Default: 2, Unit: "count", Doc: "at least this many different steps of one set (alternatives for one step count once)"},
 		},
-		Notes: "Counts pre-export notifications, export and import declarations naming the consignee. Shipments used by one flag are not reused by the next for the same set.",
+		Notes: "Counts pre-export notifications, export and import declarations naming the consignee. A combination made only of chemicals outside the UN tables (aniline, propionyl chloride, red phosphorus...) needs one step more than min_steps (version 2): such commodity chemicals go to the same distributors every day. Shipments used by one flag are not reused by the next for the same set. A later shipment of a chemical of the set to the same consignee within window_days of the pattern's latest shipment joins the pattern with a linked flag (version 2), so the pattern's flags cite every shipment of it.",
 		eval:  evalSynthesisSet,
 	},
 }

@@ -24,7 +24,17 @@
 //     storage-backed implementation can replace it.
 //   - Engine.Apply folds one committed record and returns the new flags;
 //     Engine.Sweep runs the time-based rules. A flag is raised at most once
-//     per rule and dedupe key, however much later evidence arrives.
+//     per rule and dedupe key; a shipment that joins a pattern a group rule
+//     flagged (R11, R12, R28) gets a linked flag naming the first
+//     (pattern.go), so a pattern's flags cite every shipment of it.
+//   - Reference data the coalition sets (PEN requirements, synthesis sets,
+//     reporting thresholds, complete licence registers) can be changed by
+//     typed, dated updates in the log over the embedded defaults
+//     (reference.go).
+//   - A rule's cost per event does not grow with one party's volume: the
+//     windowed questions R11 and R28 ask are answered from per-consignee,
+//     per-chemical aggregates by binary search (lots.go), and R21 reads a
+//     chemical's lot sizes from a histogram (lotsize.go).
 //
 // It must not do I/O, read the clock, or import storage, ledger or the
 // network (internal/layering's test holds it to that).

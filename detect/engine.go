@@ -81,13 +81,15 @@ func (e *Engine) Apply(s *State, r Record) []Flag {
 			}
 		}
 		flags := e.raise(s, c.out)
-		s.foldLeg(leg, extra)
+		s.foldLeg(leg, extra, e.underThreshold(s, leg))
 		if leg.Kind == chemledgerv1.EventKind_EVENT_KIND_EXPORT_DECLARATION {
 			e.scheduleArrival(s, leg)
 		}
 		return flags
 	case r.Registry != nil:
 		return e.applyRegistry(s, r)
+	case r.Reference != nil:
+		e.applyReference(s, r)
 	}
 	return nil
 }
@@ -113,6 +115,17 @@ func (e *Engine) Sweep(s *State, asOf time.Time) []Flag {
 		out = append(out, missingArrival(cr, sh, th, it.due))
 	}
 	return e.raise(s, out)
+}
+
+// underThreshold reports whether a leg is a notification or export
+// declaration below its chemical's reporting threshold (R11 counts those).
+func (e *Engine) underThreshold(s View, l *Leg) bool {
+	if !l.Amount.Known || l.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION || !isOrder(l.Kind) {
+		return false
+	}
+	th := e.byID["R11"].resolve(l.CAS, importingCountry(l))
+	limit, _ := e.reportingThreshold(s, &th, l.CAS, l.Occurred)
+	return limit > 0 && l.Amount.KG < limit
 }
 
 // scheduleArrival queues the check for the receipt of an exported shipment.
@@ -317,6 +330,10 @@ type finding struct {
 	vars      []string
 	at        time.Time
 	consume   [][2]string // scope, key pairs to mark as used
+	// pattern opens or extends a group pattern (pattern.go); joined
+	// selects the rule's JoinExplanation.
+	pattern *patternUpdate
+	joined  bool
 }
 
 // add records a finding of the current rule, dated at the record.
@@ -344,6 +361,13 @@ func (e *Engine) raise(s *State, fs []finding) []Flag {
 		for _, k := range f.consume {
 			s.consume(k[0], k[1])
 		}
+		if f.pattern != nil {
+			s.applyPattern(f.pattern, id)
+		}
+		tmpl, joins := f.cr.rule.Explanation, ""
+		if f.joined {
+			tmpl, joins = f.cr.rule.JoinExplanation, f.pattern.head0
+		}
 		sev := f.severity
 		if sev == 0 {
 			sev = f.cr.rule.Severity
@@ -356,7 +380,7 @@ func (e *Engine) raise(s *State, fs []finding) []Flag {
 			ID: id, RuleID: f.cr.rule.ID, RuleVersion: f.cr.rule.Version, PolicyVersion: e.version,
 			Severity: sev, ShipmentRef: f.ref, Subject: f.subject, Countries: countries(f.countries),
 			CAS: f.cas, RaisedAt: f.at, Thresholds: th,
-			Explanation: render(f.cr.rule.Explanation, f.vars), Evidence: slices.Compact(ev),
+			Explanation: render(tmpl, f.vars), Joins: joins, Evidence: slices.Compact(ev),
 		})
 	}
 	return out

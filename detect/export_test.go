@@ -19,7 +19,7 @@ func StateDiff(a, b *State) string {
 		return ""
 	}
 	return cmp.Diff(&x, &y,
-		cmp.AllowUnexported(State{}, history[Order]{}, history[Refusal]{}, dueItem{}),
+		cmp.AllowUnexported(State{}, history[Order]{}, orderHistory{}, lotLine{}, timeline{}, history[Refusal]{}, dueItem{}),
 		cmpopts.EquateEmpty())
 }
 

@@ -38,6 +38,10 @@ type Flag struct {
 	Thresholds []Threshold `json:"thresholds,omitempty"`
 	// Explanation is one paragraph in plain words, with the figures.
 	Explanation string `json:"explanation"`
+	// Joins is, for a linked flag, the id of the flag that opened the
+	// pattern the flagged shipment joins (group rules: pattern.go); empty
+	// otherwise.
+	Joins string `json:"joins,omitempty"`
 	// Evidence are the log indexes of the entries the finding rests on,
 	// ascending.
 	Evidence []uint64 `json:"evidence"`

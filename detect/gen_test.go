@@ -21,12 +21,15 @@ type synth struct {
 	rng        *rand.Rand
 	exporters  []*v1.Party
 	consignees []*v1.Party
-	perDay     int
-	day        int
-	shipments  int
-	pending    legQueue
-	setup      []*v1.RegistryEntry
-	index      uint64
+	// hot consignees, when set, receive half of all orders between them:
+	// the large buyers whose history must not slow the detector down.
+	hot       []*v1.Party
+	perDay    int
+	day       int
+	shipments int
+	pending   legQueue
+	setup     []*v1.RegistryEntry
+	index     uint64
 }
 
 type chemSpec struct{ cas, hs string }
@@ -113,6 +116,9 @@ func (g *synth) startShipment(t time.Time) {
 	c := synthChems[g.rng.IntN(len(synthChems))]
 	exp := g.exporters[g.rng.IntN(len(g.exporters))]
 	con := g.consignees[g.rng.IntN(len(g.consignees))]
+	if len(g.hot) > 0 && g.rng.IntN(2) == 0 {
+		con = g.hot[g.rng.IntN(len(g.hot))]
+	}
 	kg := float64(50 + g.rng.IntN(950))
 	r := g.rng.Float64()
 	hs := c.hs

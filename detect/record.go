@@ -6,8 +6,8 @@ import (
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
-// Record is one committed log entry as detection sees it. Exactly one of
-// Event and Registry is set; a record with neither (an analyst's disposition,
+// Record is one committed log entry as detection sees it. At most one of
+// Event, Registry and Reference is set; a record with neither (an analyst's disposition,
 // for example) is not detection input and Apply ignores it.
 type Record struct {
 	// Index is the entry's position in the log; flags cite it as evidence.
@@ -23,4 +23,7 @@ type Record struct {
 	// Registry is a change to the shared registry (licence, watch list,
 	// annual legitimate requirement).
 	Registry *chemledgerv1.RegistryEntry
+	// Reference is a change to the coalition's reference data (reference.go),
+	// decoded from its registry entry by the caller.
+	Reference *ReferenceUpdate
 }

@@ -13,7 +13,11 @@ func evalUnlicensedConsignee(c *evalCtx) {
 		return
 	}
 	p := *l.Consignee
-	if p.Key == "" || !c.e.registers[p.Country] {
+	if p.Key == "" {
+		return
+	}
+	complete, note := c.e.registerComplete(c.v, p.Country, l.Occurred)
+	if !complete {
 		return
 	}
 	reason := "no licence in the shared registry names it"
@@ -36,10 +40,6 @@ func evalUnlicensedConsignee(c *evalCtx) {
 	sev := SeverityHigh
 	if chem.UNTable == "I" {
 		sev, table = SeverityCritical, "UN Table I"
-	}
-	note := "policy " + c.e.policy.Version
-	if c.e.policy.LicenceRegisters.Illustrative {
-		note += ", illustrative list"
 	}
 	c.add(finding{
 		key: l.Ref + "|" + p.Key + "|" + l.CAS, severity: sev, ref: l.Ref, subject: p.Key, cas: l.CAS,

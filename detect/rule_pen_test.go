@@ -72,14 +72,48 @@ func TestR5NoReplyByDeadline(t *testing.T) {
 		{name: "exported after the deadline without a reply", wantSev: detect.SeverityMedium, entries: []entry{
 			E(pen("S1", 0, replyBy(10))), E(export("S1", 15)),
 		}},
+		{name: "no deadline set, exported after the default period", wantSev: detect.SeverityMedium, entries: []entry{
+			E(pen("S1", 0)), E(export("S1", 20)),
+		}},
 		{name: "reply recorded before the export", entries: []entry{
 			E(pen("S1", 0, replyBy(10))), E(reply("S1", 12, noObjection)), E(export("S1", 15)),
 		}},
-		{name: "exported before the deadline", entries: []entry{
+		{name: "exported before the deadline is R5A's", entries: []entry{
 			E(pen("S1", 0, replyBy(10))), E(export("S1", 8)),
 		}},
-		{name: "no deadline set", entries: []entry{
-			E(pen("S1", 0)), E(export("S1", 15)),
+		{name: "no deadline set, exported within the default period", entries: []entry{
+			E(pen("S1", 0)), E(export("S1", 12)), E(reply("S1", 13, noObjection)),
+		}},
+	})
+}
+
+// The exporter did not wait: the commoner and graver PEN violation, which
+// R5 alone never flagged.
+func TestR5AExportedBeforeReply(t *testing.T) {
+	runRuleCases(t, "R5A", []ruleCase{
+		{name: "exported before the deadline without a reply", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0, replyBy(15))), E(export("S1", 3)),
+		}},
+		{name: "exported before the deadline, no-objection only after", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0, replyBy(15))), E(export("S1", 3)), E(reply("S1", 6, noObjection)),
+		}},
+		{name: "no deadline set, exported within the default period", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0)), E(export("S1", 4)),
+		}},
+		{name: "exported while a request for information stood", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0, replyBy(15))), E(reply("S1", 5, infoRequest)), E(export("S1", 20)),
+		}},
+		{name: "no objection before the export", entries: []entry{
+			E(pen("S1", 0, replyBy(15))), E(reply("S1", 2, noObjection)), E(export("S1", 3)),
+		}},
+		{name: "information request answered by a no-objection", entries: []entry{
+			E(pen("S1", 0, replyBy(15))), E(reply("S1", 5, infoRequest)), E(reply("S1", 12, noObjection)), E(export("S1", 20)),
+		}},
+		{name: "exported after the deadline is R5's", entries: []entry{
+			E(pen("S1", 0, replyBy(10))), E(export("S1", 15)),
+		}},
+		{name: "no notification is R4's", entries: []entry{
+			E(export("S1", 3)),
 		}},
 	})
 }
@@ -101,6 +135,14 @@ func TestR7ConsigneeChanged(t *testing.T) {
 		}},
 		{name: "one typo", entries: []entry{
 			E(pen("S1", 0)), E(imp("S1", 20, consignedTo(party("Alpenchemle AG", "CH")))),
+		}},
+		{name: "the notified consignee in Cyrillic, same tax number", entries: []entry{
+			E(pen("S1", 0, consignedTo(party("Khimprom-Sibir OOO", "RU", "INN", "5406012345")))),
+			E(imp("S1", 20, consignedTo(party("ООО «Химпром-Сибирь»", "RU", "INN", "5406012345")))),
+		}},
+		{name: "another company with another tax number", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0, consignedTo(party("Khimprom-Sibir OOO", "RU", "INN", "5406012345")))),
+			E(imp("S1", 20, consignedTo(party("ООО «Сибхимторг»", "RU", "INN", "5410099887")))),
 		}},
 		{name: "leg states no consignee", entries: []entry{
 			E(pen("S1", 0)), E(imp("S1", 20, noConsignee())),

@@ -20,11 +20,37 @@ func evalStructuring(c *evalCtx) {
 		return
 	}
 	th := c.th()
-	limit := th.get("reporting_threshold_kg")
+	limit, source := c.e.reportingThreshold(c.v, &th, l.CAS, l.Occurred)
+	th.set("reporting_threshold_kg", limit)
+	var extra []Threshold
+	if source != "" {
+		extra = []Threshold{{Name: "reporting_threshold_source", Value: source}}
+	}
 	if limit <= 0 || l.Amount.KG >= limit {
 		return
 	}
 	window := days(th.get("window_days"))
+	pk := "R11|" + l.Consignee.Key + "|" + l.CAS
+	if p, ok := c.v.Pattern(pk); ok && joins(p, l.Occurred, window) {
+		c.add(finding{
+			key: pk + "|" + l.Ref, ref: l.Ref, subject: l.Consignee.Key, cas: l.CAS, countries: legCountries(l),
+			evidence: []uint64{p.FirstIndex, p.LastIndex, l.Index}, th: th, extra: extra, joined: true,
+			consume: [][2]string{{"R11", l.Ref}},
+			pattern: join(pk, p, l, 0),
+			vars: append(joinVars(p, p.Count+1),
+				"consignee", partyText(l.Consignee), "country", countryText(l.Consignee.Country),
+				"chemical", l.Chemical, "cas", l.CAS, "ref", l.Ref, "kg", num(l.Amount.KG),
+				"exporter", partyText(l.Exporter), "date", day(l.Occurred), "index", idx(l.Index),
+				"reporting_threshold_kg", num(limit), "total_kg", num(p.KG+l.Amount.KG), "window_days", num(th.get("window_days"))),
+		})
+		return
+	}
+	// The filter first: without enough under-threshold orders from two
+	// exporters in the window, no walk over the consignee's orders.
+	n, kg, two := c.v.UnderThreshold(l.Consignee.Key, l.CAS, l.Occurred.Add(-window), l.Occurred.Add(window), l.Exporter.Key)
+	if n+1 < int(th.get("min_shipments")) || kg+l.Amount.KG < limit*(1-1e-9) || th.get("min_exporters") >= 2 && !two {
+		return
+	}
 	latest := make(map[string]Order)
 	for _, o := range c.v.Orders(l.Consignee.Key, l.Occurred.Add(-window), l.Occurred.Add(window)) {
 		if o.CAS != l.CAS || o.Ref == l.Ref || o.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION ||
@@ -74,9 +100,13 @@ func evalStructuring(c *evalCtx) {
 		list = append(list, o.Ref+" "+num(o.KG)+" kg from "+partyText(o.Exporter)+" on "+day(o.Occurred))
 	}
 	first := slices.MinFunc(ev, cmp.Compare)
+	last := set[len(set)-1]
 	c.add(finding{
 		key: l.Consignee.Key + "|" + l.CAS + "|" + idx(first), ref: l.Ref, subject: l.Consignee.Key, cas: l.CAS,
-		countries: legCountries(l), evidence: ev, th: th, consume: consume,
+		countries: legCountries(l), evidence: ev, th: th, extra: extra, consume: consume,
+		pattern: &patternUpdate{key: pk, head: true, p: Pattern{
+			FirstIndex: set[0].Index, First: set[0].Occurred, LastIndex: last.Index, Last: last.Occurred, Count: len(set), KG: total,
+		}},
 		vars: []string{
 			"consignee", partyText(l.Consignee), "country", countryText(l.Consignee.Country),
 			"count", strconv.Itoa(len(set)), "chemical", l.Chemical, "cas", l.CAS,

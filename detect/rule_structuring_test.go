@@ -12,7 +12,7 @@ func TestR11Structuring(t *testing.T) {
 		{name: "three 20 kg exports from two exporters", wantSev: detect.SeverityHigh, entries: []entry{
 			E(export("S1", 0, qty(20, "KGM"))), E(export("S2", 8, qty(20, "KGM"), from(exporterB()))), E(export("S3", 20, qty(20, "KGM"))),
 		}},
-		{name: "a fourth split shipment raises no second flag", wantSev: detect.SeverityHigh, entries: []entry{
+		{name: "a fourth split shipment joins the flag, it opens no second one", wantSev: detect.SeverityHigh, entries: []entry{
 			E(pen("S1", 0, qty(20, "KGM"))), E(pen("S2", 8, qty(20, "KGM"), from(exporterB()))), E(pen("S3", 20, qty(20, "KGM"))), E(pen("S4", 25, qty(20, "KGM"), from(exporterB()))),
 		}},
 		{name: "logged out of time order", wantSev: detect.SeverityHigh, entries: []entry{

@@ -17,6 +17,13 @@ func TestR28SynthesisSet(t *testing.T) {
 		{name: "P-2-P and methylamine solution", wantSev: detect.SeverityHigh, entries: []entry{
 			E(pen("S1", 0, chem(p2p, "291431"))), E(pen("S2", 89, chem(methylamine, "292111"), qty(200, "LTR"), conc(40))),
 		}},
+		{name: "aniline and propionic anhydride to a chemical distributor", entries: []entry{
+			E(pen("S1", 0, chem(aniline, "292141"))), E(pen("S2", 30, chem(propAnhydride, "291590"), from(exporterB()))),
+		}},
+		{name: "aniline, propionic anhydride and phenethyl bromide", wantSev: detect.SeverityHigh, entries: []entry{
+			E(pen("S1", 0, chem(aniline, "292141"))), E(pen("S2", 30, chem(propAnhydride, "291590"), from(exporterB()))),
+			E(pen("S3", 50, chem("103-63-9", "290399"))),
+		}},
 		{name: "ephedrine and pseudoephedrine are one step", entries: []entry{
 			E(imp("S1", 0)), E(imp("S2", 10, chem(pseudoephedrine, "293942"))),
 		}},

@@ -32,6 +32,10 @@ func TestR27WatchList(t *testing.T) {
 		{name: "party seen before it was listed", wantSev: detect.SeverityCritical, entries: []entry{
 			E(export("S1", 0, from(party("Zhejiang Huayi Fine Chemical", "CN")))), sdn(10),
 		}},
+		{name: "licensed party seen before it was listed cites its first event", wantSev: detect.SeverityCritical, entries: []entry{
+			R(licence("CN-77", "CN", party("Zhejiang Huayi Fine Chemical", "CN"), []string{ephedrine}, -300, 400)),
+			E(export("S1", 0, from(party("Zhejiang Huayi Fine Chemical", "CN")))), sdn(10),
+		}},
 		{name: "different company with a similar prefix", entries: []entry{
 			sdn(0), E(export("S1", 10, from(party("Zhejiang Huahai Pharmaceutical Co., Ltd.", "CN")))),
 		}},

@@ -254,6 +254,7 @@ func (s *State) writeSnapshot(w *snapWriter) {
 		w.uvarint(uint64(h.kept))
 		w.uvarint(uint64(len(h.items)))
 		for _, o := range h.items {
+			w.bool(o.Under)
 			w.uvarint(o.Index)
 			w.varint(int64(o.Kind))
 			w.sym(o.Ref)
@@ -285,6 +286,28 @@ func (s *State) writeSnapshot(w *snapWriter) {
 		w.str(k)
 		w.time(s.firstSeen[k].Occurred)
 		w.uvarint(s.firstSeen[k].Index)
+		w.bool(s.firstSeen[k].Registry)
+	}
+	w.uvarint(uint64(len(s.registered)))
+	for _, k := range sortedKeys(s.registered) {
+		w.str(k)
+		w.time(s.registered[k].Occurred)
+		w.uvarint(s.registered[k].Index)
+		w.bool(s.registered[k].Registry)
+	}
+	w.uvarint(uint64(len(s.lotSizes)))
+	for _, k := range sortedKeys(s.lotSizes) {
+		ls := s.lotSizes[k]
+		w.str(k)
+		w.uvarint(uint64(ls.N))
+		// Sparse: most buckets of a chemical are empty.
+		for b, n := range ls.Counts {
+			if n > 0 {
+				w.uvarint(uint64(b) + 1)
+				w.uvarint(uint64(n))
+			}
+		}
+		w.uvarint(0)
 	}
 	w.uvarint(uint64(len(s.watch)))
 	for _, k := range sortedKeys(s.watch) {
@@ -305,6 +328,39 @@ func (s *State) writeSnapshot(w *snapWriter) {
 	}
 	w.strs(sortedKeys(s.raised))
 	w.strs(sortedKeys(s.consumed))
+	w.uvarint(uint64(len(s.refs)))
+	for _, k := range sortedKeys(s.refs) {
+		w.str(k)
+		w.uvarint(uint64(len(s.refs[k])))
+		for _, v := range s.refs[k] {
+			w.uvarint(v.Index)
+			w.sym(v.Member)
+			w.time(v.From)
+			w.time(v.Until)
+			w.bool(v.Removed)
+			w.strs(v.CAS)
+			w.str(v.Name)
+			w.uvarint(uint64(len(v.Steps)))
+			for _, st := range v.Steps {
+				w.strs(st)
+			}
+			w.float(v.KG)
+			w.bool(v.Complete)
+		}
+	}
+	w.uvarint(uint64(len(s.patterns)))
+	for _, k := range sortedKeys(s.patterns) {
+		p := s.patterns[k]
+		w.str(k)
+		w.str(p.Head)
+		w.uvarint(p.FirstIndex)
+		w.uvarint(p.LastIndex)
+		w.time(p.First)
+		w.time(p.Last)
+		w.varint(int64(p.Count))
+		w.float(p.KG)
+		w.uvarint(p.Steps)
+	}
 	w.uvarint(uint64(len(s.due)))
 	for _, it := range s.due { // heap order
 		w.time(it.due)
@@ -384,17 +440,18 @@ func readSnapshot(r *snapReader) *State {
 	}
 	for range r.count() {
 		k := r.str()
-		h := &history[Order]{newest: r.time(), kept: int(r.uvarint())}
+		h := &orderHistory{history: history[Order]{newest: r.time(), kept: int(r.uvarint())}}
 		h.items = make([]Order, r.count())
 		for i := range h.items {
 			h.items[i] = Order{
-				Index: r.uvarint(), Kind: chemledgerv1.EventKind(r.varint()), Ref: r.sym(), CAS: r.sym(),
+				Under: r.bool(), Index: r.uvarint(), Kind: chemledgerv1.EventKind(r.varint()), Ref: r.sym(), CAS: r.sym(),
 				KG: r.float(), Exporter: party(), Occurred: r.time(),
 			}
 		}
 		// Snapshots written before orders were kept by time hold them in
 		// log order; a stable sort gives what folding does now.
 		slices.SortStableFunc(h.items, func(a, b Order) int { return a.Occurred.Compare(b.Occurred) })
+		h.rebuildLots()
 		s.orders[k] = h
 	}
 	for range r.count() {
@@ -411,7 +468,23 @@ func readSnapshot(r *snapReader) *State {
 	}
 	for range r.count() {
 		k := r.str()
-		s.firstSeen[k] = Sighting{Occurred: r.time(), Index: r.uvarint()}
+		s.firstSeen[k] = Sighting{Occurred: r.time(), Index: r.uvarint(), Registry: r.bool()}
+	}
+	for range r.count() {
+		k := r.str()
+		s.registered[k] = Sighting{Occurred: r.time(), Index: r.uvarint(), Registry: r.bool()}
+	}
+	for range r.count() {
+		k := r.str()
+		ls := &lotSizes{N: int(r.uvarint())}
+		for b := r.uvarint(); b != 0 && r.err == nil; b = r.uvarint() {
+			if b > lotBuckets {
+				r.fail(fmt.Errorf("lot sizes of %s: bucket %d of %d", k, b-1, lotBuckets))
+				break
+			}
+			ls.Counts[b-1] = uint32(r.uvarint())
+		}
+		s.lotSizes[k] = ls
 	}
 	for range r.count() {
 		k := r.str()
@@ -429,6 +502,32 @@ func readSnapshot(r *snapReader) *State {
 	}
 	for _, k := range r.strs() {
 		s.consumed[k] = struct{}{}
+	}
+	for range r.count() {
+		k := r.str()
+		vs := make([]ReferenceEntry, r.count())
+		for i := range vs {
+			v := ReferenceEntry{Index: r.uvarint(), Member: r.sym(), From: r.time(), Until: r.time(), Removed: r.bool(), CAS: r.strs(), Name: r.str()}
+			if n := r.count(); n > 0 {
+				v.Steps = make([][]string, n)
+				for j := range v.Steps {
+					v.Steps[j] = r.strs()
+				}
+			}
+			v.KG, v.Complete = r.float(), r.bool()
+			vs[i] = v
+		}
+		s.refs[k] = vs
+		if strings.HasPrefix(k, refKey(ReferenceSynthesisSet, "")) {
+			s.refSets += len(vs)
+		}
+	}
+	for range r.count() {
+		k := r.str()
+		s.patterns[k] = &Pattern{
+			Head: r.str(), FirstIndex: r.uvarint(), LastIndex: r.uvarint(), First: r.time(), Last: r.time(),
+			Count: int(r.varint()), KG: r.float(), Steps: r.uvarint(),
+		}
 	}
 	if n := r.count(); n > 0 {
 		s.due = make(dueQueue, n)

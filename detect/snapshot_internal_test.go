@@ -30,6 +30,10 @@ func fill(v reflect.Value, n *int) {
 			fill(s.Index(i), n)
 		}
 		v.Set(s)
+	case reflect.Array:
+		for i := range v.Len() {
+			fill(v.Index(i), n)
+		}
 	case reflect.Pointer:
 		p := reflect.New(v.Type().Elem())
 		fill(p.Elem(), n)
@@ -80,14 +84,22 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 	s.alrs["CO|x"] = filled[[]ALR](&n)
 	c := filled[Cumulative](&n)
 	s.imported["CO|x|2026"] = &c
-	s.orders["a|MX"] = &history[Order]{items: filled[[]Order](&n), newest: filled[time.Time](&n), kept: 7}
+	s.orders["a|MX"] = &orderHistory{history: history[Order]{items: filled[[]Order](&n), newest: filled[time.Time](&n), kept: 7}}
+	s.orders["a|MX"].rebuildLots()
 	s.refusals["a|MX"] = &history[Refusal]{items: filled[[]Refusal](&n), newest: filled[time.Time](&n), kept: 9}
 	s.firstSeen["a|MX"] = filled[Sighting](&n)
+	s.registered["ID:TAX:1"] = filled[Sighting](&n)
+	ls := filled[lotSizes](&n)
+	s.lotSizes["299-42-3"] = &ls
 	w := filled[WatchEntry](&n)
 	s.watch[w.Key] = &w
 	p := filled[Party](&n)
 	s.profiles[p.Profile] = p
 	s.raised["R1-abc"], s.consumed["R9\x00SHP-1"] = struct{}{}, struct{}{}
+	s.refs[refKey(ReferenceSynthesisSet, "x")] = filled[[]ReferenceEntry](&n)
+	s.refSets = 2
+	pat := filled[Pattern](&n)
+	s.patterns["R11|a|MX|x"] = &pat
 	s.due = dueQueue{{due: filled[time.Time](&n), ref: "SHP-2"}, {due: filled[time.Time](&n), ref: "SHP-1"}}
 
 	got := RoundTrip(t, NewEngine(DefaultPolicy()), s)
@@ -101,8 +113,8 @@ func TestSnapshotKeepsEveryField(t *testing.T) {
 // The snapshot writes State field by field; a new field must be written too
 // (and the test above taught to fill it).
 func TestSnapshotKnowsStateFields(t *testing.T) {
-	known := []string{"shipments", "licences", "licenceBy", "alrs", "imported", "orders", "refusals", "firstSeen",
-		"start", "started", "watch", "profiles", "parties", "raised", "consumed", "due", "names"}
+	known := []string{"shipments", "licences", "licenceBy", "alrs", "imported", "orders", "refusals", "firstSeen", "registered", "lotSizes",
+		"start", "started", "watch", "profiles", "parties", "raised", "consumed", "patterns", "refs", "refSets", "due", "names"}
 	var fields []string
 	for f := range reflect.TypeFor[State]().Fields() {
 		fields = append(fields, f.Name)

@@ -23,17 +23,24 @@ type State struct {
 	licenceBy map[string][]string    // party key, "ID:"+id or "NUM:"+number → licence keys
 	alrs      map[string][]ALR       // country|cas → in log order
 	imported  map[string]*Cumulative // country|cas|year
-	orders    map[string]*history[Order]
+	orders    map[string]*orderHistory
 	refusals  map[string]*history[Refusal]
 	firstSeen map[string]Sighting
-	start     time.Time
-	started   bool
-	watch     map[string]*WatchEntry
-	profiles  map[string]Party
-	parties   map[string]*Party // raw name, country and identifiers → interned
-	raised    map[string]struct{}
-	consumed  map[string]struct{} // scope + "\x00" + key
-	due       dueQueue
+	// registered is the earliest first day of a licence the registry holds
+	// for a party key or "ID:"+identifier (R21).
+	registered map[string]Sighting
+	lotSizes   map[string]*lotSizes // catalogue CAS → lots ordered (R21)
+	start      time.Time
+	started    bool
+	watch      map[string]*WatchEntry
+	profiles   map[string]Party
+	parties    map[string]*Party // raw name, country and identifiers → interned
+	raised     map[string]struct{}
+	consumed   map[string]struct{}         // scope + "\x00" + key
+	patterns   map[string]*Pattern         // group patterns flagged, by rule-specific key
+	refs       map[string][]ReferenceEntry // kind|key → updates in log order
+	refSets    int                         // synthesis-set updates among them
+	due        dueQueue
 
 	// names memoises NormalizeName by raw name; party names
 	// repeat on every leg, and normalising is the costliest step of
@@ -44,20 +51,24 @@ type State struct {
 // NewState returns an empty state: the detector before the first entry.
 func NewState() *State {
 	return &State{
-		shipments: make(map[string]*Shipment),
-		licences:  make(map[string]*Licence),
-		licenceBy: make(map[string][]string),
-		alrs:      make(map[string][]ALR),
-		imported:  make(map[string]*Cumulative),
-		orders:    make(map[string]*history[Order]),
-		refusals:  make(map[string]*history[Refusal]),
-		firstSeen: make(map[string]Sighting),
-		watch:     make(map[string]*WatchEntry),
-		profiles:  make(map[string]Party),
-		parties:   make(map[string]*Party),
-		raised:    make(map[string]struct{}),
-		consumed:  make(map[string]struct{}),
-		names:     make(map[string]string),
+		shipments:  make(map[string]*Shipment),
+		licences:   make(map[string]*Licence),
+		licenceBy:  make(map[string][]string),
+		alrs:       make(map[string][]ALR),
+		imported:   make(map[string]*Cumulative),
+		orders:     make(map[string]*orderHistory),
+		refusals:   make(map[string]*history[Refusal]),
+		firstSeen:  make(map[string]Sighting),
+		registered: make(map[string]Sighting),
+		lotSizes:   make(map[string]*lotSizes),
+		watch:      make(map[string]*WatchEntry),
+		profiles:   make(map[string]Party),
+		parties:    make(map[string]*Party),
+		raised:     make(map[string]struct{}),
+		consumed:   make(map[string]struct{}),
+		patterns:   make(map[string]*Pattern),
+		refs:       make(map[string][]ReferenceEntry),
+		names:      make(map[string]string),
 	}
 }
 
@@ -174,6 +185,21 @@ func (s *State) FirstSeen(party string) (Sighting, bool) {
 	return v, ok
 }
 
+// FirstRegistered implements View.
+func (s *State) FirstRegistered(party string) (Sighting, bool) {
+	v, ok := s.registered[party]
+	return v, ok
+}
+
+// LotSizes implements View.
+func (s *State) LotSizes(cas string, percentile float64) (float64, int) {
+	ls := s.lotSizes[cas]
+	if ls == nil {
+		return 0, 0
+	}
+	return ls.percentile(percentile), ls.N
+}
+
 // LogStart implements View.
 func (s *State) LogStart() (time.Time, bool) { return s.start, s.started }
 
@@ -225,6 +251,35 @@ func (s *State) Consumed(scope, key string) bool {
 	return ok
 }
 
+// UnderThreshold implements View.
+func (s *State) UnderThreshold(consignee, cas string, from, to time.Time, exporter string) (int, float64, bool) {
+	h := s.orders[consignee]
+	if h == nil || h.lots[cas] == nil {
+		return 0, 0, false
+	}
+	ll := h.lots[cas]
+	n, kg, two := ll.underWindow(from, to)
+	if !two && n > 0 {
+		lo, _ := ll.under.window(from, to)
+		two = ll.exp[lo].Key != exporter
+	}
+	return n, kg, two
+}
+
+// AnyOrder implements View.
+func (s *State) AnyOrder(consignee, cas string, from, to time.Time) bool {
+	h := s.orders[consignee]
+	return h != nil && h.lots[cas] != nil && h.lots[cas].any(from, to)
+}
+
+// Pattern implements View.
+func (s *State) Pattern(key string) (Pattern, bool) {
+	if p := s.patterns[key]; p != nil {
+		return *p, true
+	}
+	return Pattern{}, false
+}
+
 // history is a per-party list in log order, trimmed to the look-back
 // horizon so that decades of log do not make every lookup slower.
 type history[T any] struct {
@@ -258,7 +313,10 @@ func sortNewestOrder(items []Order) {
 
 // foldLeg adds a shipment event to the indexes. extra are parties that
 // appear in the event besides exporter, importer and consignee.
-func (s *State) foldLeg(l *Leg, extra []*Party) {
+//
+// under says the leg is an order below its reporting threshold (R11),
+// which the engine judges because it holds the policy.
+func (s *State) foldLeg(l *Leg, extra []*Party, under bool) {
 	if !s.started || l.Occurred.Before(s.start) {
 		s.start, s.started = l.Occurred, true
 	}
@@ -300,12 +358,20 @@ func (s *State) foldLeg(l *Leg, extra []*Party) {
 		if l.Consignee.Key != "" {
 			h := s.orders[l.Consignee.Key]
 			if h == nil {
-				h = &history[Order]{}
+				h = &orderHistory{}
 				s.orders[l.Consignee.Key] = h
 			}
-			h.add(Order{Index: l.Index, Kind: l.Kind, Ref: l.Ref, CAS: l.CAS, KG: l.Amount.KG, Exporter: l.Exporter, Occurred: l.Occurred},
-				l.Occurred, func(o Order) time.Time { return o.Occurred })
-			sortNewestOrder(h.items)
+			o := legOrder(l)
+			o.Under = under
+			h.addOrder(o)
+		}
+		if l.Amount.Known && l.Amount.KG > 0 {
+			ls := s.lotSizes[l.CAS]
+			if ls == nil {
+				ls = &lotSizes{}
+				s.lotSizes[l.CAS] = ls
+			}
+			ls.add(l.Amount.KG)
 		}
 	}
 	if l.Kind == chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION && l.Importer.Country != "" && l.Amount.Known {
@@ -347,9 +413,13 @@ func (s *State) foldLeg(l *Leg, extra []*Party) {
 // refusalOf reports whether a leg refuses or stops a shipment, with the
 // chemical and exporter from the notification when the leg omits them.
 func refusalOf(l *Leg, sh *Shipment) (Refusal, bool) {
-	refused := l.Kind == chemledgerv1.EventKind_EVENT_KIND_PEN_REPLY &&
-		(l.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION || l.Reply == chemledgerv1.PenReply_PEN_REPLY_INFORMATION_REQUESTED) ||
-		l.Kind == chemledgerv1.EventKind_EVENT_KIND_INCIDENT && l.Incident == chemledgerv1.IncidentKind_INCIDENT_KIND_STOPPED_SHIPMENT
+	// A request for information is a question, not a refusal: it is
+	// usually followed by a no-objection, and a buyer that meanwhile orders
+	// from its other supplier is doing ordinary business. A seizure stops
+	// the goods as surely as a stopped-shipment report does.
+	refused := l.Kind == chemledgerv1.EventKind_EVENT_KIND_PEN_REPLY && l.Reply == chemledgerv1.PenReply_PEN_REPLY_OBJECTION ||
+		l.Kind == chemledgerv1.EventKind_EVENT_KIND_INCIDENT &&
+			(l.Incident == chemledgerv1.IncidentKind_INCIDENT_KIND_STOPPED_SHIPMENT || l.Incident == chemledgerv1.IncidentKind_INCIDENT_KIND_SEIZURE)
 	if !refused {
 		return Refusal{}, false
 	}
@@ -374,25 +444,44 @@ func isMovement(k chemledgerv1.EventKind) bool {
 	return false
 }
 
-// sight records a party's first appearance and its profile.
+// sight records a party's first appearance in a shipment event and its
+// profile.
 func (s *State) sight(p *Party, l *Leg) {
 	if p.Key == "" {
 		return
 	}
-	if f, ok := s.firstSeen[p.Key]; !ok || l.Occurred.Before(f.Occurred) {
-		s.firstSeen[p.Key] = Sighting{Occurred: l.Occurred, Index: l.Index}
+	s.seen(p, Sighting{Occurred: l.Occurred, Index: l.Index})
+	if _, ok := s.profiles[p.Profile]; !ok {
+		s.profiles[p.Profile] = *p
+	}
+}
+
+// seen records a sighting of p if it is the earliest: from a shipment event,
+// or from a registry entry (a licence granted years before the log began
+// shows the party was trading then).
+func (s *State) seen(p *Party, at Sighting) {
+	if p.Key == "" {
+		return
+	}
+	s.seenAs(p.Key, at)
+	// Under its identifiers too: the same company named in another script
+	// or transliteration on another leg (a national system writes names
+	// its own way) is not a new counterparty.
+	for _, id := range p.IDs {
+		s.seenAs("ID:"+id, at)
 	}
 	// A name spelt with look-alike letters is also seen under its own
 	// letters, so that it does not inherit the genuine company's history
 	// (R21). Look-alike letters never survive into a Key, so the two kinds
 	// of key cannot collide.
 	if p.Letters != p.Key {
-		if f, ok := s.firstSeen[p.Letters]; !ok || l.Occurred.Before(f.Occurred) {
-			s.firstSeen[p.Letters] = Sighting{Occurred: l.Occurred, Index: l.Index}
-		}
+		s.seenAs(p.Letters, at)
 	}
-	if _, ok := s.profiles[p.Profile]; !ok {
-		s.profiles[p.Profile] = *p
+}
+
+func (s *State) seenAs(key string, at Sighting) {
+	if f, ok := s.firstSeen[key]; !ok || at.Occurred.Before(f.Occurred) {
+		s.firstSeen[key] = at
 	}
 }
 
@@ -423,6 +512,23 @@ func (s *State) foldLicence(l *chemledgerv1.Licence, effective time.Time, index 
 	}
 	s.licences[key] = next
 	s.indexLicence(key, next)
+	// The holder was known to its licensing authority from the licence's
+	// first day. A revocation is no such evidence; nor is a watch-list
+	// entry, which says nothing about the party having traded.
+	// By the holder's own letters only: a licence issued to a look-alike
+	// spelling is no history of the genuine company.
+	at := Sighting{Occurred: next.ValidFrom, Index: index, Registry: true}
+	reg := func(key string) {
+		if f, ok := s.registered[key]; !ok || at.Occurred.Before(f.Occurred) {
+			s.registered[key] = at
+		}
+	}
+	if h := next.Holder.Letters; h != "" {
+		reg(h)
+	}
+	for _, id := range next.Holder.IDs {
+		reg("ID:" + id)
+	}
 }
 
 func (s *State) indexLicence(key string, l *Licence) {

@@ -34,6 +34,17 @@ func (t *tvals) get(name string) float64 {
 	panic("detect: rule asks for undefined threshold " + name)
 }
 
+// set replaces a threshold by name, for a value a reference update sets.
+func (t *tvals) set(name string, v float64) {
+	for i, d := range t.defs {
+		if d.Name == name {
+			t.v[i] = v
+			return
+		}
+	}
+	panic("detect: rule sets undefined threshold " + name)
+}
+
 // list returns the thresholds as the flag records them, sorted by name.
 func (t *tvals) list() []Threshold {
 	out := make([]Threshold, len(t.defs))

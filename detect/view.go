@@ -35,13 +35,21 @@ type View interface {
 	// The window keeps a rule's cost to the orders near the new one, not
 	// every order a large importer ever placed.
 	Orders(consignee string, from, to time.Time) []Order
-	// Refusals returns the objections, information requests and stopped
-	// shipments concerning a party key as importer or consignee, in log
+	// Refusals returns the objections, stopped shipments and seizures
+	// concerning a party key as importer or consignee, in log
 	// order, within the look-back horizon.
 	Refusals(party string) []Refusal
-	// FirstSeen returns when a party key first appeared in a shipment
-	// event, in any role.
+	// FirstSeen returns the first appearance in a shipment event, in any
+	// role, under a party key or "ID:"+identifier.
 	FirstSeen(party string) (Sighting, bool)
+	// FirstRegistered returns the earliest first day of a licence the
+	// registry holds under a party's own letters (Party.Letters) or
+	// "ID:"+identifier, with Registry set.
+	FirstRegistered(party string) (Sighting, bool)
+	// LotSizes returns the given percentile of the lots of cas ordered so
+	// far (notifications, export and import declarations, kg of pure
+	// substance, to within 9 %) and how many lots that is.
+	LotSizes(cas string, percentile float64) (kg float64, lots int)
 	// LogStart returns the earliest occurred time of any shipment event.
 	LogStart() (time.Time, bool)
 	// WatchList returns the watch-list entries in force, sorted by key.
@@ -58,6 +66,27 @@ type View interface {
 	// reference) as evidence, so the same shipments do not make a second
 	// structuring or combination flag.
 	Consumed(scope, key string) bool
+	// UnderThreshold summarises the orders of cas naming consignee that
+	// occurred in [from, to] and were below their reporting threshold
+	// (Order.Under): how many, their kilograms, and whether they and an
+	// order from exporter (a party key) come from two exporters or more.
+	// It is a filter: it counts both legs of a shipment and orders already
+	// used by a flag.
+	UnderThreshold(consignee, cas string, from, to time.Time, exporter string) (n int, kg float64, twoExporters bool)
+	// AnyOrder reports whether an order of cas naming consignee occurred in
+	// [from, to].
+	AnyOrder(consignee, cas string, from, to time.Time) bool
+	// Reference returns the reference update of kind for key (an
+	// importing country, a set id, a catalogue CAS, a register's country)
+	// that governs an event on date t: the latest in log order whose
+	// validity covers t (reference.go). None means the embedded table.
+	Reference(kind ReferenceKind, key string, t time.Time) (*ReferenceEntry, bool)
+	// ReferenceKeys returns the keys of kind that any update was made
+	// for, sorted.
+	ReferenceKeys(kind ReferenceKind) []string
+	// Pattern returns the group pattern a rule flagged under key, as it
+	// stands after the shipments that joined it (pattern.go).
+	Pattern(key string) (Pattern, bool)
 }
 
 // Party is a party as the rules compare it.
@@ -218,6 +247,9 @@ type Cumulative struct {
 // index and kind, the shipment, catalogue CAS, kg of pure substance,
 // exporter and occurred time.
 type Order struct {
+	// Under is true for a notification or export declaration below the
+	// chemical's reporting threshold for its importing country (R11).
+	Under    bool
 	Index    uint64
 	Kind     chemledgerv1.EventKind
 	Ref      string
@@ -231,8 +263,8 @@ type Order struct {
 // was, the shipment, catalogue CAS, exporter and occurred time.
 type Refusal struct {
 	Index uint64
-	// What is the reply (objection, information requested) or the
-	// incident kind.
+	// What is the reply (an objection) or the incident kind (stopped
+	// shipment, seizure).
 	Reply    chemledgerv1.PenReply
 	Incident chemledgerv1.IncidentKind
 	Ref      string
@@ -242,9 +274,13 @@ type Refusal struct {
 }
 
 // Sighting is a party's first appearance: when it happened and the entry.
+// Registry is true when the entry is a registry one (a licence), which
+// dates the party from the registry's own records rather than from when the
+// log happened to start.
 type Sighting struct {
 	Occurred time.Time
 	Index    uint64
+	Registry bool
 }
 
 // WatchEntry is a party on a watch list.

@@ -120,6 +120,7 @@ func flagProto(f *derive.Flag) *chemledgerv1.Flag {
 		Severity: severityProto(f.Severity), Status: statusProto(f.Status()),
 		ShipmentRef: f.ShipmentRef, Subject: f.Subject, Countries: slices.Clone(f.Countries), Cas: f.CAS,
 		RaisedTime: timestamppb.New(f.RaisedAt), Explanation: f.Explanation, Evidence: slices.Clone(f.Evidence),
+		Joins: f.Joins,
 	}
 	for _, t := range f.Thresholds {
 		out.Thresholds = append(out.Thresholds, &chemledgerv1.Threshold{Name: t.Name, Value: t.Value})

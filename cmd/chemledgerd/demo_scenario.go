@@ -97,17 +97,41 @@ func runScenarioDemo(ctx context.Context, d *demoConns, out io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	stats, err := chemledgerv1.NewAnalystServiceClient(conn).GetStats(ctx, &chemledgerv1.GetStatsRequest{})
+	analyst := chemledgerv1.NewAnalystServiceClient(conn)
+	stats, err := analyst.GetStats(ctx, &chemledgerv1.GetStatsRequest{})
 	if err != nil {
 		return err
+	}
+	// A shipment that joins a flagged pattern gets a linked flag; a case
+	// is one finding, so count the flags that open one.
+	opening, linked := map[string]int{}, map[string]int{}
+	for tok := ""; ; {
+		page, err := analyst.ListFlags(ctx, &chemledgerv1.ListFlagsRequest{PageSize: 500, PageToken: tok})
+		if err != nil {
+			return err
+		}
+		for _, f := range page.GetFlags() {
+			if f.GetJoins() == "" {
+				opening[f.GetRuleId()]++
+			} else {
+				linked[f.GetRuleId()]++
+			}
+		}
+		if tok = page.GetNextPageToken(); tok == "" {
+			break
+		}
 	}
 	want := map[string]int{}
 	for _, cs := range sc.Cases {
 		want[cs.RuleID]++
 	}
-	fmt.Fprintf(out, "\n== the detector raised %d flags; by rule (labelled cases injected per rule in brackets) ==\n", stats.GetTotal())
+	fmt.Fprintf(out, "\n== the detector raised %d flags; findings by rule (labelled cases injected per rule in brackets) ==\n", stats.GetTotal())
 	for _, r := range stats.GetByRule() {
-		fmt.Fprintf(out, "  %-4s %5d   [%d]\n", r.GetKey(), r.GetCount(), want[r.GetKey()])
+		line := fmt.Sprintf("  %-4s %5d   [%d]", r.GetKey(), opening[r.GetKey()], want[r.GetKey()])
+		if n := linked[r.GetKey()]; n > 0 {
+			line += fmt.Sprintf("\n       + %d shipments linked to a flagged pattern", n)
+		}
+		fmt.Fprintln(out, line)
 	}
 	curl, base := d.curl()
 	fmt.Fprintf(out, "Open one: %s '%s/v1/flags?order_by=severity%%20desc&page_size=5'\n", curl, base)

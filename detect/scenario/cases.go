@@ -75,8 +75,8 @@ func (g *generator) ship(prod string, route lane, exp, cons *company, packs int,
 	return s
 }
 
-func (g *generator) addCase(rule string, s *shipment, subject, note string) {
-	g.cases = append(g.cases, pendingCase{rule: rule, s: s, subject: subject, note: note})
+func (g *generator) addCase(rule string, s *shipment, subject, note string, pattern ...*shipment) {
+	g.cases = append(g.cases, pendingCase{rule: rule, s: s, subject: subject, note: note, pattern: pattern})
 }
 
 // licenceFor registers a case consignee's licence for the products, valid
@@ -158,7 +158,8 @@ func (g *generator) lifecycle1(s *shipment, received float64) {
 
 // lifecycleCases: R3 (movement after an objection), R4 (export declaration
 // with no PEN to a country that requires one for UN Table I), R5 (export
-// after reply_by with no reply recorded).
+// after reply_by with no reply recorded), R5A (export before the reply period
+// ended, or while a request for information stood).
 func (g *generator) lifecycleCases() {
 	c := grey("Aromáticos Finos de León S.A. de C.V.", "MX", "Blvd. Aeropuerto 1880, León, Guanajuato 37545, Mexico", "RFC", "AFL180911KD2", "")
 	s := g.ship("p2p", deMX, xElbtal, c, 8, g.caseAt(0.15))
@@ -208,6 +209,24 @@ func (g *generator) lifecycleCases() {
 	redispatch(s, s.replyBy.Add(5*day))
 	g.exportToReceipt(s, s.qty)
 	g.addCase("R5", s, "", "Acetic anhydride, 8,640 kg: MX never replied to the PEN; NL declared the export 5 days after the reply-by date.")
+
+	// R5A: the exporter did not wait for the answer.
+	c = grey("Gulf Coast Generics Corp.", "US", "7710 Westpark Drive, Suite 300, Houston, TX 77063, United States", "TAX", "76-0448219", "RG5521930")
+	g.licenceFor(c, "pse")
+	s = g.ship("pse", inUS, xTriveni, c, 24, g.caseAt(0.30))
+	g.addPEN(s)
+	redispatch(s, s.penAt.Add(4*day))
+	g.exportToReceipt(s, s.qty)
+	g.addReply(s, noObjection, s.penAt.Add(8*day), "")
+	g.addCase("R5A", s, "", "Pseudoephedrine HCl, 600 kg: IN declared the export 4 days after the PEN, before the US had replied; the no-objection came 4 days after the goods left.")
+
+	c = grey("Solventes Industriales del Bajío S.A. de C.V.", "MX", "Av. Industrias 2250, Celaya, Guanajuato 38010, Mexico", "RFC", "SIB110322QX5", "COFEPRIS-PQ-2019-0804")
+	g.licenceFor(c, "ac2o")
+	s = g.ship("ac2o", nlMX, xLowlands, c, 6, g.caseAt(0.68))
+	g.addPEN(s)
+	g.addReply(s, chemledgerv1.PenReply_PEN_REPLY_INFORMATION_REQUESTED, s.penAt.Add(3*day), "More information requested: end-use statement and the consignee's monthly consumption.")
+	g.exportToReceipt(s, s.qty)
+	g.addCase("R5A", s, "", "Acetic anhydride, 6,480 kg: MX asked for more information about the PEN; NL declared the export without an answer to it.")
 }
 
 // redispatch moves a shipment's dispatch, and its whole route with it.
@@ -342,6 +361,7 @@ func (g *generator) patternCases() {
 	}, note string) {
 		t0 := g.caseAt(frac)
 		var last *shipment
+		var all []*shipment
 		for i, p := range parts {
 			s := g.ship("eph", route(p.exp), p.exp, cons, 2, t0.Add(time.Duration(i*8)*day+time.Duration(i)*3*time.Hour))
 			s.qty = p.kg
@@ -352,8 +372,9 @@ func (g *generator) patternCases() {
 			if i == 2 {
 				last = s
 			}
+			all = append(all, s)
 		}
-		g.addCase("R11", last, partyKey(cons), note)
+		g.addCase("R11", last, partyKey(cons), note, all...)
 	}
 	type part = struct {
 		exp *company
@@ -393,7 +414,7 @@ func (g *generator) patternCases() {
 			remark = "Same consignee as a notification objected to four weeks earlier; more information requested."
 		}
 		g.addReply(s2, secondReply, s2.penAt.Add(4*day), remark)
-		g.addCase("R12", s2, partyKey(cons), note)
+		g.addCase("R12", s2, partyKey(cons), note, s1, s2)
 	}
 	mx := grey("Laboratorios Farmacéuticos del Noroeste S.A. de C.V.", "MX", "Blvd. Rosales 1045, Los Mochis, Sinaloa 81200, Mexico", "RFC", "LFN170406UP2", "COFEPRIS-PQ-2024-0588")
 	g.licenceFor(mx, "pip")
@@ -423,7 +444,7 @@ func (g *generator) patternCases() {
 		g.lifecycle1(s1, s1.qty)
 		s2 := g.ship(p2, r2, e2, cons, n2, s1.penAt.Add(40*day))
 		g.lifecycle1(s2, s2.qty)
-		g.addCase("R28", s2, partyKey(cons), note)
+		g.addCase("R28", s2, partyKey(cons), note, s1, s2)
 	}
 	mx = grey("Química Industrial del Humaya S.A. de C.V.", "MX", "Calle Juan de la Barrera 980, Culiacán, Sinaloa 80200, Mexico", "RFC", "QIH160929SA3", "COFEPRIS-PQ-2025-0734")
 	g.licenceFor(mx, "npp", "ani")

@@ -86,6 +86,13 @@ type Case struct {
 	Note string
 }
 
+// Pattern lists every shipment of an injected group pattern (R11, R12,
+// R28), all of which the rule's flags must cite; Case is the labelled case.
+type Pattern struct {
+	Case      Case
+	Shipments []string
+}
+
 // Scenario is a generated year.
 type Scenario struct {
 	Items []Item
@@ -95,6 +102,8 @@ type Scenario struct {
 	// that fill an ALR before the one that exceeds it, the refused
 	// notification before company shopping) are in neither list.
 	CleanShipments []string
+	// Patterns are the shipments of the group-pattern cases, in case order.
+	Patterns []Pattern
 }
 
 // Generate builds the year cfg describes. It is deterministic: it draws
@@ -134,6 +143,7 @@ type generator struct {
 type pendingCase struct {
 	rule    string
 	s       *shipment
+	pattern []*shipment
 	subject string // empty: the shipment reference
 	note    string
 }
@@ -305,7 +315,15 @@ func (g *generator) finish() Scenario {
 		if subject == "" {
 			subject = c.s.ref
 		}
-		out.Cases = append(out.Cases, Case{RuleID: c.rule, ShipmentRef: c.s.ref, Subject: subject, Note: c.note})
+		oc := Case{RuleID: c.rule, ShipmentRef: c.s.ref, Subject: subject, Note: c.note}
+		out.Cases = append(out.Cases, oc)
+		if len(c.pattern) > 0 {
+			p := Pattern{Case: oc}
+			for _, s := range c.pattern {
+				p.Shipments = append(p.Shipments, s.ref)
+			}
+			out.Patterns = append(out.Patterns, p)
+		}
 	}
 	slices.SortStableFunc(out.Cases, func(a, b Case) int {
 		return cmp.Or(cmp.Compare(ruleOrder(a.RuleID), ruleOrder(b.RuleID)), cmp.Compare(a.ShipmentRef, b.ShipmentRef))
@@ -318,7 +336,7 @@ func (g *generator) finish() Scenario {
 }
 
 // RuleIDs are the rules the injected cases cover, in catalogue order.
-var RuleIDs = []string{"R1", "R1A", "R3", "R4", "R5", "R6", "R7", "R9", "R10", "R11", "R12", "R13", "R15", "R21", "R27", "R28"}
+var RuleIDs = []string{"R1", "R1A", "R3", "R4", "R5", "R5A", "R6", "R7", "R9", "R10", "R11", "R12", "R13", "R15", "R21", "R27", "R28"}
 
 func ruleOrder(id string) int {
 	if i := slices.Index(RuleIDs, id); i >= 0 {

@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 			t.Fatalf("same seed, item %d differs:\n%v %v %v %v\n%v %v %v %v", i, x.Member, x.Time, x.Event, x.Registry, y.Member, y.Time, y.Event, y.Registry)
 		}
 	}
-	if !slices.Equal(a.Cases, b.Cases) || !slices.Equal(a.CleanShipments, b.CleanShipments) {
+	if !reflect.DeepEqual(a.Cases, b.Cases) || !reflect.DeepEqual(a.Patterns, b.Patterns) || !slices.Equal(a.CleanShipments, b.CleanShipments) {
 		t.Fatal("same seed, different cases or clean shipments")
 	}
 

@@ -50,15 +50,16 @@ var kindNames = map[v1.EventKind]string{
 	v1.EventKind_EVENT_KIND_INCIDENT:                "an incident",
 }
 
-// needsQuantity lists the kinds that report goods moving or stopped; only a
-// PEN reply, which answers a notification, may omit the quantity.
+// needsQuantity lists the kinds that report goods moving. A PEN reply
+// answers a notification that carries the quantity, and an incident may
+// have none to give: a shipment stopped on its papers, or an attempted
+// purchase, was never weighed.
 var needsQuantity = map[v1.EventKind]bool{
 	v1.EventKind_EVENT_KIND_PRE_EXPORT_NOTIFICATION: true,
 	v1.EventKind_EVENT_KIND_EXPORT_DECLARATION:      true,
 	v1.EventKind_EVENT_KIND_TRANSIT:                 true,
 	v1.EventKind_EVENT_KIND_IMPORT_DECLARATION:      true,
 	v1.EventKind_EVENT_KIND_RECEIPT_CONFIRMATION:    true,
-	v1.EventKind_EVENT_KIND_INCIDENT:                true,
 }
 
 func (c *checker) event(ev *v1.ShipmentEvent) {

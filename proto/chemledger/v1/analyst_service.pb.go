@@ -178,6 +178,10 @@ type Flag struct {
 	Evidence []uint64 `protobuf:"varint,14,rep,packed,name=evidence,proto3" json:"evidence,omitempty"`
 	// The dispositions recorded on it, oldest first.
 	StatusHistory []*StatusChange `protobuf:"bytes,15,rep,name=status_history,json=statusHistory,proto3" json:"status_history,omitempty"`
+	// For a shipment that joined a pattern another flag opened (structuring,
+	// company shopping, a synthesis set): the id of that flag. Empty for a
+	// flag that opens its own finding.
+	Joins         string `protobuf:"bytes,16,opt,name=joins,proto3" json:"joins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -315,6 +319,13 @@ func (x *Flag) GetStatusHistory() []*StatusChange {
 		return x.StatusHistory
 	}
 	return nil
+}
+
+func (x *Flag) GetJoins() string {
+	if x != nil {
+		return x.Joins
+	}
+	return ""
 }
 
 // Threshold is a named threshold and the value a rule used.
@@ -1389,7 +1400,7 @@ var File_chemledger_v1_analyst_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"\n" +
-	"#chemledger/v1/analyst_service.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\"chemledger/v1/ledger_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x04\n" +
+	"#chemledger/v1/analyst_service.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\"chemledger/v1/ledger_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x04\n" +
 	"\x04Flag\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12!\n" +
@@ -1409,7 +1420,8 @@ const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"thresholds\x12 \n" +
 	"\vexplanation\x18\r \x01(\tR\vexplanation\x12\x1a\n" +
 	"\bevidence\x18\x0e \x03(\x04R\bevidence\x12B\n" +
-	"\x0estatus_history\x18\x0f \x03(\v2\x1b.chemledger.v1.StatusChangeR\rstatusHistory\"5\n" +
+	"\x0estatus_history\x18\x0f \x03(\v2\x1b.chemledger.v1.StatusChangeR\rstatusHistory\x12\x14\n" +
+	"\x05joins\x18\x10 \x01(\tR\x05joins\"5\n" +
 	"\tThreshold\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\xb3\x01\n" +
