@@ -60,7 +60,12 @@ func fairness(ctx context.Context, c config) error {
 	in, err := servertest.Start(dir, servertest.Options{
 		TLS: true, Audit: true, NoDetection: true,
 		// servertest commits without lingering; the daemon lingers.
-		Ledger: func(lc *ledger.Config) { lc.Linger = ledger.DefaultLinger },
+		Ledger: func(lc *ledger.Config) {
+			lc.Linger = ledger.DefaultLinger
+			if c.memberShare > 0 {
+				lc.MemberShare = c.memberShare
+			}
+		},
 	})
 	if err != nil {
 		return err

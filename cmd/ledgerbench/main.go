@@ -37,15 +37,17 @@ type config struct {
 	streams int
 	// victims and flooders are the fairness mode's two members' unary
 	// submitters.
-	victims   int
-	flooders  int
-	duration  time.Duration
-	entries   int
-	rate      int
-	flags     int
-	dir       string
-	target    string
-	targetDir string
+	victims  int
+	flooders int
+	// memberShare overrides ledger.DefaultMemberShare (0: the default).
+	memberShare int
+	duration    time.Duration
+	entries     int
+	rate        int
+	flags       int
+	dir         string
+	target      string
+	targetDir   string
 	// tls serves and connects over mutual TLS, each client with the demo
 	// certificate of the member it acts as.
 	tls bool
@@ -69,6 +71,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.streams, "streams", 4, "concurrent bulk streams")
 	fs.IntVar(&c.victims, "victims", 2, "fairness: the victim member's concurrent submitters")
 	fs.IntVar(&c.flooders, "flooders", 200, "fairness: the flooding member's concurrent submitters")
+	fs.IntVar(&c.memberShare, "member-share", 0, "fairness: each member's share of a batch under contention (0: ledger.DefaultMemberShare)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million mode")
 	fs.IntVar(&c.rate, "rate", 2000, "freshness: background events/s")
