@@ -71,10 +71,14 @@ func newFairQueue(perMember, share int, activeFor time.Duration, now func() time
 func (q *fairQueue) push(ctx context.Context, r *request) error {
 	for {
 		q.mu.Lock()
-		m := q.by[r.sub.Member]
+		who := r.sub.Caller
+		if who == "" {
+			who = r.sub.Member
+		}
+		m := q.by[who]
 		if m == nil {
 			m = &memberQueue{space: make(chan struct{})}
-			q.by[r.sub.Member] = m
+			q.by[who] = m
 		}
 		m.lastSeen = q.now()
 		if len(m.reqs) < q.perMember {
@@ -149,6 +153,25 @@ func (q *fairQueue) take(batch []*request, max int, taken map[*memberQueue]int) 
 	}
 	q.turn = next
 	return batch
+}
+
+// awaiting says whether a member that is submitting (seen within
+// activeFor) has nothing in the batch being filled (counted in taken) and
+// nothing queued: most likely its receipt is on the wire and its next
+// submission on the way.
+func (q *fairQueue) awaiting(taken map[*memberQueue]int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.contendedLocked() {
+		return false
+	}
+	now := q.now()
+	for _, m := range q.by {
+		if taken[m] == 0 && len(m.reqs) == 0 && now.Sub(m.lastSeen) < q.activeFor {
+			return true
+		}
+	}
+	return false
 }
 
 // contendedLocked says whether more than one member is submitting: has

@@ -38,6 +38,12 @@ type Submission struct {
 	Leaf []byte
 	// Member is the member whose key signed the envelope.
 	Member string
+	// Caller is whose share of the sequencer the submission is queued in
+	// (see fairQueue): the authenticated caller, where that need not be
+	// Member (in development without authentication, one caller submits
+	// for anyone); empty means Member. A caller's submissions keep the
+	// order it sent them in.
+	Caller string
 	// ShipmentRef, CAS and Kind are indexed for list filters.
 	ShipmentRef string
 	CAS         string
@@ -111,6 +117,10 @@ type Config struct {
 	// QueueSize bounds each member's submissions waiting for the
 	// sequencer.
 	QueueSize int
+	// Anticipate is how long, at most, a batch waits while members
+	// contend for one that is submitting but has nothing queued: see
+	// DefaultAnticipate. Zero: no wait.
+	Anticipate time.Duration
 	// MemberShare bounds each member's submissions in one batch while
 	// another member is submitting, so that one member cannot fill the
 	// batches: see DefaultMemberShare.
@@ -160,6 +170,14 @@ const (
 	// since it queues more while a batch commits (measured with
 	// cmd/ledgerbench fairness).
 	DefaultMemberShare = 4
+	// DefaultAnticipate is the longest a batch waits, while members
+	// contend, for a member that is submitting but has nothing queued: a
+	// closed-loop submitter's next submission arrives about a millisecond
+	// after its receipt left (the round trip and its admission), and
+	// without the wait it would find a commit of the others' in progress
+	// and wait out most of it. It costs the others at most this much per
+	// commit, and only while another member is active.
+	DefaultAnticipate = 2 * time.Millisecond
 )
 
 // Hooks let tests break the write path at chosen points.
@@ -178,6 +196,7 @@ func DefaultConfig(signer note.Signer, verifier note.Verifier) Config {
 		Linger:      DefaultLinger,
 		QueueSize:   DefaultQueueSize,
 		MemberShare: DefaultMemberShare,
+		Anticipate:  DefaultAnticipate,
 		Now:         time.Now,
 		Logger:      slog.Default(),
 	}

@@ -65,6 +65,9 @@ func fairness(ctx context.Context, c config) error {
 			if c.memberShare > 0 {
 				lc.MemberShare = c.memberShare
 			}
+			if c.anticipate >= 0 {
+				lc.Anticipate = c.anticipate
+			}
 		},
 	})
 	if err != nil {
