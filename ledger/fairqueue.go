@@ -155,25 +155,6 @@ func (q *fairQueue) take(batch []*request, max int, taken map[*memberQueue]int) 
 	return batch
 }
 
-// awaiting says whether a member that is submitting (seen within
-// activeFor) has nothing in the batch being filled (counted in taken) and
-// nothing queued: most likely its receipt is on the wire and its next
-// submission on the way.
-func (q *fairQueue) awaiting(taken map[*memberQueue]int) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.contendedLocked() {
-		return false
-	}
-	now := q.now()
-	for _, m := range q.by {
-		if taken[m] == 0 && len(m.reqs) == 0 && now.Sub(m.lastSeen) < q.activeFor {
-			return true
-		}
-	}
-	return false
-}
-
 // contendedLocked says whether more than one member is submitting: has
 // requests queued or queued one within activeFor.
 func (q *fairQueue) contendedLocked() bool {

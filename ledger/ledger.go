@@ -117,10 +117,6 @@ type Config struct {
 	// QueueSize bounds each member's submissions waiting for the
 	// sequencer.
 	QueueSize int
-	// Anticipate is how long, at most, a batch waits while members
-	// contend for one that is submitting but has nothing queued: see
-	// DefaultAnticipate. Zero: no wait.
-	Anticipate time.Duration
 	// MemberShare bounds each member's submissions in one batch while
 	// another member is submitting, so that one member cannot fill the
 	// batches: see DefaultMemberShare.
@@ -170,14 +166,6 @@ const (
 	// since it queues more while a batch commits (measured with
 	// cmd/ledgerbench fairness).
 	DefaultMemberShare = 4
-	// DefaultAnticipate is the longest a batch waits, while members
-	// contend, for a member that is submitting but has nothing queued: a
-	// closed-loop submitter's next submission arrives about a millisecond
-	// after its receipt left (the round trip and its admission), and
-	// without the wait it would find a commit of the others' in progress
-	// and wait out most of it. It costs the others at most this much per
-	// commit, and only while another member is active.
-	DefaultAnticipate = 2 * time.Millisecond
 )
 
 // Hooks let tests break the write path at chosen points.
@@ -196,7 +184,6 @@ func DefaultConfig(signer note.Signer, verifier note.Verifier) Config {
 		Linger:      DefaultLinger,
 		QueueSize:   DefaultQueueSize,
 		MemberShare: DefaultMemberShare,
-		Anticipate:  DefaultAnticipate,
 		Now:         time.Now,
 		Logger:      slog.Default(),
 	}

@@ -122,48 +122,24 @@ func (l *Ledger) sequence() {
 
 // fill takes a batch of what is queued, up to MaxBatch, lingering (when
 // asked and a Linger is configured) for more: under load a slightly later
-// commit carries many more entries. While members contend it also waits,
-// up to Anticipate, for a submitting member that has nothing queued:
-// without that wait, a member whose last entries were just answered finds
-// its next submission behind a commit of the others' that started a moment
-// before it arrived, and waits for most of a commit more than it would
-// alone. The batch is in order of arrival.
+// commit carries many more entries. The batch is in order of arrival.
 func (l *Ledger) fill(batch []*request, linger bool) []*request {
 	defer func() {
 		slices.SortFunc(batch, func(a, b *request) int { return cmp.Compare(a.seq, b.seq) })
 	}()
 	taken := map[*memberQueue]int{}
 	batch = l.queue.take(batch, l.cfg.MaxBatch, taken)
-	if !linger || len(batch) == 0 {
+	if !linger || l.cfg.Linger <= 0 || len(batch) == 0 {
 		return batch
 	}
-	start := time.Now()
-	lingerEnd, anticipateEnd := start.Add(l.cfg.Linger), start.Add(l.cfg.Anticipate)
-	var t *time.Timer
-	defer func() {
-		if t != nil {
-			t.Stop()
-		}
-	}()
+	t := time.NewTimer(l.cfg.Linger)
+	defer t.Stop()
 	for len(batch) < l.cfg.MaxBatch {
-		var until time.Time
-		switch now := time.Now(); {
-		case now.Before(lingerEnd):
-			until = lingerEnd
-		case now.Before(anticipateEnd) && l.queue.awaiting(taken):
-			until = anticipateEnd
-		default:
-			return batch
-		}
-		if t == nil {
-			t = time.NewTimer(time.Until(until))
-		} else {
-			t.Reset(time.Until(until))
-		}
 		select {
 		case <-l.queue.ready:
 			batch = l.queue.take(batch, l.cfg.MaxBatch, taken)
 		case <-t.C:
+			return batch
 		}
 	}
 	return batch

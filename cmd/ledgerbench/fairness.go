@@ -65,9 +65,6 @@ func fairness(ctx context.Context, c config) error {
 			if c.memberShare > 0 {
 				lc.MemberShare = c.memberShare
 			}
-			if c.anticipate >= 0 {
-				lc.Anticipate = c.anticipate
-			}
 		},
 	})
 	if err != nil {

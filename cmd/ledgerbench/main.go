@@ -41,15 +41,13 @@ type config struct {
 	flooders int
 	// memberShare overrides ledger.DefaultMemberShare (0: the default).
 	memberShare int
-	// anticipate overrides ledger.DefaultAnticipate (negative: the default).
-	anticipate time.Duration
-	duration   time.Duration
-	entries    int
-	rate       int
-	flags      int
-	dir        string
-	target     string
-	targetDir  string
+	duration    time.Duration
+	entries     int
+	rate        int
+	flags       int
+	dir         string
+	target      string
+	targetDir   string
 	// tls serves and connects over mutual TLS, each client with the demo
 	// certificate of the member it acts as.
 	tls bool
@@ -73,7 +71,6 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.streams, "streams", 4, "concurrent bulk streams")
 	fs.IntVar(&c.victims, "victims", 2, "fairness: the victim member's concurrent submitters")
 	fs.IntVar(&c.flooders, "flooders", 200, "fairness: the flooding member's concurrent submitters")
-	fs.DurationVar(&c.anticipate, "anticipate", -1, "fairness: how long a contended batch waits for an active member with nothing queued (negative: ledger.DefaultAnticipate)")
 	fs.IntVar(&c.memberShare, "member-share", 0, "fairness: each member's share of a batch under contention (0: ledger.DefaultMemberShare)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million mode")
