@@ -52,6 +52,15 @@ type Record struct {
 	Resources []string `json:"resources,omitempty"`
 	// Outcome is the gRPC code name: "OK", "PERMISSION_DENIED", ….
 	Outcome string `json:"outcome"`
+	// Count, when set, is how many requests the record stands for (at
+	// least 2): refusals of one principal, front door, method and outcome
+	// counted together, so that a flood of refusals costs a record a
+	// window rather than a record (and an fsync) each. Time is then the
+	// first one's arrival and Last the last one's; Resources are those
+	// asked for, as far as they were kept. Zero for a single request.
+	Count uint64 `json:"count,omitempty"`
+	// Last is when the last of Count requests arrived; zero without Count.
+	Last time.Time `json:"last,omitzero"`
 	// Prev is the previous record's Hash; 32 zero bytes for seq 0.
 	Prev []byte `json:"prev"`
 	// Hash is ComputeHash of this record.
@@ -80,6 +89,9 @@ var zeroHash [sha256.Size]byte
 //	u64(number of Resources) str(Resources[0]) … str(Resources[n-1])
 //	str(Outcome)
 //	str(Prev)
+//	and only when Count is set (a counted record):
+//	u64(Count)
+//	u64(Last as microseconds, as Time)
 //
 // Strings are their UTF-8 bytes as stored. Every variable-length field is
 // length-prefixed, so no two different records share an encoding; a nil and
@@ -91,7 +103,7 @@ func (r *Record) ComputeHash() []byte {
 
 // encode is the canonical encoding ComputeHash documents.
 func (r *Record) encode() []byte {
-	n := len(hashDomain) + 8*8 + len(r.Principal) + len(r.Via) + len(r.Method) + len(r.Outcome) + len(r.Prev)
+	n := len(hashDomain) + 10*8 + len(r.Principal) + len(r.Via) + len(r.Method) + len(r.Outcome) + len(r.Prev)
 	for _, s := range r.Resources {
 		n += 8 + len(s)
 	}
@@ -108,6 +120,13 @@ func (r *Record) encode() []byte {
 	}
 	b = appendStr(b, r.Outcome)
 	b = appendStr(b, string(r.Prev))
+	// A record of one request encodes as records always have, so every
+	// hash in a trail written before counted records existed still holds;
+	// Prev is length-prefixed, so the tail cannot be mistaken for it.
+	if r.Count > 0 {
+		b = binary.BigEndian.AppendUint64(b, r.Count)
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Last.UnixMicro()))
+	}
 	return b
 }
 
@@ -138,6 +157,11 @@ func normalize(r Record, now func() time.Time) Record {
 		r.Time = now()
 	}
 	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	if r.Count <= 1 {
+		r.Count, r.Last = 0, time.Time{}
+	} else {
+		r.Last = r.Last.UTC().Truncate(time.Microsecond)
+	}
 	r.Principal = clean(r.Principal)
 	r.Via = clean(r.Via)
 	r.Method = clean(r.Method)

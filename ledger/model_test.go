@@ -129,6 +129,10 @@ func (m *ledgerModel) open(t *rapid.T, v Verification) {
 	cfg := DefaultConfig(testSigner, testVerifier)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Linger = 0
+	// The model predicts indexes in the order submissions were queued,
+	// which holds while no member's share of a batch is cut: fair
+	// reordering across members is TestFairQueue*'s subject.
+	cfg.MemberShare = cfg.MaxBatch
 	cfg.VerifyOnOpen = v
 	cfg.NewLog = true
 	cfg.Now = func() time.Time { return time.Unix(0, m.clock.Load()) }

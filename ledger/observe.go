@@ -43,9 +43,10 @@ func (l *Ledger) observed(c CommitStats) {
 	}
 }
 
-// QueueDepth is the number of submissions waiting for the sequencer now;
-// near QueueSize, Submit is about to block its callers.
-func (l *Ledger) QueueDepth() int { return len(l.queue) }
+// QueueDepth is the number of submissions waiting for the sequencer now,
+// over every member.
+func (l *Ledger) QueueDepth() int { return l.queue.depth() }
 
-// QueueCapacity is the most submissions that may wait for the sequencer.
-func (l *Ledger) QueueCapacity() int { return cap(l.queue) }
+// QueueCapacity is the most submissions one member may have waiting for
+// the sequencer (Config.QueueSize); a member at it blocks in Submit.
+func (l *Ledger) QueueCapacity() int { return l.queue.perMember }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/internal/failpoint"
-	"github.com/chemledger/chemledger/internal/groupcommit"
 	"github.com/chemledger/chemledger/storage"
 )
 
@@ -21,6 +21,8 @@ type request struct {
 	sub       Submission
 	withProof bool
 	done      chan Outcome
+	// seq is the request's place in the order of arrival (fairQueue).
+	seq uint64
 }
 
 // Outcome is what became of one submission.
@@ -47,7 +49,8 @@ func (l *Ledger) Submit(ctx context.Context, sub Submission) (*Receipt, error) {
 
 // Enqueue hands a submission to the sequencer and returns the channel its
 // outcome arrives on, so that a bulk caller can keep many in flight. It
-// blocks while the queue is full (back-pressure) until ctx ends. Without
+// blocks while the submitting member's queue is full (back-pressure) until
+// ctx ends; another member's queue is its own (see fairQueue). Without
 // withProof the receipt carries no inclusion proof, which saves a bulk
 // stream O(log n) reads per entry; the proof can be fetched later.
 func (l *Ledger) Enqueue(ctx context.Context, sub Submission, withProof bool) (<-chan Outcome, error) {
@@ -57,12 +60,10 @@ func (l *Ledger) Enqueue(ctx context.Context, sub Submission, withProof bool) (<
 	if l.isClosed {
 		return nil, ErrClosed
 	}
-	select {
-	case l.queue <- r:
-		return r.done, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := l.queue.push(ctx, r); err != nil {
+		return nil, err
 	}
+	return r.done, nil
 }
 
 // sequence is the single writer: it takes what is queued, up to MaxBatch,
@@ -94,9 +95,13 @@ func (l *Ledger) sequence() {
 	}
 	batch := make([]*request, 0, l.cfg.MaxBatch)
 	for {
+		if !l.queue.pending() {
+			select {
+			case <-l.queue.ready:
+			case <-l.closing:
+			}
+		}
 		select {
-		case r := <-l.queue:
-			batch = append(batch[:0], r)
 		case <-l.closing:
 			// Commit what was accepted into the queue before Close; nothing
 			// can be added now.
@@ -107,21 +112,37 @@ func (l *Ledger) sequence() {
 				}
 				commitAll(batch)
 			}
+		default:
 		}
-		batch = l.fill(batch, true)
-		commitAll(batch)
+		if batch = l.fill(batch[:0], true); len(batch) > 0 {
+			commitAll(batch)
+		}
 	}
 }
 
-// fill adds what is queued to batch, up to MaxBatch, lingering (when asked
-// and a Linger is configured) for more: under load a slightly later commit
-// carries many more entries.
+// fill takes a batch of what is queued, up to MaxBatch, lingering (when
+// asked and a Linger is configured) for more: under load a slightly later
+// commit carries many more entries. The batch is in order of arrival.
 func (l *Ledger) fill(batch []*request, linger bool) []*request {
-	wait := time.Duration(0)
-	if linger {
-		wait = l.cfg.Linger
+	defer func() {
+		slices.SortFunc(batch, func(a, b *request) int { return cmp.Compare(a.seq, b.seq) })
+	}()
+	taken := map[*memberQueue]int{}
+	batch = l.queue.take(batch, l.cfg.MaxBatch, taken)
+	if !linger || l.cfg.Linger <= 0 || len(batch) == 0 {
+		return batch
 	}
-	return groupcommit.Fill(l.queue, batch, l.cfg.MaxBatch, wait, nil)
+	t := time.NewTimer(l.cfg.Linger)
+	defer t.Stop()
+	for len(batch) < l.cfg.MaxBatch {
+		select {
+		case <-l.queue.ready:
+			batch = l.queue.take(batch, l.cfg.MaxBatch, taken)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // settled is a request whose fate the commit decided: an index (new or

@@ -70,7 +70,8 @@ func (s *ledgerService) admitPayload(ctx context.Context, id string, env []byte)
 		}
 	}
 	ix := indexed(member, e, p)
-	sub := ledger.Submission{ID: id, Leaf: env, Member: member, ShipmentRef: ix.ShipmentRef, CAS: ix.CAS, Kind: ix.Kind, EventKey: ix.EventKey}
+	sub := ledger.Submission{ID: id, Leaf: env, Member: member, Caller: queuedAs(ctx),
+		ShipmentRef: ix.ShipmentRef, CAS: ix.CAS, Kind: ix.Kind, EventKey: ix.EventKey}
 	if err := v.Err(); err != nil {
 		return ledger.Submission{}, envelope.Payload{}, err
 	}
@@ -117,6 +118,17 @@ func Describe(leaf []byte, m storage.Meta) (storage.Meta, error) {
 		return storage.Meta{}, err
 	}
 	return indexed(m.Member, e, p), nil
+}
+
+// queuedAs is whose share of the sequencer a caller's submissions queue in:
+// the authenticated member (the signer too, mayActAs sees to that), or, in
+// development without authentication, one share for all, so that a bulk
+// stream of several members' envelopes keeps its order.
+func queuedAs(ctx context.Context) string {
+	if p := accessOf(ctx).principal; !p.Insecure {
+		return p.Member
+	}
+	return "(unauthenticated)"
 }
 
 // checkReferences refuses references to entries the log does not have.

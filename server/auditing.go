@@ -30,10 +30,11 @@ var writeMethods = map[string]bool{
 // stuck audit store must fail reads, not hang them.
 const auditTimeout = 5 * time.Second
 
-// audit records a read, or a refusal of anything (any answer but OK),
-// before the answer goes out. If the record cannot be written, a read
-// fails closed: its answer is replaced by UNAVAILABLE. A refused write
-// stays refused either way.
+// audit records a read, or a refusal of anything (any answer but OK), before the answer goes
+// out. If the record cannot be written, a read fails closed: its answer is
+// replaced by UNAVAILABLE. A refused write stays refused either way. A
+// refusal like one recorded less than RefusalWindow ago is only counted,
+// into one record for the window (see refusals).
 func (s *Server) audit(ctx context.Context, p authz.Principal, via, method string, req any, callErr error) error {
 	if s.auditLog == nil {
 		return nil
@@ -45,7 +46,11 @@ func (s *Server) audit(ctx context.Context, p authz.Principal, via, method strin
 	if writeMethods[method] && !refused {
 		return nil
 	}
-	err := s.writeAudit(ctx, audit.Record{Principal: principalName(p), Via: via, Method: method, Resources: resourcesOf(req), Outcome: codeName(c)})
+	rec := audit.Record{Time: time.Now().UTC(), Principal: principalName(p), Via: via, Method: method, Resources: resourcesOf(req), Outcome: codeName(c)}
+	if refused && s.refusals != nil && !s.refusals.record(rec) {
+		return nil // counted, into a record written when its window closes
+	}
+	err := s.writeAudit(ctx, rec)
 	if err != nil && writeMethods[method] {
 		return nil // a refused write stays refused
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -84,10 +85,21 @@ func (s *Server) auditHTTP(r *http.Request, c *httpCaller, outcome codes.Code) e
 	if c != nil {
 		p = c.principal
 	}
-	return s.writeAudit(r.Context(), audit.Record{
-		Principal: principalName(p), Via: "http", Method: r.Method + " " + r.URL.Path,
+	rec := audit.Record{
+		Time: time.Now().UTC(), Principal: principalName(p), Via: "http", Method: r.Method + " " + r.URL.Path,
 		Resources: []string{r.URL.RequestURI()}, Outcome: codeName(outcome),
-	})
+	}
+	if outcome != codes.OK && s.refusals != nil {
+		// Counted like the gRPC side's refusals, by the HTTP method alone:
+		// the path is the refused caller's choice, and a kind per path
+		// would let a flood of made-up paths become an fsync each. The
+		// first is recorded as it is; the paths of the rest are the
+		// counted record's resources.
+		if !s.refusals.recordAs(rec, r.Method+" (HTTP listener)") {
+			return nil
+		}
+	}
+	return s.writeAudit(r.Context(), rec)
 }
 
 type statusRecorder struct {

@@ -25,6 +25,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/chemledger/chemledger/audit"
+	"github.com/chemledger/chemledger/internal/datadir"
 	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server"
@@ -169,7 +171,9 @@ func rawRequest(tb testing.TB, s *secured, member, role, req string) (*http.Resp
 // segment, and an escaped slash in a shipment reference, are still
 // ordinary path data.
 func TestDotSegmentPathsRefused(t *testing.T) {
-	s := startSecured(t, "", servertest.Options{Audit: true})
+	s := startSecured(t, "", servertest.Options{Audit: true, Server: func(c *server.Config) {
+		c.RefusalWindow = -1 // each refusal on its own record, to check each
+	}})
 	in := s.in
 	host := in.HTTPAddr
 	for _, path := range []string{
@@ -519,7 +523,12 @@ func TestRefusalsAttributedToCertificate(t *testing.T) {
 // of one member's calls refused for its rate in one burst. Each is its own
 // record today; when such refusals are coalesced into counted records,
 // this function, and nothing else in TestEveryRefusalAudited, changes.
-func rateLimitedRecords(n int) uint64 { return uint64(n) }
+// rateLimitedRecords is how many records rate-limited refusals add while the
+// service runs: refusals of one kind (principal, front door, method,
+// outcome) are counted into one record per RefusalWindow, the first on its
+// own before its answer. With the window longer than the test, that is one
+// record per front door limited; the counts are written at shutdown.
+func rateLimitedRecords(kinds int) uint64 { return uint64(kinds) }
 
 // waitAudit waits (briefly) until the audit store holds want records:
 // refusals grpc-go answers itself are recorded as the call ends, just after
@@ -715,7 +724,10 @@ func TestEveryRefusalAudited(t *testing.T) {
 	// is recorded as a read, and the refusals as rateLimitedRecords says.
 	t.Run("rate-limited", func(t *testing.T) {
 		const calls = 12
-		rl := startSecured(t, "", servertest.Options{Audit: true, NoDetection: true, Server: func(c *server.Config) { c.RatePerMember, c.RateBurst = 1, 3 }})
+		rl := startSecured(t, "", servertest.Options{Audit: true, NoDetection: true, Server: func(c *server.Config) {
+			c.RatePerMember, c.RateBurst = 1, 3
+			c.RefusalWindow = time.Hour // counted until shutdown, then written
+		}})
 		// First, on this service without a detector, a method of the
 		// matrix that it does not serve: UNIMPLEMENTED, and recorded.
 		_, err := chemledgerv1.NewAdminServiceClient(rl.conn(t, "US-CBP", "admin")).RebuildDerivedState(t.Context(), &chemledgerv1.RebuildDerivedStateRequest{})
@@ -727,6 +739,7 @@ func TestEveryRefusalAudited(t *testing.T) {
 		}
 		start := auditCount(t, rl.in)
 		ok, limited := 0, 0
+		limitedVia := map[string]bool{}
 		for i := range calls {
 			var code codes.Code
 			if i%2 == 0 {
@@ -747,6 +760,7 @@ func TestEveryRefusalAudited(t *testing.T) {
 				ok++
 			case codes.ResourceExhausted:
 				limited++
+				limitedVia[[]string{"grpc", "http"}[i%2]] = true
 			default:
 				t.Fatalf("call %d: %v, want OK or RESOURCE_EXHAUSTED", i, code)
 			}
@@ -754,9 +768,30 @@ func TestEveryRefusalAudited(t *testing.T) {
 		if limited == 0 {
 			t.Fatalf("%d calls at 1/s with a burst of 3 were never limited", calls)
 		}
-		want := start + uint64(ok) + rateLimitedRecords(limited)
+		want := start + uint64(ok) + rateLimitedRecords(len(limitedVia))
 		if got := waitAudit(t, rl.in, want); got != want {
 			t.Errorf("%d calls (%d answered, %d rate-limited) added %d audit records, want %d", calls, ok, limited, got-start, want-start)
+		}
+		// At shutdown the counts are written: they add up to every
+		// refusal, so none went unrecorded.
+		rl.stop()
+		st, err := audit.Open(audit.DefaultOptions(datadir.Layout{Dir: rl.in.Dir}.Audit()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		recs, _, err := st.List(start, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var counted uint64
+		for _, r := range recs {
+			if r.Outcome == "RESOURCE_EXHAUSTED" {
+				counted += max(1, r.Count)
+			}
+		}
+		if counted != uint64(limited) {
+			t.Errorf("the rate-limited records count %d refusals, the client was refused %d times", counted, limited)
 		}
 	})
 }

@@ -60,6 +60,11 @@ type Config struct {
 	// per second and the burst above it. Zero rate: no limit.
 	RatePerMember float64
 	RateBurst     int
+	// RefusalWindow is how long refusals of one kind are counted into one
+	// audit record after the first is recorded on its own (see
+	// DefaultRefusalWindow); zero means the default, negative records
+	// every refusal on its own.
+	RefusalWindow time.Duration
 }
 
 // Defaults of Config.
@@ -94,6 +99,7 @@ func DefaultConfig() Config {
 		Logger:          slog.Default(),
 		RatePerMember:   DefaultRatePerMember,
 		RateBurst:       DefaultRateBurst,
+		RefusalWindow:   DefaultRefusalWindow,
 	}
 }
 
@@ -111,6 +117,8 @@ type Server struct {
 	limits  *limiter
 	// auditLog, when set, records every read and every refusal.
 	auditLog *audit.Store
+	// refusals counts refusals into auditLog (nil without it).
+	refusals *refusals
 	// gateway is the in-process listener the HTTP gateway dials.
 	gateway gatewayListener
 	// httpTLS is the HTTP listener's TLS (nil in plaintext).
@@ -153,6 +161,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, ledger: l, health: health.NewServer(), members: deps.Members, auditLog: deps.Audit,
 		limits: newLimiter(cfg.RatePerMember, cfg.RateBurst), gateway: newGatewayListener(),
+	}
+	if deps.Audit != nil && cfg.RefusalWindow >= 0 {
+		s.refusals = newRefusals(cfg.RefusalWindow, deps.Audit.Append, cfg.Logger)
 	}
 	if deps.Members != nil {
 		n, err := replayMemberChanges(context.Background(), l, deps.Members, cfg.Logger)
@@ -281,6 +292,11 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	case <-stopped:
 	case <-shutdownCtx.Done():
 		s.grpc.Stop()
+	}
+	// The counts of refusals still being counted, before the caller
+	// closes the audit store.
+	if s.refusals != nil {
+		s.refusals.close()
 	}
 	return nil
 }

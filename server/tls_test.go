@@ -417,7 +417,12 @@ func TestGatewayIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ServerName is left empty: the server fills in its own.
-	in := startSecured(t, dir, servertest.Options{Audit: true, Server: func(c *server.Config) { c.GatewayTLS = privileged }}).in
+	// Every refusal on its own record (no counting), so that the trail
+	// below shows each attempt.
+	in := startSecured(t, dir, servertest.Options{Audit: true, Server: func(c *server.Config) {
+		c.GatewayTLS = privileged
+		c.RefusalWindow = -1
+	}}).in
 	ctx, cancel := context.WithTimeout(t.Context(), mtlsTimeout)
 	defer cancel()
 

@@ -12,6 +12,7 @@
 //	go run ./cmd/ledgerbench million    a 1,000,000-entry log: heap, restart, proof latency
 //	go run ./cmd/ledgerbench freshness  commit-to-queryable flag latency under a steady -rate of events
 //	go run ./cmd/ledgerbench analyst    detection over a log of -flags flags; ListFlags, GetShipment, GetStats
+//	go run ./cmd/ledgerbench fairness   a victim member's submissions alone and beside a flooding member, in turn
 //
 // Every mode starts from an empty temporary directory and removes it after.
 package main
@@ -32,15 +33,21 @@ import (
 var profileStart = func() {}
 
 type config struct {
-	clients   int
-	streams   int
-	duration  time.Duration
-	entries   int
-	rate      int
-	flags     int
-	dir       string
-	target    string
-	targetDir string
+	clients int
+	streams int
+	// victims and flooders are the fairness mode's two members' unary
+	// submitters.
+	victims  int
+	flooders int
+	// memberShare overrides ledger.DefaultMemberShare (0: the default).
+	memberShare int
+	duration    time.Duration
+	entries     int
+	rate        int
+	flags       int
+	dir         string
+	target      string
+	targetDir   string
 	// tls serves and connects over mutual TLS, each client with the demo
 	// certificate of the member it acts as.
 	tls bool
@@ -62,6 +69,9 @@ func run(ctx context.Context, args []string) error {
 	var c config
 	fs.IntVar(&c.clients, "clients", 64, "concurrent unary clients")
 	fs.IntVar(&c.streams, "streams", 4, "concurrent bulk streams")
+	fs.IntVar(&c.victims, "victims", 2, "fairness: the victim member's concurrent submitters")
+	fs.IntVar(&c.flooders, "flooders", 200, "fairness: the flooding member's concurrent submitters")
+	fs.IntVar(&c.memberShare, "member-share", 0, "fairness: each member's share of a batch under contention (0: ledger.DefaultMemberShare)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million mode")
 	fs.IntVar(&c.rate, "rate", 2000, "freshness: background events/s")
@@ -72,7 +82,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.tls, "tls", false, "unary: serve and connect over mutual TLS (each client with its member's submitter certificate)")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|fairness [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -150,6 +160,8 @@ func run(ctx context.Context, args []string) error {
 		return freshness(ctx, c)
 	case "analyst":
 		return analyst(ctx, c)
+	case "fairness":
+		return fairness(ctx, c)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }

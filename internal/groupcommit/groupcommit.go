@@ -1,7 +1,8 @@
 // Package groupcommit gathers queued requests into batches for a single
 // writer: one commit (one fsync) costs about the same for one request as
 // for a thousand, so under load a short wait for company saves whole
-// fsyncs. The ledger's sequencer and the audit trail's writer share it.
+// fsyncs. The audit trail's writer uses it (the ledger's sequencer fills
+// its batches from per-member queues instead: ledger/fairqueue.go).
 //
 // It must not commit anything itself; the writer that owns the transaction
 // does.

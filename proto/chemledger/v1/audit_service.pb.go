@@ -152,7 +152,14 @@ type AuditRecord struct {
 	// Hash of the previous record.
 	Prev []byte `protobuf:"bytes,8,opt,name=prev,proto3" json:"prev,omitempty"`
 	// SHA-256 over this record's canonical encoding (see package audit).
-	Hash          []byte `protobuf:"bytes,9,opt,name=hash,proto3" json:"hash,omitempty"`
+	Hash []byte `protobuf:"bytes,9,opt,name=hash,proto3" json:"hash,omitempty"`
+	// How many requests the record stands for, when more than one:
+	// refusals of one principal, front door, method and outcome counted
+	// together; time is then the first one's and last_time the last one's.
+	// Zero for a single request.
+	Count uint64 `protobuf:"varint,10,opt,name=count,proto3" json:"count,omitempty"`
+	// When the last of count requests arrived; unset without count.
+	LastTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=last_time,json=lastTime,proto3" json:"last_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,6 +257,20 @@ func (x *AuditRecord) GetHash() []byte {
 	return nil
 }
 
+func (x *AuditRecord) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetLastTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastTime
+	}
+	return nil
+}
+
 var File_chemledger_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_audit_service_proto_rawDesc = "" +
@@ -260,7 +281,7 @@ const file_chemledger_v1_audit_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"f\n" +
 	"\x18ListAuditRecordsResponse\x124\n" +
 	"\arecords\x18\x01 \x03(\v2\x1a.chemledger.v1.AuditRecordR\arecords\x12\x14\n" +
-	"\x05total\x18\x02 \x01(\x04R\x05total\"\xf7\x01\n" +
+	"\x05total\x18\x02 \x01(\x04R\x05total\"\xc6\x02\n" +
 	"\vAuditRecord\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n" +
@@ -270,7 +291,10 @@ const file_chemledger_v1_audit_service_proto_rawDesc = "" +
 	"\tresources\x18\x06 \x03(\tR\tresources\x12\x18\n" +
 	"\aoutcome\x18\a \x01(\tR\aoutcome\x12\x12\n" +
 	"\x04prev\x18\b \x01(\fR\x04prev\x12\x12\n" +
-	"\x04hash\x18\t \x01(\fR\x04hash2s\n" +
+	"\x04hash\x18\t \x01(\fR\x04hash\x12\x14\n" +
+	"\x05count\x18\n" +
+	" \x01(\x04R\x05count\x127\n" +
+	"\tlast_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\blastTime2s\n" +
 	"\fAuditService\x12c\n" +
 	"\x10ListAuditRecords\x12&.chemledger.v1.ListAuditRecordsRequest\x1a'.chemledger.v1.ListAuditRecordsResponseBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
@@ -296,13 +320,14 @@ var file_chemledger_v1_audit_service_proto_goTypes = []any{
 var file_chemledger_v1_audit_service_proto_depIdxs = []int32{
 	2, // 0: chemledger.v1.ListAuditRecordsResponse.records:type_name -> chemledger.v1.AuditRecord
 	3, // 1: chemledger.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	0, // 2: chemledger.v1.AuditService.ListAuditRecords:input_type -> chemledger.v1.ListAuditRecordsRequest
-	1, // 3: chemledger.v1.AuditService.ListAuditRecords:output_type -> chemledger.v1.ListAuditRecordsResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 2: chemledger.v1.AuditRecord.last_time:type_name -> google.protobuf.Timestamp
+	0, // 3: chemledger.v1.AuditService.ListAuditRecords:input_type -> chemledger.v1.ListAuditRecordsRequest
+	1, // 4: chemledger.v1.AuditService.ListAuditRecords:output_type -> chemledger.v1.ListAuditRecordsResponse
+	4, // [4:5] is the sub-list for method output_type
+	3, // [3:4] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_audit_service_proto_init() }
