@@ -70,6 +70,7 @@ type options struct {
 	insecurePlaintext       bool
 	rate                    float64
 	burst                   int
+	witnessPolicy           string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -96,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecurePlaintext, "insecure-dev-plaintext", envBool("CHEMLEDGER_INSECURE_DEV_PLAINTEXT"), "serve plaintext with no authentication: anyone may do anything (development only) (env CHEMLEDGER_INSECURE_DEV_PLAINTEXT)")
 	fs.Float64Var(&o.rate, "rate-per-member", server.DefaultRatePerMember, "each member's request rate limit, per second (0: none)")
 	fs.IntVar(&o.burst, "rate-burst", server.DefaultRateBurst, "requests a member may send above its rate in a burst")
+	fs.StringVar(&o.witnessPolicy, "witness-policy", env("CHEMLEDGER_WITNESS_POLICY", ""), "witness policy file (Tessera/Sigsum format): feed every witness the log's checkpoints and serve them cosigned; refuse to start if a witness has cosigned a larger tree (env CHEMLEDGER_WITNESS_POLICY)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -195,6 +197,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("refusing to serve: %w", err)
 	}
 	defer l.Close()
+	feeder, err := startWitnessing(ctx, o.witnessPolicy, l, log)
+	if err != nil {
+		return err
+	}
 
 	grpcLis, err := net.Listen("tcp", o.grpcAddr)
 	if err != nil {
@@ -239,7 +245,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("open audit trail: %w", err)
 	}
 	defer auditLog.Close()
-	srv, err := server.New(scfg, server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog})
+	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog}
+	if feeder != nil {
+		deps.Checkpoints = feeder
+	}
+	srv, err := server.New(scfg, deps)
 	if err != nil {
 		grpcLis.Close()
 		httpLis.Close()
