@@ -5,7 +5,7 @@
 // The policy text is the format Tessera and Sigsum use:
 //
 //	log VKEY [URL]                 the log's own key (optional)
-//	witness NAME VKEY [URL]        a witness: a C2SP tlog-cosignature/v1 key and where to reach it
+//	witness NAME VKEY [URL]        a witness: its cosignature/v1 key (type 0x04) and where to reach it
 //	group NAME K|all|any MEMBER…   K of the members (witnesses or groups defined above)
 //	quorum NAME|none               the witness or group a checkpoint must satisfy
 //
@@ -112,7 +112,7 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			}
 			v, err := fnote.NewVerifierForCosignatureV1(f[2])
 			if err != nil {
-				return nil, bad("witness %s: key %q is not a cosignature/v1 (type 0x04) verifier key: %v", f[1], f[2], err)
+				return nil, bad("witness %s: key %q is not a cosignature/v1 verifier key: %v", f[1], f[2], err)
 			}
 			w := Witness{Name: f[1], VKey: f[2], Key: v}
 			if len(f) == 4 {
