@@ -219,4 +219,3 @@ func copyDir(tb testing.TB, src, dst string) {
 		tb.Fatal(err)
 	}
 }
-
