@@ -60,6 +60,9 @@ type Submission struct {
 	// a change of who may submit takes effect from the very next entry. It is
 	// given the entry's index.
 	OnCommit func(index uint64)
+	// Upstream, on a mirror (Config.Mirror) and only there, is where the
+	// entry is in the log being mirrored.
+	Upstream *Upstream
 }
 
 // Receipt proves that an entry is in the log.
@@ -123,6 +126,9 @@ type Config struct {
 	// Hooks are called at points tests want to observe or fail; nil in
 	// production.
 	Hooks *Hooks
+	// Mirror opens the ledger as a mirror of the log whose key Verifier
+	// is: no Signer, and entries only with an Upstream position (mirror.go).
+	Mirror bool
 }
 
 // Verification is how much of the store Open checks.
@@ -196,6 +202,10 @@ type Ledger struct {
 	// writeErr is the error of the last commit, nil once one succeeds:
 	// health reports the ledger degraded while writes fail.
 	writeErr atomic.Pointer[error]
+	// halted, on a mirror, is why it stopped following its upstream.
+	halted atomic.Pointer[error]
+	// stored is the number of entries in the store (the tree's size).
+	stored atomic.Uint64
 
 	// Owned by the sequencer goroutine.
 	tree     *compact.Range
@@ -207,10 +217,15 @@ var hasher = rfc6962.DefaultHasher
 // Open verifies the store against its latest signed checkpoint and starts
 // the sequencer. A new store gets a signed checkpoint of the empty tree.
 func Open(store *storage.Store, cfg Config) (*Ledger, error) {
-	if cfg.Signer == nil || cfg.Verifier == nil {
-		return nil, errors.New("ledger: a checkpoint signer and verifier are required")
-	}
-	if cfg.Signer.Name() != cfg.Verifier.Name() || cfg.Signer.KeyHash() != cfg.Verifier.KeyHash() {
+	switch {
+	case cfg.Verifier == nil:
+		return nil, errors.New("ledger: a checkpoint verifier is required")
+	case cfg.Mirror && cfg.Signer != nil:
+		return nil, errors.New("ledger: a mirror does not sign")
+	case cfg.Mirror:
+	case cfg.Signer == nil:
+		return nil, errors.New("ledger: a checkpoint signer is required")
+	case cfg.Signer.Name() != cfg.Verifier.Name() || cfg.Signer.KeyHash() != cfg.Verifier.KeyHash():
 		return nil, errors.New("ledger: the checkpoint verifier is not the signer's")
 	}
 	if cfg.MaxBatch <= 0 {
@@ -228,7 +243,7 @@ func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 	l := &Ledger{
 		store:   store,
 		cfg:     cfg,
-		origin:  cfg.Signer.Name(),
+		origin:  cfg.Verifier.Name(),
 		rf:      &compact.RangeFactory{Hash: hasher.HashChildren},
 		queue:   make(chan *request, cfg.QueueSize),
 		closing: make(chan struct{}),
@@ -245,6 +260,9 @@ func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 // WriteError is the error of the last commit, or nil when the last commit
 // succeeded: while it is set, reads work and writes fail.
 func (l *Ledger) WriteError() error {
+	if p := l.halted.Load(); p != nil {
+		return *p
+	}
 	if p := l.writeErr.Load(); p != nil {
 		return *p
 	}
