@@ -150,6 +150,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "ca" {
 		return runCA(args[1:], os.Stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "mirror" {
+		return runMirror(ctx, args[1:], stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

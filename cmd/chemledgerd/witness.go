@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/chemledger/chemledger/internal/cosign"
 	"github.com/chemledger/chemledger/ledger"
@@ -47,4 +48,12 @@ func readWitnessPolicy(file string) (*witness.Policy, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return p, nil
+}
+
+func readFileTrim(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
 }
