@@ -238,6 +238,49 @@ func TestMirrorFollowsAndRestores(t *testing.T) {
 	if cp, _ := httpGet(t, "http://"+tm.httpAddr+"/tlog/checkpoint", 200); len(cp) != 0 {
 		t.Errorf("the halted mirror serves a checkpoint it never completed:\n%s", cp)
 	}
+
+	// The primary loses its ledger file; it is restored from the mirror,
+	// and the witnesses accept what it signs next.
+	p.stop(t)
+	restore := func(extra ...string) cliResult {
+		args := append([]string{"restore", "--from-mirror", "http://" + m.httpAddr, "--data-dir", dir,
+			"--witness-policy", policyFile, "--insecure-dev-plaintext"}, extra...)
+		cmd := exec.Command(daemonBin, args...)
+		cmd.Env = cleanEnv()
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		r := cliResult{stderr: out.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := restore(); r.code == 0 || !strings.Contains(r.stderr, "--replace") {
+		t.Errorf("restore over an existing ledger file without --replace: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := os.Remove(filepath.Join(dir, "ledger.db")); err != nil {
+		t.Fatal(err)
+	}
+	if r := restore(); r.code != 0 || !strings.Contains(r.stderr, fmt.Sprintf("restored %d entries", final)) {
+		t.Fatalf("restore from the mirror: exit %d\n%s", r.code, r.stderr)
+	}
+	p = startDaemon(t, dir, "--witness-policy", policyFile)
+	wc := p.dialWitnessed(t, plainPolicy, 10*time.Second)
+	rs := submitN(t, wc, dir, "after-restore", 1)
+	if rs[0].Index != final || plainPolicy.Check(rs[0].CheckpointNote) != nil {
+		t.Fatalf("after the restore: entry %d with checkpoint\n%s\nwant entry %d witnessed", rs[0].Index, rs[0].CheckpointNote, final)
+	}
+	e0, err := p.dial(t).Get(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0, _ := mc.Get(t.Context(), 0)
+	if !bytes.Equal(e0.GetLeaf(), m0.GetLeaf()) {
+		t.Errorf("entry 0 of the restored primary differs from the mirror's")
+	}
 }
 
 // tilePathOf is the tlog-tiles index path of tile n, with a partial width.

@@ -153,6 +153,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "mirror" {
 		return runMirror(ctx, args[1:], stderr)
 	}
+	if len(args) > 0 && args[0] == "restore" {
+		return runRestore(ctx, args[1:], stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
