@@ -3,9 +3,17 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,10 +177,31 @@ func TestSplitViewNeverReachesQuorum(t *testing.T) {
 	dirB := t.TempDir()
 	copyDir(t, dirA, dirB)
 
-	// A grows; the witnesses follow it.
+	// A grows; the witnesses follow it, and so do two mirrors, through a
+	// proxy that will later lead them to the fork: one with the policy,
+	// one that takes any checkpoint the log signed (quorum none), so that
+	// it is the consistency check that stops it.
 	a = startDaemon(t, dirA, "--witness-policy", policyFile)
 	rs := submitN(t, a.dialWitnessed(t, p, 5*time.Second), dirA, "a", 3)
 	witnessedA := rs[len(rs)-1].Checkpoint.Size
+	var upstream atomic.Value
+	upstream.Store("http://" + a.httpAddr)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := url.Parse(upstream.Load().(string))
+		rp := httputil.NewSingleHostReverseProxy(u)
+		rp.ErrorLog = log.New(io.Discard, "", 0) // the primaries stop and start under it
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	nonePolicy := filepath.Join(t.TempDir(), "none.txt")
+	if err := os.WriteFile(nonePolicy, []byte("quorum none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mdirs := []string{t.TempDir(), t.TempDir()}
+	ms := []*daemon{startMirror(t, dirA, mdirs[0], proxy.URL, policyFile), startMirror(t, dirA, mdirs[1], proxy.URL, nonePolicy)}
+	for _, m := range ms {
+		waitMirrored(t, m, witnessedA, 30*time.Second)
+	}
 	a.stop(t)
 
 	// B is A rolled back to the prefix: it must not serve.
@@ -208,6 +237,35 @@ func TestSplitViewNeverReachesQuorum(t *testing.T) {
 	}
 	if s := b.stderr.String(); !strings.Contains(s, "422") || !strings.Contains(s, "not consistent") {
 		t.Errorf("the fork's log does not show the witnesses refusing it with 422:\n%s", s)
+	}
+
+	// The mirrors now reach the fork: both halt and keep both checkpoints.
+	upstream.Store("http://" + b.httpAddr)
+	for i, want := range []string{"is not witnessed", "is not consistent with the mirror's of size " + fmt.Sprint(witnessedA)} {
+		m := ms[i]
+		waitFor(t, "mirror halt", func() bool { return strings.Contains(m.stderr.String(), "mirror halted") })
+		if !strings.Contains(m.stderr.String(), want) {
+			t.Errorf("mirror %d halted, but not because the upstream checkpoint %s:\n%s", i, want, m.stderr)
+		}
+		ev, _ := filepath.Glob(filepath.Join(mdirs[i], "evidence", "*.checkpoint"))
+		if len(ev) != 2 {
+			t.Fatalf("mirror %d kept %v, want two checkpoints", i, ev)
+		}
+		var sizes []uint64
+		for _, f := range ev {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, parseNote(t, b).Size)
+		}
+		slices.Sort(sizes)
+		if !slices.Equal(sizes, []uint64{witnessedA, 10}) {
+			t.Errorf("mirror %d kept checkpoints of sizes %v, want its own %d and the fork's 10", i, sizes, witnessedA)
+		}
+		if body, _ := httpGet(t, "http://"+m.httpAddr+"/healthz", http.StatusServiceUnavailable); !strings.Contains(string(body), "mirror halted") {
+			t.Errorf("mirror %d /healthz: %s", i, body)
+		}
 	}
 }
 
