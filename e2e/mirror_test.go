@@ -299,7 +299,7 @@ func tilePathOf(n uint64, w int) string {
 // flags: id, rule and evidence of each.
 func flagsOf(tb testing.TB, d *daemon, size uint64) string {
 	tb.Helper()
-	waitFor(tb, "the detector to catch up", func() bool {
+	waitForWithin(tb, "the detector to catch up", 10*time.Minute, func() bool {
 		b, _ := httpGet(tb, "http://"+d.httpAddr+"/healthz", 200)
 		var h struct {
 			DetectorApplied uint64 `json:"detector_applied"`

@@ -190,12 +190,18 @@ func freeAddr(tb testing.TB) string {
 // waitFor polls cond for up to ten seconds.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(tb.Context(), 10*time.Second)
+	waitForWithin(tb, what, 10*time.Second, cond)
+}
+
+// waitForWithin polls cond for up to d.
+func waitForWithin(tb testing.TB, what string, d time.Duration, cond func() bool) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), d)
 	defer cancel()
 	for !cond() {
 		select {
 		case <-ctx.Done():
-			tb.Fatalf("waited 10s for %s", what)
+			tb.Fatalf("waited %v for %s", d, what)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -53,9 +53,10 @@ type Config struct {
 	Client *http.Client
 	// Policy is the witness quorum every checkpoint needs.
 	Policy *witness.Policy
-	// Admit checks an entry's signature against the registry at its index
-	// and describes it (server.MirrorAdmitter).
-	Admit func(index uint64, leaf []byte) (ledger.Submission, error)
+	// Admit checks the signatures of consecutive entries from index first
+	// against the registry at each one's index and describes them
+	// (server.MirrorAdmitter).
+	Admit func(first uint64, leaves [][]byte) ([]ledger.Submission, error)
 	// EvidenceDir receives the signed checkpoints that made the mirror halt.
 	EvidenceDir string
 	// Poll is how often the upstream's checkpoint is fetched.
@@ -225,36 +226,41 @@ func (f *Follower) copy(ctx context.Context, hr tlog.HashReader, local checkpoin
 		}
 		return firstErr
 	}
-	for i := start; i < up.Size; {
-		bundle := i / ledger.TileWidth
-		end := min((bundle+1)*ledger.TileWidth, up.Size)
-		width := int(end - bundle*ledger.TileWidth)
-		data, err := f.get(ctx, "/tlog/"+bundlePath(bundle, width))
-		if err != nil {
-			return finish(err)
-		}
-		leaves, err := parseBundle(data, width)
-		if err != nil {
-			return finish(f.halt(fmt.Sprintf("entry bundle %d (width %d) of the upstream's tree of size %d: %v", bundle, width, up.Size, err), localNote, upNote))
-		}
-		idx := make([]int64, 0, end-i)
-		for j := i; j < end; j++ {
-			idx = append(idx, tlog.StoredHashIndex(0, int64(j)))
-		}
-		hashes, err := hr.ReadHashes(idx)
-		if err != nil {
-			return finish(f.halt(fmt.Sprintf("the upstream's hash tiles for entries %d to %d do not prove its checkpoint of size %d: %v", i, end-1, up.Size, err), localNote, upNote))
-		}
-		for k, j := 0, i; j < end; k, j = k+1, j+1 {
-			leaf := leaves[j-bundle*ledger.TileWidth]
-			if got := tlog.RecordHash(leaf); got != hashes[k] {
-				return finish(f.halt(fmt.Sprintf("entry %d in entry bundle %d hashes to %x, but the upstream's tree of size %d (root %x) holds leaf hash %x there: the bundle was altered",
-					j, bundle, got[:], up.Size, up.Root, hashes[k][:]), localNote, upNote))
+	// Fetching and hash-checking bundles runs ahead of the signature checks
+	// and the appends, so the network, the checks and the disk overlap.
+	type fetched struct {
+		first uint64
+		run   [][]byte
+		err   error
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bundles := make(chan fetched, 8)
+	go func() {
+		defer close(bundles)
+		for i := start; i < up.Size; {
+			run, next, err := f.fetchRun(fctx, hr, i, up, localNote, upNote)
+			select {
+			case bundles <- fetched{i, run, err}:
+			case <-fctx.Done():
+				return
 			}
-			sub, err := f.cfg.Admit(j, leaf)
 			if err != nil {
-				return finish(f.halt(err.Error(), localNote, upNote))
+				return
 			}
+			i = next
+		}
+	}()
+	for b := range bundles {
+		if b.err != nil {
+			return finish(b.err)
+		}
+		subs, err := f.cfg.Admit(b.first, b.run)
+		if err != nil {
+			return finish(f.halt(err.Error(), localNote, upNote))
+		}
+		for k, sub := range subs {
+			j := b.first + uint64(k)
 			if j < stored {
 				continue // stored before a restart; the commit of the range checks it
 			}
@@ -273,10 +279,42 @@ func (f *Follower) copy(ctx context.Context, hr tlog.HashReader, local checkpoin
 				return finish(ctx.Err())
 			}
 		}
-		i = end
-		f.tiles.forget(bundle)
 	}
 	return finish(nil)
+}
+
+// fetchRun fetches the entry bundle holding entry i, checks every entry
+// from i to the bundle's end (or the tree's) against the leaf hashes of the
+// authenticated hash tiles, and returns them and the next index.
+func (f *Follower) fetchRun(ctx context.Context, hr tlog.HashReader, i uint64, up checkpoint.Checkpoint, localNote, upNote []byte) ([][]byte, uint64, error) {
+	bundle := i / ledger.TileWidth
+	end := min((bundle+1)*ledger.TileWidth, up.Size)
+	width := int(end - bundle*ledger.TileWidth)
+	data, err := f.get(ctx, "/tlog/"+bundlePath(bundle, width))
+	if err != nil {
+		return nil, 0, err
+	}
+	leaves, err := parseBundle(data, width)
+	if err != nil {
+		return nil, 0, f.halt(fmt.Sprintf("entry bundle %d (width %d) of the upstream's tree of size %d: %v", bundle, width, up.Size, err), localNote, upNote)
+	}
+	idx := make([]int64, 0, end-i)
+	for j := i; j < end; j++ {
+		idx = append(idx, tlog.StoredHashIndex(0, int64(j)))
+	}
+	hashes, err := hr.ReadHashes(idx)
+	if err != nil {
+		return nil, 0, f.halt(fmt.Sprintf("the upstream's hash tiles for entries %d to %d do not prove its checkpoint of size %d: %v", i, end-1, up.Size, err), localNote, upNote)
+	}
+	run := leaves[i-bundle*ledger.TileWidth:]
+	for k, leaf := range run {
+		if got := tlog.RecordHash(leaf); got != hashes[k] {
+			return nil, 0, f.halt(fmt.Sprintf("entry %d in entry bundle %d hashes to %x, but the upstream's tree of size %d (root %x) holds leaf hash %x there: the bundle was altered",
+				i+uint64(k), bundle, got[:], up.Size, up.Root, hashes[k][:]), localNote, upNote)
+		}
+	}
+	f.tiles.forget(bundle)
+	return run, end, nil
 }
 
 // halt keeps the evidence and returns the HaltError.

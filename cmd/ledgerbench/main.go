@@ -13,6 +13,7 @@
 //	go run ./cmd/ledgerbench freshness  commit-to-queryable flag latency under a steady -rate of events
 //	go run ./cmd/ledgerbench analyst    detection over a log of -flags flags; ListFlags, GetShipment, GetStats
 //	go run ./cmd/ledgerbench witness    submit → witnessed checkpoint latency at a steady -rate, three witnesses on loopback
+//	go run ./cmd/ledgerbench mirror     a mirror catching up with an upstream of -entries entries, verifying everything
 //
 // Every mode starts from an empty temporary directory and removes it after.
 package main
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.clients, "clients", 64, "concurrent unary clients")
 	fs.IntVar(&c.streams, "streams", 4, "concurrent bulk streams")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each throughput run lasts")
-	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million mode")
+	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million and mirror modes")
 	fs.IntVar(&c.rate, "rate", 2000, "freshness and witness: events/s")
 	fs.IntVar(&c.flags, "flags", 100_000, "analyst: flag-raising notifications in the log")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.tls, "tls", false, "unary: serve and connect over mutual TLS (each client with its member's submitter certificate)")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|witness [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|witness|mirror [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -153,6 +154,8 @@ func run(ctx context.Context, args []string) error {
 		return analyst(ctx, c)
 	case "witness":
 		return witnessLatency(ctx, c)
+	case "mirror":
+		return mirrorCatchUp(ctx, c)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }

@@ -176,9 +176,13 @@ func TestFeederQuorumWithWitnessesDown(t *testing.T) {
 	// proof from their size) without a new entry.
 	ws[1].Down.Store(false)
 	ws[2].Down.Store(false)
-	n = waitServed(t, f, size)
-	if ws[1].Size() != size {
-		t.Errorf("w2 at size %d after coming back, want %d", ws[1].Size(), size)
+	waitServed(t, f, size)
+	deadline = time.Now().Add(5 * time.Second)
+	for (ws[1].Size() != size || ws[2].Size() != size) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ws[1].Size() != size || ws[2].Size() != size {
+		t.Errorf("w2 and w3 at sizes %d and %d after coming back, want %d", ws[1].Size(), ws[2].Size(), size)
 	}
 }
 

@@ -63,6 +63,9 @@ type Options struct {
 	TLS bool
 	// Audit keeps the audit trail of reads and refusals.
 	Audit bool
+	// Checkpoints, if set, is given the open ledger and returns what
+	// serves the checkpoint (a witnessing feeder).
+	Checkpoints func(*ledger.Ledger) server.CheckpointSource
 }
 
 // Start creates a dev data directory in dir (or reuses one) and serves it.
@@ -125,6 +128,9 @@ func Start(dir string, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey}
+	if opts.Checkpoints != nil {
+		deps.Checkpoints = opts.Checkpoints(l)
+	}
 	// fail undoes what Start opened.
 	fail := func(err error) (*Instance, error) {
 		gl.Close()
