@@ -184,6 +184,10 @@ func TestSplitViewNeverReachesQuorum(t *testing.T) {
 	a = startDaemon(t, dirA, "--witness-policy", policyFile)
 	rs := submitN(t, a.dialWitnessed(t, p, 5*time.Second), dirA, "a", 3)
 	witnessedA := rs[len(rs)-1].Checkpoint.Size
+	kept := filepath.Join(t.TempDir(), "kept.checkpoint")
+	if err := os.WriteFile(kept, rs[len(rs)-1].CheckpointNote, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var upstream atomic.Value
 	upstream.Store("http://" + a.httpAddr)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -237,6 +241,17 @@ func TestSplitViewNeverReachesQuorum(t *testing.T) {
 	}
 	if s := b.stderr.String(); !strings.Contains(s, "422") || !strings.Contains(s, "not consistent") {
 		t.Errorf("the fork's log does not show the witnesses refusing it with 422:\n%s", s)
+	}
+
+	// A member who kept A's witnessed checkpoint convicts the fork: the CLI
+	// prints both signed notes, every cosignature included.
+	res := b.runCLI(t, "verify", "consistency", "--since", kept)
+	if res.code == 0 || !strings.Contains(res.stdout, string(rs[len(rs)-1].CheckpointNote)) || !strings.Contains(res.stdout, string(n)) ||
+		!strings.Contains(res.stdout, "— w1.witness.chemledger.test") {
+		t.Errorf("verify consistency against the fork: exit %d, stdout:\n%s\nstderr: %s\nwant both notes, with the kept one's cosignatures", res.code, res.stdout, res.stderr)
+	}
+	if res := b.runCLI(t, "--witness-policy", policyFile, "verify", "consistency", "--since", kept); res.code == 0 || !strings.Contains(res.stderr, "lacks a witness quorum") {
+		t.Errorf("verify consistency with the policy against the fork: exit %d, %s", res.code, res.stderr)
 	}
 
 	// The mirrors now reach the fork: both halt and keep both checkpoints.
