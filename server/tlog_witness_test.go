@@ -17,10 +17,10 @@ import (
 	"github.com/chemledger/chemledger/internal/cosign/cosigntest"
 	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/pki"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server"
 	"github.com/chemledger/chemledger/server/servertest"
 	"github.com/chemledger/chemledger/witness"
-	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
 // TestCosignedCheckpointReadByStandardVerifiers: with witnessing on, the
