@@ -46,7 +46,9 @@ type config struct {
 	// tls serves and connects over mutual TLS, each client with the demo
 	// certificate of the member it acts as.
 	tls bool
-	out io.Writer
+	// litewitness runs the witness mode against litewitness processes.
+	litewitness bool
+	out         io.Writer
 }
 
 func main() {
@@ -72,6 +74,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.target, "target", "", "unary: measure a running chemledgerd at this gRPC address instead of an in-process one")
 	fs.StringVar(&c.targetDir, "target-data-dir", "./chemledger-data", "with -target: the server's dev data dir, for a member key")
 	fs.BoolVar(&c.tls, "tls", false, "unary: serve and connect over mutual TLS (each client with its member's submitter certificate)")
+	fs.BoolVar(&c.litewitness, "litewitness", false, "witness: three litewitness processes instead of in-process witnesses")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
 		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|witness|mirror [flags]")
