@@ -18,6 +18,11 @@ import (
 // witnessed checkpoint that covers them (waiting up to WithWitnessWait).
 // Without a policy a client trusts the log's signature alone, which the
 // operator holds: a forked or rolled-back log would go unnoticed.
+//
+// SubmitStream's results still carry each batch's log-signed checkpoint
+// (a stream answers thousands of entries a second and must not wait a
+// witnessing round per batch); VerifyInclusion proves any of them against
+// a witnessed checkpoint afterwards.
 func WithWitnessPolicy(p *witness.Policy) Option {
 	return func(s *settings) { s.policy = p }
 }
