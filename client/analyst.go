@@ -135,6 +135,9 @@ func (c *Client) Dispose(ctx context.Context, flagID string, status chemledgerv1
 		return nil, fmt.Errorf("dispose of flag %s: %w", flagID, err)
 	}
 	r, err := c.verifyReceipt(ctx, submissionID, env, pb)
+	if err == nil {
+		err = c.witnessReceipt(ctx, r)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("receipt for %q: %w", submissionID, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"iter"
 	"regexp"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/chemledger/chemledger/checkpoint"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+	"github.com/chemledger/chemledger/witness"
 )
 
 // ErrVerification marks an answer from the log that does not check out: a
@@ -42,6 +44,9 @@ type Client struct {
 	mu       sync.Mutex
 	vkey     string
 	verifier note.Verifier // nil until known: given with WithLogVerifierKey or fetched on first need
+
+	policy      *witness.Policy // nil: the log's signature suffices
+	witnessWait time.Duration
 }
 
 // Option configures Dial.
@@ -51,6 +56,9 @@ type settings struct {
 	creds    credentials.TransportCredentials
 	vkey     string
 	dialOpts []grpc.DialOption
+
+	policy      *witness.Policy
+	witnessWait time.Duration
 }
 
 // WithTransportCredentials sets the transport security of the connection.
@@ -84,7 +92,7 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&s)
 	}
-	c := &Client{}
+	c := &Client{policy: s.policy, witnessWait: s.witnessWait}
 	if s.vkey != "" {
 		v, err := note.NewVerifier(s.vkey)
 		if err != nil {
@@ -171,6 +179,9 @@ func (c *Client) Checkpoint(ctx context.Context) (checkpoint.Checkpoint, []byte,
 		return checkpoint.Checkpoint{}, nil, fmt.Errorf("get checkpoint: %w", err)
 	}
 	cp, signed, err := c.openCheckpoint(ctx, pb)
+	if err == nil {
+		err = c.checkQuorum(signed)
+	}
 	if err != nil {
 		return checkpoint.Checkpoint{}, nil, fmt.Errorf("latest checkpoint: %w", err)
 	}

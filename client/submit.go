@@ -64,6 +64,9 @@ func (c *Client) SubmitEnvelope(ctx context.Context, submissionID string, env []
 		return nil, fmt.Errorf("create entry %q: %w", submissionID, err)
 	}
 	r, err := c.verifyReceipt(ctx, submissionID, env, pb)
+	if err == nil {
+		err = c.witnessReceipt(ctx, r)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("receipt for %q: %w", submissionID, err)
 	}

@@ -57,9 +57,9 @@ func (c *Client) VerifyConsistency(ctx context.Context, keptNote []byte) (checkp
 	if err != nil {
 		return checkpoint.Checkpoint{}, nil, err
 	}
-	kept, err := checkpoint.Open(keptNote, v.Name(), v)
+	kept, err := c.keptCheckpoint(keptNote, v.Name(), func(n []byte) (checkpoint.Checkpoint, error) { return checkpoint.Open(n, v.Name(), v) })
 	if err != nil {
-		return checkpoint.Checkpoint{}, nil, fmt.Errorf("kept checkpoint: %w", err)
+		return checkpoint.Checkpoint{}, nil, err
 	}
 	latest, latestNote, err := c.Checkpoint(ctx)
 	if err != nil {

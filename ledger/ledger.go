@@ -66,6 +66,9 @@ type Submission struct {
 	// a change of who may submit takes effect from the very next entry. It is
 	// given the entry's index.
 	OnCommit func(index uint64)
+	// Upstream, on a mirror (Config.Mirror) and only there, is where the
+	// entry is in the log being mirrored.
+	Upstream *Upstream
 }
 
 // Receipt proves that an entry is in the log.
@@ -147,6 +150,9 @@ type Config struct {
 	// Hooks are called at points tests want to observe or fail; nil in
 	// production.
 	Hooks *Hooks
+	// Mirror opens the ledger as a mirror of the log whose key Verifier
+	// is: no Signer, and entries only with an Upstream position (mirror.go).
+	Mirror bool
 }
 
 // Verification is how much of the store Open checks.
@@ -232,6 +238,10 @@ type Ledger struct {
 	writeErr atomic.Pointer[error]
 	// observer, when set, is told of every commit.
 	observer atomic.Pointer[Observer]
+	// halted, on a mirror, is why it stopped following its upstream.
+	halted atomic.Pointer[error]
+	// stored is the number of entries in the store (the tree's size).
+	stored atomic.Uint64
 
 	// Owned by the sequencer goroutine.
 	tree     *compact.Range
@@ -244,10 +254,15 @@ var hasher = rfc6962.DefaultHasher
 // the sequencer. A store with no log gets a signed checkpoint of the empty
 // tree only if cfg.NewLog is set, and is refused with ErrNoLog otherwise.
 func Open(store *storage.Store, cfg Config) (*Ledger, error) {
-	if cfg.Signer == nil || cfg.Verifier == nil {
-		return nil, errors.New("ledger: a checkpoint signer and verifier are required")
-	}
-	if cfg.Signer.Name() != cfg.Verifier.Name() || cfg.Signer.KeyHash() != cfg.Verifier.KeyHash() {
+	switch {
+	case cfg.Verifier == nil:
+		return nil, errors.New("ledger: a checkpoint verifier is required")
+	case cfg.Mirror && cfg.Signer != nil:
+		return nil, errors.New("ledger: a mirror does not sign")
+	case cfg.Mirror:
+	case cfg.Signer == nil:
+		return nil, errors.New("ledger: a checkpoint signer is required")
+	case cfg.Signer.Name() != cfg.Verifier.Name() || cfg.Signer.KeyHash() != cfg.Verifier.KeyHash():
 		return nil, errors.New("ledger: the checkpoint verifier is not the signer's")
 	}
 	if cfg.MaxBatch <= 0 {
@@ -268,7 +283,7 @@ func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 	l := &Ledger{
 		store:   store,
 		cfg:     cfg,
-		origin:  cfg.Signer.Name(),
+		origin:  cfg.Verifier.Name(),
 		rf:      &compact.RangeFactory{Hash: hasher.HashChildren},
 		queue:   newFairQueue(cfg.QueueSize, cfg.MemberShare, DefaultActiveFor, time.Now),
 		closing: make(chan struct{}),
@@ -285,6 +300,9 @@ func Open(store *storage.Store, cfg Config) (*Ledger, error) {
 // WriteError is the error of the last commit, or nil when the last commit
 // succeeded: while it is set, reads work and writes fail.
 func (l *Ledger) WriteError() error {
+	if p := l.halted.Load(); p != nil {
+		return *p
+	}
 	if p := l.writeErr.Load(); p != nil {
 		return *p
 	}

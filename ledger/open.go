@@ -46,6 +46,18 @@ func (l *Ledger) load() error {
 		return fmt.Errorf("read tree state: %w", err)
 	}
 
+	if !haveCP && l.cfg.Mirror {
+		// A mirror that has copied nothing yet, or only part of its first
+		// range: it serves the empty tree until a checkpoint is stored.
+		r, err := l.rf.NewRange(0, tree.Size, tree.Hashes)
+		if err != nil {
+			return fmt.Errorf("%w: stored tree state: %v", ErrTampered, err)
+		}
+		l.tree = r
+		l.stored.Store(tree.Size)
+		l.publish(checkpoint.Checkpoint{Origin: l.origin, Size: 0, Root: hasher.EmptyRoot()}, nil)
+		return nil
+	}
 	if !haveCP {
 		if tree.Size != 0 {
 			return fmt.Errorf("%w: the tree holds %d entries but there is no signed checkpoint", ErrTampered, tree.Size)
@@ -60,7 +72,10 @@ func (l *Ledger) load() error {
 	if err != nil {
 		return fmt.Errorf("%w: the latest stored checkpoint does not verify with the log key: %v", ErrTampered, err)
 	}
-	if cp.Size != cpSize || cp.Size != tree.Size {
+	// A mirror may hold entries past its latest checkpoint: a range it
+	// was copying when it stopped.
+	tail := l.cfg.Mirror && tree.Size > cp.Size
+	if cp.Size != cpSize || cp.Size != tree.Size && !tail {
 		return fmt.Errorf("%w: the latest checkpoint is for %d entries, stored under size %d, but the tree state holds %d", ErrTampered, cp.Size, cpSize, tree.Size)
 	}
 	r, err := l.rf.NewRange(0, tree.Size, tree.Hashes)
@@ -71,11 +86,19 @@ func (l *Ledger) load() error {
 	if err != nil {
 		return err
 	}
+	if tail {
+		if err := l.store.View(func(tx *storage.ReadTx) error {
+			root, err = rootAt(tx, l.rf, cp.Size)
+			return err
+		}); err != nil {
+			return fmt.Errorf("%w: %v", ErrTampered, err)
+		}
+	}
 	if !bytes.Equal(root, cp.Root) {
 		return fmt.Errorf("%w: the stored tree state of %d entries has root %x, the signed checkpoint says %x", ErrTampered, tree.Size, root, cp.Root)
 	}
 	if l.cfg.VerifyOnOpen == VerifyFull {
-		if err := l.verifyAll(cp); err != nil {
+		if err := l.verifyAll(cp, tree.Size); err != nil {
 			return err
 		}
 	}
@@ -90,6 +113,7 @@ func (l *Ledger) load() error {
 		}
 	}
 	l.tree = r
+	l.stored.Store(tree.Size)
 	l.publish(cp, cpNote)
 	l.cfg.Logger.Info("log verified", "origin", l.origin, "size", cp.Size, "root", fmt.Sprintf("%x", cp.Root),
 		"full", l.cfg.VerifyOnOpen == VerifyFull, "took", time.Since(started).Round(time.Millisecond))
@@ -125,8 +149,9 @@ func (l *Ledger) initEmpty() error {
 
 // verifyAll rehashes every entry and recomputes every stored node in one
 // pass over two cursors (leaves and nodes are both stored in the order the
-// tree completes them), and checks the recomputed root against cp.
-func (l *Ledger) verifyAll(cp checkpoint.Checkpoint) error {
+// tree completes them), and checks the recomputed root against cp. There
+// are size entries: cp's, or on a mirror copying a range, more.
+func (l *Ledger) verifyAll(cp checkpoint.Checkpoint, size uint64) error {
 	return l.store.View(func(tx *storage.ReadTx) error {
 		nodes := tx.Nodes()
 		key, stored, ok := nodes.First()
@@ -147,30 +172,36 @@ func (l *Ledger) verifyAll(cp checkpoint.Checkpoint) error {
 			key, stored, ok = nodes.Next()
 		}
 		r := l.rf.NewEmptyRange(0)
+		var root []byte
+		if cp.Size == 0 {
+			root = hasher.EmptyRoot()
+		}
 		err := tx.ForEachLeaf(0, func(index uint64, leaf []byte) (bool, error) {
 			if index != r.End() {
 				return false, fmt.Errorf("%w: entry %d is missing", ErrTampered, r.End())
 			}
-			if index >= cp.Size {
+			if index >= size {
 				return false, fmt.Errorf("%w: entry %d is beyond the signed tree of %d entries", ErrTampered, index, cp.Size)
 			}
 			if err := r.Append(hasher.HashLeaf(leaf), visit); err != nil {
 				return false, err
+			}
+			if r.End() == cp.Size {
+				var err error
+				if root, err = r.GetRootHash(nil); err != nil {
+					return false, err
+				}
 			}
 			return bad == nil, bad
 		})
 		if err != nil {
 			return err
 		}
-		if r.End() != cp.Size {
+		if r.End() != size {
 			return fmt.Errorf("%w: %d entries are stored, the signed checkpoint covers %d", ErrTampered, r.End(), cp.Size)
 		}
 		if ok {
 			return fmt.Errorf("%w: the store holds tree nodes beyond the signed tree", ErrTampered)
-		}
-		root, err := rootOf(r)
-		if err != nil {
-			return err
 		}
 		if !bytes.Equal(root, cp.Root) {
 			return fmt.Errorf("%w: the entries hash to root %x, the signed checkpoint says %x", ErrTampered, root, cp.Root)
@@ -178,7 +209,7 @@ func (l *Ledger) verifyAll(cp checkpoint.Checkpoint) error {
 		// The indexes and idempotency records are not under the tree:
 		// check each against the entries, or an edited one is served (and
 		// an edited submission id lets a retry append a second leaf).
-		if err := tx.VerifyIndexes(cp.Size, l.cfg.Describe); err != nil {
+		if err := tx.VerifyIndexes(size, l.cfg.Describe); err != nil {
 			return fmt.Errorf("%w: %v", ErrTampered, err)
 		}
 		return nil

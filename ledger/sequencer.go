@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,6 +55,17 @@ func (l *Ledger) Submit(ctx context.Context, sub Submission) (*Receipt, error) {
 // withProof the receipt carries no inclusion proof, which saves a bulk
 // stream O(log n) reads per entry; the proof can be fetched later.
 func (l *Ledger) Enqueue(ctx context.Context, sub Submission, withProof bool) (<-chan Outcome, error) {
+	if (sub.Upstream != nil) != l.cfg.Mirror {
+		if l.cfg.Mirror {
+			return nil, ErrMirror
+		}
+		return nil, errors.New("ledger: an upstream position is for a mirror")
+	}
+	if l.cfg.Mirror {
+		// A mirror appends the upstream's entries in the upstream's order,
+		// whoever signed them: one queue, never a fair share per member.
+		sub.Caller = mirrorCaller
+	}
 	r := &request{sub: sub, withProof: withProof, done: make(chan Outcome, 1)}
 	l.closeMu.RLock()
 	defer l.closeMu.RUnlock()
@@ -65,6 +77,9 @@ func (l *Ledger) Enqueue(ctx context.Context, sub Submission, withProof bool) (<
 	}
 	return r.done, nil
 }
+
+// mirrorCaller is the one queue of a mirror's submissions.
+const mirrorCaller = "(upstream)"
 
 // sequence is the single writer: it takes what is queued, up to MaxBatch,
 // commits it as one transaction and hands the batch to the responder. While
@@ -185,8 +200,8 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 		next := start
 		decided := len(out)
 		for i, s := range out {
-			if len(fresh) > 0 && fresh[len(fresh)-1].req.sub.OnCommit != nil {
-				decided = i // cut after a change of who may submit
+			if len(fresh) > 0 && (fresh[len(fresh)-1].req.sub.OnCommit != nil || ends(fresh[len(fresh)-1])) {
+				decided = i // cut after a change of who may submit, or a mirrored checkpoint
 				break
 			}
 			sub := &s.req.sub
@@ -210,7 +225,13 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 				}
 				continue
 			}
-			if sub.EventKey != "" {
+			if sub.Upstream != nil {
+				// The upstream decided duplicates; the index is all a
+				// mirror checks.
+				if err := checkMirrorEntry(sub, next); err != nil {
+					return err
+				}
+			} else if sub.EventKey != "" {
 				if i, ok := pendingEvents[sub.EventKey]; ok {
 					s.err = duplicateEvent(sub.EventKey, i)
 					continue
@@ -251,6 +272,9 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 				SubmissionID: sub.ID, Member: sub.Member, ShipmentRef: sub.ShipmentRef, EventKey: sub.EventKey,
 				CAS: sub.CAS, Kind: sub.Kind, IntegratedTime: now, CheckpointSize: end,
 			}
+			if sub.Upstream != nil {
+				m.CheckpointSize = sub.Upstream.CoveredBy
+			}
 			if err := tx.AppendEntry(s.index, sub.Leaf, m); err != nil {
 				return err
 			}
@@ -265,17 +289,31 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 		if err != nil {
 			return fmt.Errorf("tree root: %w", err)
 		}
-		failpoint.Inject("ledger/before-sign") // entries written, checkpoint unsigned
-		newCP, newNote, err = l.sign(end, root)
-		if err != nil {
-			return err
+		if l.cfg.Mirror {
+			// A mirror stores its upstream's checkpoint where the range
+			// ends, after checking it is the tree just built; inside a
+			// range it stores no checkpoint.
+			if last := fresh[len(fresh)-1]; ends(last) {
+				if newCP, err = l.mirrorCheckpoint(last.req.sub.Upstream.Checkpoint, end, root); err != nil {
+					return err
+				}
+				newNote = last.req.sub.Upstream.Checkpoint
+			}
+		} else {
+			failpoint.Inject("ledger/before-sign") // entries written, checkpoint unsigned
+			newCP, newNote, err = l.sign(end, root)
+			if err != nil {
+				return err
+			}
+			failpoint.Inject("ledger/after-sign") // checkpoint signed, not stored
 		}
-		failpoint.Inject("ledger/after-sign") // checkpoint signed, not stored
 		if err := tx.PutTree(storage.Tree{Size: end, Hashes: l.tree.Hashes()}); err != nil {
 			return err
 		}
-		if err := tx.PutCheckpoint(end, newNote); err != nil {
-			return err
+		if newNote != nil {
+			if err := tx.PutCheckpoint(end, newNote); err != nil {
+				return err
+			}
 		}
 		if h := l.cfg.Hooks; h != nil && h.BeforeCommit != nil {
 			if err := h.BeforeCommit(end); err != nil {
@@ -306,7 +344,10 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 	l.writeErr.Store(nil)
 	if added > 0 {
 		l.lastTime = now
-		l.publish(newCP, newNote)
+		l.stored.Store(l.tree.End())
+		if newNote != nil {
+			l.publish(newCP, newNote)
+		}
 	}
 	for _, s := range out {
 		if s.added && s.req.sub.OnCommit != nil {
@@ -314,6 +355,12 @@ func (l *Ledger) commit(batch []*request) (done []*settled, rest []*request) {
 		}
 	}
 	return out, rest
+}
+
+// ends reports whether s is a mirrored entry that ends an upstream
+// checkpoint's tree.
+func ends(s *settled) bool {
+	return s.req.sub.Upstream != nil && s.req.sub.Upstream.Checkpoint != nil
 }
 
 func duplicateEvent(key string, index uint64) error {
@@ -333,7 +380,10 @@ func (l *Ledger) respond(batch []*settled) {
 	err := l.store.View(func(tx *storage.ReadTx) error {
 		for _, s := range batch {
 			o := Outcome{Err: s.err}
-			if s.err == nil {
+			if s.err == nil && s.req.sub.Upstream != nil {
+				// A mirrored entry needs no receipt: the upstream gave it.
+				o.Receipt = &Receipt{Index: s.index}
+			} else if s.err == nil {
 				r, err := receipt(tx, s.index, s.req.withProof)
 				if err != nil {
 					o.Err = fmt.Errorf("build receipt of entry %d: %w", s.index, err)

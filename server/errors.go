@@ -44,6 +44,7 @@ const (
 	ReasonAuditFailed      = "AUDIT_UNAVAILABLE"
 	ReasonMemberChange     = "MEMBER_CHANGE_NOT_APPLICABLE"
 	ReasonUnknownMethod    = "UNKNOWN_METHOD"
+	ReasonMirror           = "MIRROR_READ_ONLY"
 )
 
 // errNoShipment means no entry carries a shipment reference.
@@ -89,6 +90,8 @@ func toStatus(log *slog.Logger, err error) error {
 		return withDetails(codes.NotFound, err.Error(), ReasonEntryNotFound, nil)
 	case errors.Is(err, ledger.ErrTreeSize):
 		return withDetails(codes.OutOfRange, err.Error(), ReasonTreeSize, nil)
+	case errors.Is(err, ledger.ErrMirror):
+		return withDetails(codes.FailedPrecondition, err.Error(), ReasonMirror, nil)
 	case errors.Is(err, ledger.ErrClosed):
 		return withDetails(codes.Unavailable, "the ledger is shutting down; retry", ReasonUnavailable, nil)
 	case errors.Is(err, storage.ErrNoSpace):

@@ -138,6 +138,9 @@ type Deps struct {
 	// Audit, when set, is the audit trail of reads and refusals; reads
 	// fail closed when it cannot be written.
 	Audit *audit.Store
+	// Checkpoints, when set, serves the witnessed checkpoint on
+	// GetCheckpoint, GET /v1/checkpoint and /tlog/checkpoint.
+	Checkpoints CheckpointSource
 }
 
 // ErrPlaintext is New's refusal to serve without TLS unless told to.
@@ -201,6 +204,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		grpc.ConnectionTimeout(10*time.Second),
 	)...)
 	entries := NewLedgerService(l, deps.Members, deps.VerifierKey, cfg.Logger)
+	entries.(*ledgerService).checkpoints = deps.Checkpoints
 	reg := guardedRegistrar{s}
 	chemledgerv1.RegisterLedgerServiceServer(reg, entries)
 	if deps.Deriver != nil {

@@ -83,6 +83,10 @@ func (t *ReadTx) VerifyIndexes(size uint64, describe Describe) error {
 		lastTime   int64
 	)
 	var described []describedEntry
+	latestCovered, _, err := t.LatestCheckpoint()
+	if err != nil {
+		return err
+	}
 	for i := range size {
 		if describe != nil && i%describeChunk == 0 {
 			described = describeRange(entries, meta, i, min(size, i+describeChunk), describe)
@@ -99,7 +103,12 @@ func (t *ReadTx) VerifyIndexes(size uint64, describe Describe) error {
 		if err != nil {
 			return &IndexError{IndexMeta, i, fmt.Sprintf("entry %d: %v", i, err)}
 		}
-		if m.CheckpointSize <= i || t.tx.Bucket(bucketCheckpoints).Get(u64(m.CheckpointSize)) == nil {
+		// A mirror may hold a tail beyond its latest checkpoint, copied
+		// before the upstream checkpoint that will cover it: its entries
+		// name that checkpoint before it is stored. A primary holds no
+		// entry beyond its latest checkpoint.
+		tail := i >= latestCovered
+		if m.CheckpointSize <= i || (!tail && t.tx.Bucket(bucketCheckpoints).Get(u64(m.CheckpointSize)) == nil) {
 			return &IndexError{IndexMeta, i, fmt.Sprintf("entry %d names checkpoint %d as the first that covers it, and there is no such stored checkpoint covering it", i, m.CheckpointSize)}
 		}
 		if m.IntegratedTime < lastTime {

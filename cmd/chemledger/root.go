@@ -15,6 +15,7 @@ import (
 
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/internal/datadir"
+	"github.com/chemledger/chemledger/witness"
 )
 
 // app holds the global flags every verb shares.
@@ -32,8 +33,11 @@ type app struct {
 	// keyringDir, set by submit --keyring, holds the member homes whose
 	// certificates the per-member connections use.
 	keyringDir string
-	timeout    time.Duration
-	getenv     func(string) string
+	// witnessPolicy, when set, is a witness policy file: checkpoints are
+	// accepted only with its quorum of cosignatures.
+	witnessPolicy string
+	timeout       time.Duration
+	getenv        func(string) string
 }
 
 // envFallbacks names the environment variable behind each global flag; an
@@ -47,6 +51,8 @@ var envFallbacks = map[string]string{
 	"key":      "CHEMLEDGER_KEY",
 	"insecure": "CHEMLEDGER_INSECURE",
 	"as":       "CHEMLEDGER_AS",
+	// The same variable as the service's: one policy file for a site.
+	"witness-policy": "CHEMLEDGER_WITNESS_POLICY",
 }
 
 func newRootCmd(getenv func(string) string) *cobra.Command {
@@ -76,6 +82,7 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 	f.StringVar(&a.key, "key", "", "the client certificate's private key (PEM) (env CHEMLEDGER_KEY)")
 	f.BoolVar(&a.insecure, "insecure", false, "plaintext, for a server started with --insecure-dev-plaintext (env CHEMLEDGER_INSECURE)")
 	f.StringVar(&a.as, "as", "", "development mode: the member whose certificate reads use (env CHEMLEDGER_AS; default US-CBP)")
+	f.StringVar(&a.witnessPolicy, "witness-policy", "", "witness policy file (Tessera/Sigsum format): accept a checkpoint, a receipt or a proof only with the policy's quorum of witness cosignatures (env CHEMLEDGER_WITNESS_POLICY)")
 	root.AddCommand(
 		newSubmitCmd(a),
 		newGetCmd(a),
@@ -127,6 +134,17 @@ func (a *app) dial(ctx context.Context, stderr io.Writer, member, role string) (
 		return nil, err
 	}
 	var opts []client.Option
+	if a.witnessPolicy != "" {
+		b, err := os.ReadFile(a.witnessPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("read witness policy: %w", err)
+		}
+		p, err := witness.ParsePolicy(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.witnessPolicy, err)
+		}
+		opts = append(opts, client.WithWitnessPolicy(p))
+	}
 	if vkey != "" {
 		opts = append(opts, client.WithLogVerifierKey(vkey))
 	}

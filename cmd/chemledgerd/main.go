@@ -74,6 +74,7 @@ type options struct {
 	burst                   int
 	// newAuditTrail starts a new audit trail where the old one is lost.
 	newAuditTrail bool
+	witnessPolicy string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -102,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.rate, "rate-per-member", server.DefaultRatePerMember, "each member's request rate limit, per second (0: none)")
 	fs.IntVar(&o.burst, "rate-burst", server.DefaultRateBurst, "requests a member may send above its rate in a burst")
 	fs.BoolVar(&o.newAuditTrail, "new-audit-trail", false, "start a new audit trail because the old audit.db is lost: only when audit.db is missing or empty; the new trail's first record says so, with the ledger's head")
+	fs.StringVar(&o.witnessPolicy, "witness-policy", env("CHEMLEDGER_WITNESS_POLICY", ""), "witness policy file (Tessera/Sigsum format): feed every witness the log's checkpoints and serve them cosigned; refuse to start if a witness has cosigned a larger tree (env CHEMLEDGER_WITNESS_POLICY)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -157,6 +159,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "init" {
 		return runInit(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "mirror" {
+		return runMirror(ctx, args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "restore" {
+		return runRestore(ctx, args[1:], stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -170,22 +178,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The ops listener comes up first, so that an orchestrator sees the
 	// process live (and not ready) during a long start-up check.
-	opsLis, err := net.Listen("tcp", o.opsAddr)
+	ops, opsLis, stopOps, err := startOps(ctx, o.opsAddr, log)
 	if err != nil {
-		// The first port taken, so a second chemledgerd meets it here,
-		// before the data directory's lock would have told it.
-		return fmt.Errorf("listen for ops: %w (is another chemledgerd running? --ops-addr picks another address)", err)
+		return err
 	}
-	ops := server.NewOps(log)
-	opsCtx, stopOps := context.WithCancel(ctx)
-	opsDone := make(chan error, 1)
-	go func() { opsDone <- ops.Serve(opsCtx, opsLis) }()
-	defer func() {
-		stopOps()
-		if err := <-opsDone; err != nil {
-			log.Warn("ops listener", "err", err)
-		}
-	}()
+	defer stopOps()
 	layout := datadir.Layout{Dir: o.dataDir}
 	files, err := datadir.Inspect(layout)
 	if err != nil {
@@ -256,6 +253,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("refusing to serve: %w", err)
 	}
 	defer auditLog.Close()
+	feeder, err := startWitnessing(ctx, o.witnessPolicy, l, log)
+	if err != nil {
+		return err
+	}
 
 	grpcLis, err := net.Listen("tcp", o.grpcAddr)
 	if err != nil {
@@ -291,7 +292,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	srv, err := server.New(scfg, server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog})
+	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog}
+	if feeder != nil {
+		deps.Checkpoints = feeder
+	}
+	srv, err := server.New(scfg, deps)
 	if err != nil {
 		grpcLis.Close()
 		httpLis.Close()
@@ -377,6 +382,27 @@ func deriveConfig(policyFile string, log *slog.Logger) (derive.Config, error) {
 
 // writeReadyFile writes the bound addresses atomically, so a reader never
 // sees half a file.
+// startOps opens the ops listener on addr and serves it until the returned
+// stop is called.
+func startOps(ctx context.Context, addr string, log *slog.Logger) (*server.Ops, net.Listener, func(), error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		// The first port taken, so a second chemledgerd meets it here,
+		// before the data directory's lock would have told it.
+		return nil, nil, nil, fmt.Errorf("listen for ops: %w (is another chemledgerd running? --ops-addr picks another address)", err)
+	}
+	ops := server.NewOps(log)
+	opsCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ops.Serve(opsCtx, lis) }()
+	return ops, lis, func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Warn("ops listener", "err", err)
+		}
+	}, nil
+}
+
 func writeReadyFile(path, grpcAddr, httpAddr, opsAddr string) error {
 	b, err := json.Marshal(map[string]string{"grpc": grpcAddr, "http": httpAddr, "ops": opsAddr})
 	if err != nil {

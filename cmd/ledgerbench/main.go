@@ -13,6 +13,8 @@
 //	go run ./cmd/ledgerbench freshness  commit-to-queryable flag latency under a steady -rate of events
 //	go run ./cmd/ledgerbench analyst    detection over a log of -flags flags; ListFlags, GetShipment, GetStats
 //	go run ./cmd/ledgerbench fairness   a victim member's submissions alone and beside a flooding member, in turn
+//	go run ./cmd/ledgerbench witness    submit → witnessed checkpoint latency at a steady -rate, three witnesses on loopback
+//	go run ./cmd/ledgerbench mirror     a mirror catching up with an upstream of -entries entries, verifying everything
 //
 // Every mode starts from an empty temporary directory and removes it after.
 package main
@@ -51,7 +53,9 @@ type config struct {
 	// tls serves and connects over mutual TLS, each client with the demo
 	// certificate of the member it acts as.
 	tls bool
-	out io.Writer
+	// litewitness runs the witness mode against litewitness processes.
+	litewitness bool
+	out         io.Writer
 }
 
 func main() {
@@ -73,16 +77,17 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.flooders, "flooders", 200, "fairness: the flooding member's concurrent submitters")
 	fs.IntVar(&c.memberShare, "member-share", 0, "fairness: each member's share of a batch under contention (0: ledger.DefaultMemberShare)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each throughput run lasts")
-	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million mode")
-	fs.IntVar(&c.rate, "rate", 2000, "freshness: background events/s")
+	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million and mirror modes")
+	fs.IntVar(&c.rate, "rate", 2000, "freshness and witness: events/s")
 	fs.IntVar(&c.flags, "flags", 100_000, "analyst: flag-raising notifications in the log")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.target, "target", "", "unary: measure a running chemledgerd at this gRPC address instead of an in-process one")
 	fs.StringVar(&c.targetDir, "target-data-dir", "./chemledger-data", "with -target: the server's dev data dir, for a member key")
 	fs.BoolVar(&c.tls, "tls", false, "unary: serve and connect over mutual TLS (each client with its member's submitter certificate)")
+	fs.BoolVar(&c.litewitness, "litewitness", false, "witness: three litewitness processes instead of in-process witnesses")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|fairness [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|fairness|witness|mirror [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -162,6 +167,10 @@ func run(ctx context.Context, args []string) error {
 		return analyst(ctx, c)
 	case "fairness":
 		return fairness(ctx, c)
+	case "witness":
+		return witnessLatency(ctx, c)
+	case "mirror":
+		return mirrorCatchUp(ctx, c)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }

@@ -68,6 +68,9 @@ type Options struct {
 	// HoldDetector opens the detector but does not run it: the test runs
 	// Instance.Deriver.Run when it wants the detector to catch up.
 	HoldDetector bool
+	// Checkpoints, if set, is given the open ledger and returns what
+	// serves the checkpoint (a witnessing feeder).
+	Checkpoints func(*ledger.Ledger) server.CheckpointSource
 }
 
 // Start creates a dev data directory in dir (or reuses one) and serves it.
@@ -140,6 +143,9 @@ func Start(dir string, opts Options) (*Instance, error) {
 		return nil, err
 	}
 	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey}
+	if opts.Checkpoints != nil {
+		deps.Checkpoints = opts.Checkpoints(l)
+	}
 	// fail undoes what Start opened.
 	fail := func(err error) (*Instance, error) {
 		gl.Close()
