@@ -130,6 +130,8 @@ type Deps struct {
 	// Audit, when set, is the audit trail of reads and refusals; reads
 	// fail closed when it cannot be written.
 	Audit *audit.Store
+	// Backup, when set, serves AdminService.Backup.
+	Backup BackupSource
 }
 
 // ErrPlaintext is New's refusal to serve without TLS unless told to.
@@ -194,7 +196,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	chemledgerv1.RegisterLedgerServiceServer(reg, entries)
 	if deps.Deriver != nil {
 		chemledgerv1.RegisterAnalystServiceServer(reg, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
-		chemledgerv1.RegisterAdminServiceServer(reg, NewAdminService(deps.Deriver, cfg.Logger))
+		chemledgerv1.RegisterAdminServiceServer(reg, &adminService{deriver: deps.Deriver, log: cfg.Logger,
+			backup: deps.Backup, origin: l.Origin(), verifierKey: deps.VerifierKey})
 		s.deriver = deps.Deriver
 	}
 	if deps.Audit != nil {
