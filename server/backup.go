@@ -70,8 +70,9 @@ func (s *adminService) Backup(_ *chemledgerv1.BackupRequest, stream chemledgerv1
 	for _, f := range []struct {
 		name string
 		w    io.WriterTo
-	}{{BackupLedgerFile, snap.Ledger}, {BackupAuditFile, snap.Audit}} {
-		cw := &chunkWriter{stream: stream, file: f.name, sum: sha256.New()}
+		size int64
+	}{{BackupLedgerFile, snap.Ledger, snap.Ledger.Size()}, {BackupAuditFile, snap.Audit, snap.Audit.Size()}} {
+		cw := &chunkWriter{stream: stream, file: f.name, sum: sha256.New(), size: uint64(f.size)}
 		n, err := f.w.WriteTo(cw)
 		if err == nil {
 			err = cw.flush()
@@ -93,6 +94,8 @@ type chunkWriter struct {
 	file   string
 	sum    hash.Hash
 	buf    []byte
+	// size is sent on the first chunk, then cleared.
+	size uint64
 }
 
 func (w *chunkWriter) Write(p []byte) (int, error) {
@@ -115,7 +118,8 @@ func (w *chunkWriter) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	err := w.stream.Send(&chemledgerv1.BackupChunk{File: w.file, Data: w.buf})
+	err := w.stream.Send(&chemledgerv1.BackupChunk{File: w.file, Data: w.buf, Size: w.size})
+	w.size = 0
 	w.buf = make([]byte, 0, backupChunkSize)
 	return err
 }

@@ -68,7 +68,10 @@ type BackupChunk struct {
 	// The next bytes of that file.
 	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Set on the last message only.
-	Manifest      *BackupManifest `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	Manifest *BackupManifest `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// The file's whole size in bytes, on its first chunk, so a client can
+	// write it into an archive as it arrives.
+	Size          uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,6 +125,13 @@ func (x *BackupChunk) GetManifest() *BackupManifest {
 		return x.Manifest
 	}
 	return nil
+}
+
+func (x *BackupChunk) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
 }
 
 // BackupManifest says what a backup holds.
@@ -403,11 +413,12 @@ var File_chemledger_v1_admin_service_proto protoreflect.FileDescriptor
 const file_chemledger_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
 	"!chemledger/v1/admin_service.proto\x12\rchemledger.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rBackupRequest\"p\n" +
+	"\rBackupRequest\"\x84\x01\n" +
 	"\vBackupChunk\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x129\n" +
-	"\bmanifest\x18\x03 \x01(\v2\x1d.chemledger.v1.BackupManifestR\bmanifest\"\xd8\x01\n" +
+	"\bmanifest\x18\x03 \x01(\v2\x1d.chemledger.v1.BackupManifestR\bmanifest\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\"\xd8\x01\n" +
 	"\x0eBackupManifest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12!\n" +
 	"\fverifier_key\x18\x02 \x01(\tR\vverifierKey\x12\x1e\n" +
