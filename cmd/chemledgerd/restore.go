@@ -260,6 +260,9 @@ func installRestore(layout datadir.Layout, m *chemledgerv1.BackupManifest, stage
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false, err
+	} else if err := atomicfile.Create(layout.LogPub(), []byte(m.GetVerifierKey()+"\n"), 0o644); err != nil {
+		// The public key is the backup's to give; the signing key is not.
+		return false, err
 	}
 	var keys datadir.LogKeys
 	hasKey := false
@@ -280,11 +283,6 @@ func installRestore(layout datadir.Layout, m *chemledgerv1.BackupManifest, stage
 	}
 	if err := os.Rename(staged[server.BackupLedgerFile], layout.DB()); err != nil {
 		return false, err
-	}
-	if _, err := os.Stat(layout.LogPub()); errors.Is(err, fs.ErrNotExist) {
-		if err := atomicfile.Create(layout.LogPub(), []byte(m.GetVerifierKey()+"\n"), 0o644); err != nil {
-			return false, err
-		}
 	}
 	if !hasKey {
 		return false, nil
