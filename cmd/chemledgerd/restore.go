@@ -287,13 +287,14 @@ func installRestore(layout datadir.Layout, m *chemledgerv1.BackupManifest, stage
 	if !hasKey {
 		return false, nil
 	}
-	return true, checkRestored(layout, keys)
+	return true, checkRestored(layout, keys, server.Describe)
 }
 
 // checkRestored runs on the restored pair the checks a start runs before
 // it serves: the ledger's full verification, then both anchors. It
-// records no heads, so the files stay as the backup had them.
-func checkRestored(layout datadir.Layout, keys datadir.LogKeys) error {
+// records no heads, so the files stay as the backup had them. describe is
+// how the service derives index fields from entries (server.Describe).
+func checkRestored(layout datadir.Layout, keys datadir.LogKeys, describe storage.Describe) error {
 	quiet := slog.New(slog.DiscardHandler)
 	st, err := storage.Open(layout.DB(), storage.DefaultOptions())
 	if err != nil {
@@ -302,7 +303,7 @@ func checkRestored(layout datadir.Layout, keys datadir.LogKeys) error {
 	defer st.Close()
 	lcfg := ledger.DefaultConfig(keys.Signer, keys.Verifier)
 	lcfg.Logger = quiet
-	lcfg.Describe = server.Describe
+	lcfg.Describe = describe
 	l, err := ledger.Open(st, lcfg)
 	if err != nil {
 		return fmt.Errorf("the restored ledger %s fails its check: %w", layout.DB(), err)
