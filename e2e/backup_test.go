@@ -185,6 +185,44 @@ func TestBackupRestore(t *testing.T) {
 	}
 	restored.stop(t)
 
+	// Restore refuses a backup whose bytes do not match its manifest, one
+	// cut short (no manifest), and a data dir that holds a log; without
+	// log.key it restores and says the key is the operator's to copy.
+	raw, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(raw)
+	flipped[4096+512] ^= 0x01 // in ledger.db's bytes, past its tar header and first page
+	cut := raw[:len(raw)/2]
+	for _, tc := range []struct {
+		name, want string
+		file       []byte
+		dir        string
+	}{
+		{"a flipped byte", "SHA-256", flipped, filepath.Join(work, "c")},
+		{"a backup cut short", "not a complete backup", cut, filepath.Join(work, "d")},
+		{"over a restored log of the same size", "already holds a log", raw, dirB},
+	} {
+		f := filepath.Join(work, "variant.backup")
+		if err := os.WriteFile(f, tc.file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code := runDaemonCmd(t, "restore", "--from", f, "--data-dir", tc.dir)
+		if code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("restore of %s: exit %d, want a refusal with %q:\n%s", tc.name, code, tc.want, out)
+		}
+		if tc.dir != dirB {
+			if _, err := os.Stat(filepath.Join(tc.dir, "ledger.db")); err == nil {
+				t.Errorf("restore of %s left a ledger.db in %s", tc.name, tc.dir)
+			}
+		}
+	}
+	noKey := filepath.Join(work, "e")
+	if out, code := runDaemonCmd(t, "restore", "--from", backup, "--data-dir", noKey); code != 0 || !strings.Contains(out, "holds no log.key") {
+		t.Errorf("restore into a data dir without log.key: exit %d, want 0 and a word that the key must be copied:\n%s", code, out)
+	}
+
 	// The older backup over the newer log it came from.
 	out, code = runDaemonCmd(t, "restore", "--from", backup, "--data-dir", dirA)
 	if code == 0 || !strings.Contains(out, "holds a newer log than the backup") || !strings.Contains(out, "move") {

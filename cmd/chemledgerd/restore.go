@@ -166,8 +166,8 @@ func readManifestOnly(path string) (*chemledgerv1.BackupManifest, error) {
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("no manifest: not a complete backup")
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("it ends before its manifest (%v): not a complete backup", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("not a backup file: %w", err)
@@ -202,8 +202,8 @@ func readBackupFile(r io.Reader, dir string) (map[string]string, *chemledgerv1.B
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return staged, nil, errors.New("no manifest: not a complete backup")
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return staged, nil, fmt.Errorf("it ends before its manifest (%v): not a complete backup", err)
 		}
 		if err != nil {
 			return staged, nil, fmt.Errorf("not a backup file: %w", err)
