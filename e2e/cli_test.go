@@ -24,7 +24,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chemledger/chemledger/checkpoint"
-	"github.com/chemledger/chemledger/internal/datadir"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -97,7 +96,7 @@ func TestEndToEndCLI(t *testing.T) {
 	cp1 := filepath.Join(dir, "cp1")
 	r := d.runCLI(t, "checkpoint", "--out", cp1)
 	kept, err := os.ReadFile(cp1)
-	if r.code != 0 || err != nil || r.stdout != string(kept) || !strings.HasPrefix(r.stdout, datadir.DevOrigin+"\n33\n") {
+	if r.code != 0 || err != nil || r.stdout != string(kept) || !strings.HasPrefix(r.stdout, devOrigin(t, d.dir)+"\n33\n") {
 		t.Fatalf("checkpoint --out: exit %d, stdout %q, stderr %q; file %q, %v; want the signed checkpoint of size 33 in both", r.code, r.stdout, r.stderr, kept, err)
 	}
 	root := strings.Split(string(kept), "\n")[2]
@@ -207,8 +206,8 @@ func TestEndToEndCLI(t *testing.T) {
 		if err := strictJSON.Unmarshal(body, &info); err != nil {
 			t.Fatalf("log info %q: %v", body, err)
 		}
-		if want := logKey(t, dir); info.GetVerifierKey() != want || info.GetOrigin() != datadir.DevOrigin {
-			t.Errorf("log info = %v, want origin %q and key %q", &info, datadir.DevOrigin, want)
+		if want := logKey(t, dir); info.GetVerifierKey() != want || info.GetOrigin() != devOrigin(t, dir) {
+			t.Errorf("log info = %v, want origin %q and key %q", &info, devOrigin(t, dir), want)
 		}
 	})
 	t.Run("GET /healthz", func(t *testing.T) {

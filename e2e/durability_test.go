@@ -23,7 +23,6 @@ import (
 	"github.com/chemledger/chemledger/checkpoint"
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/envelope"
-	"github.com/chemledger/chemledger/internal/datadir"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
@@ -254,7 +253,7 @@ func readLog(t *testing.T, d *daemon, vkey string) restartedLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if own, err := checkpoint.Open(signed, datadir.DevOrigin, verifier); err != nil || !own.Equal(cp) {
+	if own, err := checkpoint.Open(signed, devOrigin(t, d.dir), verifier); err != nil || !own.Equal(cp) {
 		t.Fatalf("latest checkpoint %q: opened with the key in log.pub as %+v, %v; want %+v", signed, own, err, cp)
 	}
 	l.cp = cp

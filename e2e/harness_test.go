@@ -253,6 +253,16 @@ func logKey(tb testing.TB, dir string) string {
 	return vkey
 }
 
+// devOrigin is the origin of the dev log in dir, chosen when it was made.
+func devOrigin(tb testing.TB, dir string) string {
+	tb.Helper()
+	s, err := datadir.ReadLogSigner(datadir.Layout{Dir: dir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s.Name()
+}
+
 // dial returns a client of d that pins the log key from the data dir.
 func (d *daemon) dial(tb testing.TB) *client.Client {
 	tb.Helper()

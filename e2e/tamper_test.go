@@ -39,7 +39,7 @@ func TestTamperedStoreRefusesToStart(t *testing.T) {
 	// The stored hash of the perfect subtree over entries 10 and 11: tree
 	// node (level 1, index 5).
 	node := rfc6962.DefaultHasher.HashChildren(rfc6962.DefaultHasher.HashLeaf(leaves[10]), rfc6962.DefaultHasher.HashLeaf(leaves[11]))
-	checkpointText := []byte(datadir.DevOrigin + "\n33\n")
+	checkpointText := []byte(devOrigin(t, pristine) + "\n33\n")
 
 	tests := []struct {
 		name string

@@ -18,6 +18,10 @@ type adminService struct {
 
 	deriver *derive.Deriver
 	log     *slog.Logger
+	// backup, origin and verifierKey serve Backup; without a source it
+	// is refused.
+	backup              BackupSource
+	origin, verifierKey string
 }
 
 // NewAdminService returns the gRPC implementation of the operator's API.

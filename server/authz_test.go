@@ -184,6 +184,22 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{"/chemledger.v1.AdminService/RebuildDerivedState", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return chemledgerv1.NewAdminServiceClient(conn).RebuildDerivedState(ctx, &chemledgerv1.RebuildDerivedStateRequest{})
 		}, func() (string, string, []byte) { return "POST", "/v1/derived:rebuild", []byte("{}") }},
+		authzCall{"/chemledger.v1.AdminService/Backup", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			// Read the whole stream: a refusal comes with the first Recv.
+			st, err := chemledgerv1.NewAdminServiceClient(conn).Backup(ctx, &chemledgerv1.BackupRequest{})
+			if err != nil {
+				return nil, err
+			}
+			for {
+				c, err := st.Recv()
+				if err != nil {
+					return nil, err
+				}
+				if c.GetManifest() != nil {
+					return c, nil
+				}
+			}
+		}, nil},
 		authzCall{"/chemledger.v1.AuditService/ListAuditRecords", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return chemledgerv1.NewAuditServiceClient(conn).ListAuditRecords(ctx, &chemledgerv1.ListAuditRecordsRequest{PageSize: 1})
 		}, func() (string, string, []byte) { return "GET", "/v1/audit-records?pageSize=1", nil }},

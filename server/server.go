@@ -141,6 +141,8 @@ type Deps struct {
 	// Checkpoints, when set, serves the witnessed checkpoint on
 	// GetCheckpoint, GET /v1/checkpoint and /tlog/checkpoint.
 	Checkpoints CheckpointSource
+	// Backup, when set, serves AdminService.Backup.
+	Backup BackupSource
 }
 
 // ErrPlaintext is New's refusal to serve without TLS unless told to.
@@ -209,7 +211,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	chemledgerv1.RegisterLedgerServiceServer(reg, entries)
 	if deps.Deriver != nil {
 		chemledgerv1.RegisterAnalystServiceServer(reg, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
-		chemledgerv1.RegisterAdminServiceServer(reg, NewAdminService(deps.Deriver, cfg.Logger))
+		chemledgerv1.RegisterAdminServiceServer(reg, &adminService{deriver: deps.Deriver, log: cfg.Logger,
+			backup: deps.Backup, origin: l.Origin(), verifierKey: deps.VerifierKey})
 		s.deriver = deps.Deriver
 	}
 	if deps.Audit != nil {

@@ -22,6 +22,7 @@ import (
 // both anchors up to date, its files open.
 type anchored struct {
 	layout datadir.Layout
+	st     *storage.Store
 	l      *ledger.Ledger
 	a      *audit.Store
 }
@@ -65,7 +66,7 @@ func newAnchored(t *testing.T) *anchored {
 		l.Close()
 		st.Close()
 	})
-	an := &anchored{layout: layout, l: l, a: a}
+	an := &anchored{layout: layout, st: st, l: l, a: a}
 	an.grow(t, 0, 5)
 	if err := recordHeads(a, l); err != nil {
 		t.Fatal(err)

@@ -50,8 +50,8 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 	key := func() string { return filepath.Join(*caDir, "ca.key") }
 	switch verb {
 	case "init":
-		name := fs.String("name", "chemledger coalition CA", "the CA's common name")
-		years := fs.Int("years", 10, "how long the CA is valid")
+		name := fs.String("name", env("CHEMLEDGER_CA_NAME", "chemledger coalition CA"), "the CA's common name (env CHEMLEDGER_CA_NAME)")
+		years := fs.Int("years", envInt("CHEMLEDGER_CA_YEARS", 10), "how long the CA is valid (env CHEMLEDGER_CA_YEARS)")
 		if err := parseCA(fs, args, caDir); err != nil {
 			return err
 		}
@@ -64,10 +64,10 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 			*name, ca.Cert.NotAfter.Format(time.DateOnly), cert(), key(), hex.EncodeToString(sum[:]))
 		return err
 	case "sign":
-		csrPath := fs.String("csr", "", "the member's certificate request (required)")
-		out := fs.String("out", "", "the certificate to write (required)")
-		role := fs.String("role", "", "narrow the certificate to one role (default: every role the registry grants)")
-		days := fs.Int("days", 365, "validity in days")
+		csrPath := fs.String("csr", env("CHEMLEDGER_CA_CSR", ""), "the member's certificate request (env CHEMLEDGER_CA_CSR) (required)")
+		out := fs.String("out", env("CHEMLEDGER_CA_OUT", ""), "the certificate to write (env CHEMLEDGER_CA_OUT) (required)")
+		role := fs.String("role", env("CHEMLEDGER_CA_ROLE", ""), "narrow the certificate to one role (default: every role the registry grants) (env CHEMLEDGER_CA_ROLE)")
+		days := fs.Int("days", envInt("CHEMLEDGER_CA_DAYS", 365), "validity in days (env CHEMLEDGER_CA_DAYS)")
 		if err := parseCA(fs, args, caDir); err != nil {
 			return err
 		}
@@ -92,9 +92,9 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 		_, err = fmt.Fprintf(stdout, "signed %s for %s, valid %d days: %s\n", *csrPath, pki.URI(id.Member, *role), *days, *out)
 		return err
 	case "service":
-		hosts := fs.String("hosts", "localhost,127.0.0.1,::1", "the names and addresses clients reach the service at")
-		outDir := fs.String("out-dir", "", "the directory to write the certificates into (required)")
-		days := fs.Int("days", 365, "validity in days")
+		hosts := fs.String("hosts", env("CHEMLEDGER_CA_HOSTS", "localhost,127.0.0.1,::1"), "the names and addresses clients reach the service at (env CHEMLEDGER_CA_HOSTS)")
+		outDir := fs.String("out-dir", env("CHEMLEDGER_CA_OUT_DIR", ""), "the directory to write the certificates into (env CHEMLEDGER_CA_OUT_DIR) (required)")
+		days := fs.Int("days", envInt("CHEMLEDGER_CA_DAYS", 365), "validity in days (env CHEMLEDGER_CA_DAYS)")
 		if err := parseCA(fs, args, caDir); err != nil {
 			return err
 		}
@@ -119,6 +119,9 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 
 func parseCA(fs *flag.FlagSet, args []string, caDir *string) error {
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkNumericEnv(fs, "years", "days"); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -29,11 +29,14 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chemledgerd init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", env("CHEMLEDGER_DATA_DIR", "./chemledger-data"), "data directory to create the log in (env CHEMLEDGER_DATA_DIR)")
-	origin := fs.String("origin", "", "the log's checkpoint origin, e.g. chemledger.example.org/log (required unless --log-key-file names a key)")
-	keyFile := fs.String("log-key-file", "", "use this note signing key (PRIVATE+KEY+…) instead of generating one; it is copied to DATA_DIR/log.key")
+	origin := fs.String("origin", env("CHEMLEDGER_ORIGIN", ""), "the log's checkpoint origin, e.g. chemledger.example.org/log (required unless --log-key-file names a key) (env CHEMLEDGER_ORIGIN)")
+	keyFile := fs.String("log-key-file", env("CHEMLEDGER_LOG_KEY_FILE", ""), "use this note signing key (PRIVATE+KEY+…) instead of generating one; it is copied to DATA_DIR/log.key (env CHEMLEDGER_LOG_KEY_FILE)")
 	var founders stringList
-	fs.Var(&founders, "founder", "a founding member's join request (request.json from `chemledger member init`), repeatable: the members file the log starts from (every later member joins through the log)")
-	founderRoles := fs.String("founder-roles", strings.Join(pki.Roles, ","), "the roles every founding member holds")
+	if v := env("CHEMLEDGER_FOUNDERS", ""); v != "" {
+		founders = strings.Split(v, ",")
+	}
+	fs.Var(&founders, "founder", "a founding member's join request (request.json from `chemledger member init`), repeatable: the members file the log starts from (every later member joins through the log) (env CHEMLEDGER_FOUNDERS, comma-separated)")
+	founderRoles := fs.String("founder-roles", env("CHEMLEDGER_FOUNDER_ROLES", strings.Join(pki.Roles, ",")), "the roles every founding member holds (env CHEMLEDGER_FOUNDER_ROLES)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {

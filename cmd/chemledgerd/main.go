@@ -25,6 +25,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -77,9 +79,39 @@ type options struct {
 	witnessPolicy string
 }
 
+// helpOK makes a subcommand's --help a success: it printed what was asked.
+func helpOK(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// subcommands are what `chemledgerd help` lists, one line each.
+var subcommands = []struct{ name, what string }{
+	{"serve", "run the service (the default: plain `chemledgerd [flags]` is serve)"},
+	{"init", "create a new log in an empty data dir: its signing key, ledger and audit trail"},
+	{"ca", "the coalition CA: create it, issue member and server certificates"},
+	{"backup", "take an online, consistent copy of the ledger and the audit trail from the running daemon"},
+	{"restore", "put a backup (--from FILE) in place in a data dir that holds no log, and check it; or copy a lost or rolled-back primary back from a member's mirror (--from-mirror URL)"},
+	{"mirror", "follow a primary through its tiles, verifying every checkpoint, cosignature and signature, and serve the copy"},
+	{"rebuild", "drop the derived state (flags) and derive it again from the log"},
+	{"help", "list the commands"},
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: chemledgerd [command] [flags]")
+	fmt.Fprintln(w)
+	for _, c := range subcommands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.what)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "`chemledgerd COMMAND --help` lists a command's flags; every flag has a CHEMLEDGER_* environment fallback, and an explicit flag wins.")
+}
+
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("chemledgerd", flag.ContinueOnError)
+	fs := flag.NewFlagSet("chemledgerd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dataDir, "data-dir", env("CHEMLEDGER_DATA_DIR", "./chemledger-data"), "data directory: the bbolt file, keys and members file (env CHEMLEDGER_DATA_DIR)")
 	fs.StringVar(&o.grpcAddr, "grpc-addr", env("CHEMLEDGER_GRPC_ADDR", "127.0.0.1:7070"), "gRPC listen address (env CHEMLEDGER_GRPC_ADDR)")
@@ -92,23 +124,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logFormat, "log-format", env("CHEMLEDGER_LOG_FORMAT", "text"), "text or json (env CHEMLEDGER_LOG_FORMAT)")
 	fs.StringVar(&o.readyFile, "ready-file", env("CHEMLEDGER_READY_FILE", ""), "once listening, write the bound gRPC and HTTP addresses to this file as JSON (useful with port 0) (env CHEMLEDGER_READY_FILE)")
 	fs.StringVar(&o.policy, "policy", env("CHEMLEDGER_POLICY", ""), "detection policy file (JSON); default: the embedded policy (env CHEMLEDGER_POLICY)")
-	fs.IntVar(&o.maxBatch, "max-batch", ledger.DefaultMaxBatch, "most submissions committed in one transaction")
-	fs.IntVar(&o.dbMaxSize, "db-max-size", 0, "cap on the database file in bytes; 0 means none")
+	fs.IntVar(&o.maxBatch, "max-batch", envInt("CHEMLEDGER_MAX_BATCH", ledger.DefaultMaxBatch), "most submissions committed in one transaction (env CHEMLEDGER_MAX_BATCH)")
+	fs.IntVar(&o.dbMaxSize, "db-max-size", envInt("CHEMLEDGER_DB_MAX_SIZE", 0), "cap on the database file in bytes; 0 means none (env CHEMLEDGER_DB_MAX_SIZE)")
 	fs.StringVar(&o.tlsCA, "tls-ca", env("CHEMLEDGER_TLS_CA", ""), "CA certificate (PEM) that issues members' client certificates (env CHEMLEDGER_TLS_CA; dev: DATA_DIR/tls/ca.pem)")
 	fs.StringVar(&o.tlsCert, "tls-cert", env("CHEMLEDGER_TLS_CERT", ""), "server certificate (PEM) (env CHEMLEDGER_TLS_CERT; dev: DATA_DIR/tls/server.pem)")
 	fs.StringVar(&o.tlsKey, "tls-key", env("CHEMLEDGER_TLS_KEY", ""), "server private key (PEM) (env CHEMLEDGER_TLS_KEY; dev: DATA_DIR/tls/server.key)")
 	fs.StringVar(&o.gatewayCert, "gateway-cert", env("CHEMLEDGER_GATEWAY_CERT", ""), "the HTTP gateway's client certificate for its hop to gRPC (env CHEMLEDGER_GATEWAY_CERT; dev: DATA_DIR/tls/gateway.pem)")
 	fs.StringVar(&o.gatewayKey, "gateway-key", env("CHEMLEDGER_GATEWAY_KEY", ""), "its private key (env CHEMLEDGER_GATEWAY_KEY)")
 	fs.BoolVar(&o.insecurePlaintext, "insecure-dev-plaintext", envBool("CHEMLEDGER_INSECURE_DEV_PLAINTEXT"), "serve plaintext with no authentication: anyone may do anything (development only) (env CHEMLEDGER_INSECURE_DEV_PLAINTEXT)")
-	fs.Float64Var(&o.rate, "rate-per-member", server.DefaultRatePerMember, "each member's request rate limit, per second (0: none)")
-	fs.IntVar(&o.burst, "rate-burst", server.DefaultRateBurst, "requests a member may send above its rate in a burst")
-	fs.BoolVar(&o.newAuditTrail, "new-audit-trail", false, "start a new audit trail because the old audit.db is lost: only when audit.db is missing or empty; the new trail's first record says so, with the ledger's head")
+	fs.Float64Var(&o.rate, "rate-per-member", envFloat("CHEMLEDGER_RATE_PER_MEMBER", server.DefaultRatePerMember), "each member's request rate limit, per second (0: none) (env CHEMLEDGER_RATE_PER_MEMBER)")
+	fs.IntVar(&o.burst, "rate-burst", envInt("CHEMLEDGER_RATE_BURST", server.DefaultRateBurst), "requests a member may send above its rate in a burst (env CHEMLEDGER_RATE_BURST)")
+	fs.BoolVar(&o.newAuditTrail, "new-audit-trail", envBool("CHEMLEDGER_NEW_AUDIT_TRAIL"), "start a new audit trail because the old audit.db is lost: only when audit.db is missing or empty; the new trail's first record says so, with the ledger's head (env CHEMLEDGER_NEW_AUDIT_TRAIL)")
 	fs.StringVar(&o.witnessPolicy, "witness-policy", env("CHEMLEDGER_WITNESS_POLICY", ""), "witness policy file (Tessera/Sigsum format): feed every witness the log's checkpoints and serve them cosigned; refuse to start if a witness has cosigned a larger tree (env CHEMLEDGER_WITNESS_POLICY)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := checkNumericEnv(fs, "max-batch", "db-max-size", "rate-per-member", "rate-burst"); err != nil {
+		return o, err
 	}
 	if o.verify != "full" && o.verify != "state" {
 		return o, fmt.Errorf("--verify-on-start: %q is not full or state", o.verify)
@@ -124,6 +159,39 @@ func env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// envInt and envFloat are the fallbacks of numeric flags, shown in the
+// help as the default; a value that does not parse is refused by
+// parseFlags (checkNumericEnv), not silently replaced by the default.
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+func envFloat(key string, def float64) float64 {
+	if f, err := strconv.ParseFloat(os.Getenv(key), 64); err == nil {
+		return f
+	}
+	return def
+}
+
+// checkNumericEnv refuses a numeric fallback that does not parse, as the
+// flag itself would be refused, unless the flag was given.
+func checkNumericEnv(fs *flag.FlagSet, names ...string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, name := range names {
+		key := "CHEMLEDGER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok && !given[name] {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("%s=%q (the fallback of --%s): %w", key, v, name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func envBool(key string) bool {
@@ -150,20 +218,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := failpoint.Err(); err != nil {
 		return err
 	}
-	if len(args) > 0 && args[0] == "rebuild" {
-		return runRebuild(args[1:], stderr)
-	}
-	if len(args) > 0 && args[0] == "ca" {
-		return runCA(args[1:], stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "init" {
-		return runInit(args[1:], stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "mirror" {
-		return runMirror(ctx, args[1:], stderr)
-	}
-	if len(args) > 0 && args[0] == "restore" {
-		return runRestore(ctx, args[1:], stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			args = args[1:]
+		case "init":
+			return helpOK(runInit(args[1:], stdout, stderr))
+		case "ca":
+			return helpOK(runCA(args[1:], stdout, stderr))
+		case "backup":
+			return helpOK(runBackup(ctx, args[1:], stderr))
+		case "restore":
+			if slices.ContainsFunc(args[1:], func(a string) bool {
+				return strings.HasPrefix(a, "--from-mirror") || strings.HasPrefix(a, "-from-mirror")
+			}) {
+				return helpOK(runRestoreFromMirror(ctx, args[1:], stderr))
+			}
+			return helpOK(runRestore(args[1:], stderr))
+		case "mirror":
+			return helpOK(runMirror(ctx, args[1:], stderr))
+		case "rebuild":
+			return helpOK(runRebuild(args[1:], stderr))
+		case "help", "-h", "-help", "--help":
+			printUsage(stdout)
+			return nil
+		default:
+			// Plain `chemledgerd [flags]` is serve, as before there were
+			// subcommands; a word that is no flag is a mistyped command.
+			if !strings.HasPrefix(args[0], "-") {
+				return fmt.Errorf("unknown command %q (chemledgerd help lists them)", args[0])
+			}
+		}
 	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -292,7 +377,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog}
+	writes := &anchorWrites{}
+	deps := server.Deps{Ledger: l, Members: reg, VerifierKey: vkey, Deriver: d, Policy: dcfg.Policy, Audit: auditLog,
+		Backup: backupSource{writes: writes, store: store, l: l, a: auditLog}}
 	if feeder != nil {
 		deps.Checkpoints = feeder
 	}
@@ -322,7 +409,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	an := startAnchors(ctx, auditLog, l, log)
+	an := startAnchors(ctx, writes, auditLog, l, log)
 	err = srv.Serve(ctx, grpcLis, httpLis)
 	// Save the detector's state, so the next start folds nothing.
 	if cerr := d.Checkpoint(); cerr != nil {

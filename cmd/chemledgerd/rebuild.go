@@ -22,7 +22,7 @@ func runRebuild(args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", env("CHEMLEDGER_DATA_DIR", "./chemledger-data"), "data directory (env CHEMLEDGER_DATA_DIR)")
 	policy := fs.String("policy", env("CHEMLEDGER_POLICY", ""), "detection policy file; default: the embedded policy (env CHEMLEDGER_POLICY)")
-	asOf := fs.String("as-of", "", "also run the time-based rules as of this RFC 3339 time (default: only as the log's own clock advances, as the live detector does)")
+	asOf := fs.String("as-of", env("CHEMLEDGER_AS_OF", ""), "also run the time-based rules as of this RFC 3339 time (default: only as the log's own clock advances, as the live detector does) (env CHEMLEDGER_AS_OF)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -88,6 +88,8 @@ var matrix = []row{
 	{analystSvc + "GetShipment", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "GetStats", [4]Scope{Deny, Any, Deny, Deny}},
 	{adminSvc + "RebuildDerivedState", [4]Scope{Deny, Deny, Deny, Any}},
+	// A backup holds every entry and every audit record: the operator's.
+	{adminSvc + "Backup", [4]Scope{Deny, Deny, Deny, Any}},
 	{auditSvc + "ListAuditRecords", [4]Scope{Deny, Deny, Any, Deny}},
 	{healthSvc + "Check", [4]Scope{Any, Any, Any, Any}},
 	{healthSvc + "Watch", [4]Scope{Any, Any, Any, Any}},

@@ -17,6 +17,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -58,8 +59,21 @@ func (l Layout) MemberKey(member string) string {
 	return filepath.Join(l.Dir, "keys", member+".json")
 }
 
-// DevOrigin is the checkpoint origin of a development log.
-const DevOrigin = "chemledger.dev/log"
+// DevOriginPrefix begins the checkpoint origin of every development log;
+// NewDevOrigin adds a random name, so that two dev logs never look like
+// one log to a witness (same origin, different trees: a fork).
+const DevOriginPrefix = "chemledger.dev/"
+
+// NewDevOrigin is a fresh development origin, chemledger.dev/ and 8 random
+// hex digits. It is chosen once, when the dev log's key is created, and
+// kept in the key's name from then on.
+func NewDevOrigin() (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("choose a dev origin: %w", err)
+	}
+	return DevOriginPrefix + hex.EncodeToString(b[:]), nil
+}
 
 // DemoMember is a member that dev mode creates.
 type DemoMember struct{ ID, Name, Country string }
@@ -83,7 +97,7 @@ func EnsureDev(l Layout) error {
 	if err := os.MkdirAll(filepath.Join(l.Dir, "keys"), 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	if err := ensureLogKey(l, DevOrigin); err != nil {
+	if err := ensureLogKey(l, NewDevOrigin); err != nil {
 		return err
 	}
 	ids := make([]string, len(DemoMembers))
@@ -193,9 +207,13 @@ func CreateLogKey(l Layout, skey string) error {
 // ensureLogKey creates the log's signing key when there is none, and
 // rewrites the verifier key from it when that is missing (a crash between
 // the two writes), so the two never disagree.
-func ensureLogKey(l Layout, origin string) error {
+func ensureLogKey(l Layout, newOrigin func() (string, error)) error {
 	switch _, err := os.Stat(l.LogKey()); {
 	case errors.Is(err, fs.ErrNotExist):
+		origin, err := newOrigin()
+		if err != nil {
+			return err
+		}
 		skey, _, err := note.GenerateKey(rand.Reader, origin)
 		if err != nil {
 			return err

@@ -1,8 +1,11 @@
 package datadir
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/chemledger/chemledger/members"
@@ -63,8 +66,43 @@ func TestMissingVerifierKeyIsRederived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if signer.Name() != DevOrigin {
-		t.Fatalf("signer name %q, want %q", signer.Name(), DevOrigin)
+	if !strings.HasPrefix(signer.Name(), DevOriginPrefix) {
+		t.Fatalf("signer name %q, want one beginning %q", signer.Name(), DevOriginPrefix)
+	}
+}
+
+// TestDevOriginUniquePerDataDir: two dev logs never share an origin (a
+// witness would take them for one log and their two trees for a fork),
+// and a dev log keeps its origin across starts.
+func TestDevOriginUniquePerDataDir(t *testing.T) {
+	origin := func(l Layout) string {
+		t.Helper()
+		s, err := ReadLogSigner(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Name()
+	}
+	seen := map[string]string{}
+	for i := range 8 {
+		l := Layout{Dir: filepath.Join(t.TempDir(), fmt.Sprint(i))}
+		if err := EnsureDev(l); err != nil {
+			t.Fatal(err)
+		}
+		o := origin(l)
+		if !regexp.MustCompile(`^chemledger\.dev/[0-9a-f]{8}$`).MatchString(o) {
+			t.Errorf("dev origin %q, want chemledger.dev/ and 8 hex digits", o)
+		}
+		if other, ok := seen[o]; ok {
+			t.Errorf("data dirs %s and %s have the same dev origin %q", other, l.Dir, o)
+		}
+		seen[o] = l.Dir
+		if err := EnsureDev(l); err != nil {
+			t.Fatal(err)
+		}
+		if again := origin(l); again != o {
+			t.Errorf("second EnsureDev changed the origin of %s from %q to %q", l.Dir, o, again)
+		}
 	}
 }
 

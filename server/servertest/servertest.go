@@ -175,6 +175,8 @@ func Start(dir string, opts Options) (*Instance, error) {
 		if deps.Audit, err = audit.Open(ao); err != nil {
 			return fail(err)
 		}
+		// No anchors run here, so any moment is still enough.
+		deps.Backup = snapshotPair{st, deps.Audit}
 	}
 	var runDeriver func(context.Context) error
 	if !opts.NoDetection {
@@ -246,4 +248,23 @@ func TempDir() (string, func(), error) {
 		return "", nil, fmt.Errorf("temp dir: %w", err)
 	}
 	return d, func() { os.RemoveAll(d) }, nil
+}
+
+// snapshotPair takes a backup's two read transactions one after the other.
+type snapshotPair struct {
+	ledger *storage.Store
+	audit  *audit.Store
+}
+
+func (p snapshotPair) OpenBackup() (*server.BackupSnapshot, error) {
+	ls, err := p.ledger.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	as, err := p.audit.Snapshot()
+	if err != nil {
+		ls.Close()
+		return nil, err
+	}
+	return &server.BackupSnapshot{Ledger: ls, Audit: as}, nil
 }

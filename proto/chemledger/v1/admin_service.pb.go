@@ -23,6 +23,272 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// BackupRequest asks for a backup.
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+// BackupChunk is a piece of a backup file, or (last) the manifest.
+type BackupChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file the data belongs to: "ledger.db" or "audit.db".
+	File string `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// The next bytes of that file.
+	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// Set on the last message only.
+	Manifest *BackupManifest `protobuf:"bytes,3,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	// The file's whole size in bytes, on its first chunk, so a client can
+	// write it into an archive as it arrives.
+	Size          uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupChunk) Reset() {
+	*x = BackupChunk{}
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupChunk) ProtoMessage() {}
+
+func (x *BackupChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
+func (*BackupChunk) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BackupChunk) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *BackupChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *BackupChunk) GetManifest() *BackupManifest {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+func (x *BackupChunk) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// BackupManifest says what a backup holds.
+type BackupManifest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log's checkpoint origin.
+	Origin string `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The log's note verifier key.
+	VerifierKey string `protobuf:"bytes,2,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	// The newest signed checkpoint note in the ledger copy.
+	Checkpoint string `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The seq of the last record of the audit trail copy.
+	AuditSeq uint64 `protobuf:"varint,4,opt,name=audit_seq,json=auditSeq,proto3" json:"audit_seq,omitempty"`
+	// The hash of that record.
+	AuditHash []byte `protobuf:"bytes,5,opt,name=audit_hash,json=auditHash,proto3" json:"audit_hash,omitempty"`
+	// Each file, with its size and SHA-256.
+	Files         []*BackupFile `protobuf:"bytes,6,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupManifest) Reset() {
+	*x = BackupManifest{}
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupManifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupManifest) ProtoMessage() {}
+
+func (x *BackupManifest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupManifest.ProtoReflect.Descriptor instead.
+func (*BackupManifest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BackupManifest) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *BackupManifest) GetVerifierKey() string {
+	if x != nil {
+		return x.VerifierKey
+	}
+	return ""
+}
+
+func (x *BackupManifest) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *BackupManifest) GetAuditSeq() uint64 {
+	if x != nil {
+		return x.AuditSeq
+	}
+	return 0
+}
+
+func (x *BackupManifest) GetAuditHash() []byte {
+	if x != nil {
+		return x.AuditHash
+	}
+	return nil
+}
+
+func (x *BackupManifest) GetFiles() []*BackupFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// BackupFile is one file of a backup.
+type BackupFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its name in the data directory.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its size in bytes.
+	Size uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// The SHA-256 of its bytes.
+	Sha256        []byte `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupFile) Reset() {
+	*x = BackupFile{}
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupFile) ProtoMessage() {}
+
+func (x *BackupFile) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupFile.ProtoReflect.Descriptor instead.
+func (*BackupFile) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BackupFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BackupFile) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *BackupFile) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
 // RebuildDerivedStateRequest asks for a rebuild.
 type RebuildDerivedStateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -34,7 +300,7 @@ type RebuildDerivedStateRequest struct {
 
 func (x *RebuildDerivedStateRequest) Reset() {
 	*x = RebuildDerivedStateRequest{}
-	mi := &file_chemledger_v1_admin_service_proto_msgTypes[0]
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +312,7 @@ func (x *RebuildDerivedStateRequest) String() string {
 func (*RebuildDerivedStateRequest) ProtoMessage() {}
 
 func (x *RebuildDerivedStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_admin_service_proto_msgTypes[0]
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +325,7 @@ func (x *RebuildDerivedStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildDerivedStateRequest.ProtoReflect.Descriptor instead.
 func (*RebuildDerivedStateRequest) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RebuildDerivedStateRequest) GetAsOf() *timestamppb.Timestamp {
@@ -86,7 +352,7 @@ type RebuildDerivedStateResponse struct {
 
 func (x *RebuildDerivedStateResponse) Reset() {
 	*x = RebuildDerivedStateResponse{}
-	mi := &file_chemledger_v1_admin_service_proto_msgTypes[1]
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +364,7 @@ func (x *RebuildDerivedStateResponse) String() string {
 func (*RebuildDerivedStateResponse) ProtoMessage() {}
 
 func (x *RebuildDerivedStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_admin_service_proto_msgTypes[1]
+	mi := &file_chemledger_v1_admin_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,7 +377,7 @@ func (x *RebuildDerivedStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildDerivedStateResponse.ProtoReflect.Descriptor instead.
 func (*RebuildDerivedStateResponse) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_chemledger_v1_admin_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RebuildDerivedStateResponse) GetApplied() uint64 {
@@ -146,16 +412,38 @@ var File_chemledger_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"!chemledger/v1/admin_service.proto\x12\rchemledger.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
+	"!chemledger/v1/admin_service.proto\x12\rchemledger.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
+	"\rBackupRequest\"\x84\x01\n" +
+	"\vBackupChunk\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x129\n" +
+	"\bmanifest\x18\x03 \x01(\v2\x1d.chemledger.v1.BackupManifestR\bmanifest\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\"\xd8\x01\n" +
+	"\x0eBackupManifest\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\x12!\n" +
+	"\fverifier_key\x18\x02 \x01(\tR\vverifierKey\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\tR\n" +
+	"checkpoint\x12\x1b\n" +
+	"\taudit_seq\x18\x04 \x01(\x04R\bauditSeq\x12\x1d\n" +
+	"\n" +
+	"audit_hash\x18\x05 \x01(\fR\tauditHash\x12/\n" +
+	"\x05files\x18\x06 \x03(\v2\x19.chemledger.v1.BackupFileR\x05files\"L\n" +
+	"\n" +
+	"BackupFile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"M\n" +
 	"\x1aRebuildDerivedStateRequest\x12/\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xa3\x01\n" +
 	"\x1bRebuildDerivedStateResponse\x12\x18\n" +
 	"\aapplied\x18\x01 \x01(\x04R\aapplied\x12\x14\n" +
 	"\x05flags\x18\x02 \x01(\x04R\x05flags\x12%\n" +
 	"\x0epolicy_version\x18\x03 \x01(\tR\rpolicyVersion\x12-\n" +
-	"\x04took\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04took2|\n" +
+	"\x04took\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04took2\xc2\x01\n" +
 	"\fAdminService\x12l\n" +
-	"\x13RebuildDerivedState\x12).chemledger.v1.RebuildDerivedStateRequest\x1a*.chemledger.v1.RebuildDerivedStateResponseBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
+	"\x13RebuildDerivedState\x12).chemledger.v1.RebuildDerivedStateRequest\x1a*.chemledger.v1.RebuildDerivedStateResponse\x12D\n" +
+	"\x06Backup\x12\x1c.chemledger.v1.BackupRequest\x1a\x1a.chemledger.v1.BackupChunk0\x01BCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
 var (
 	file_chemledger_v1_admin_service_proto_rawDescOnce sync.Once
@@ -169,23 +457,31 @@ func file_chemledger_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_chemledger_v1_admin_service_proto_rawDescData
 }
 
-var file_chemledger_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_chemledger_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_chemledger_v1_admin_service_proto_goTypes = []any{
-	(*RebuildDerivedStateRequest)(nil),  // 0: chemledger.v1.RebuildDerivedStateRequest
-	(*RebuildDerivedStateResponse)(nil), // 1: chemledger.v1.RebuildDerivedStateResponse
-	(*timestamppb.Timestamp)(nil),       // 2: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 3: google.protobuf.Duration
+	(*BackupRequest)(nil),               // 0: chemledger.v1.BackupRequest
+	(*BackupChunk)(nil),                 // 1: chemledger.v1.BackupChunk
+	(*BackupManifest)(nil),              // 2: chemledger.v1.BackupManifest
+	(*BackupFile)(nil),                  // 3: chemledger.v1.BackupFile
+	(*RebuildDerivedStateRequest)(nil),  // 4: chemledger.v1.RebuildDerivedStateRequest
+	(*RebuildDerivedStateResponse)(nil), // 5: chemledger.v1.RebuildDerivedStateResponse
+	(*timestamppb.Timestamp)(nil),       // 6: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 7: google.protobuf.Duration
 }
 var file_chemledger_v1_admin_service_proto_depIdxs = []int32{
-	2, // 0: chemledger.v1.RebuildDerivedStateRequest.as_of:type_name -> google.protobuf.Timestamp
-	3, // 1: chemledger.v1.RebuildDerivedStateResponse.took:type_name -> google.protobuf.Duration
-	0, // 2: chemledger.v1.AdminService.RebuildDerivedState:input_type -> chemledger.v1.RebuildDerivedStateRequest
-	1, // 3: chemledger.v1.AdminService.RebuildDerivedState:output_type -> chemledger.v1.RebuildDerivedStateResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2, // 0: chemledger.v1.BackupChunk.manifest:type_name -> chemledger.v1.BackupManifest
+	3, // 1: chemledger.v1.BackupManifest.files:type_name -> chemledger.v1.BackupFile
+	6, // 2: chemledger.v1.RebuildDerivedStateRequest.as_of:type_name -> google.protobuf.Timestamp
+	7, // 3: chemledger.v1.RebuildDerivedStateResponse.took:type_name -> google.protobuf.Duration
+	4, // 4: chemledger.v1.AdminService.RebuildDerivedState:input_type -> chemledger.v1.RebuildDerivedStateRequest
+	0, // 5: chemledger.v1.AdminService.Backup:input_type -> chemledger.v1.BackupRequest
+	5, // 6: chemledger.v1.AdminService.RebuildDerivedState:output_type -> chemledger.v1.RebuildDerivedStateResponse
+	1, // 7: chemledger.v1.AdminService.Backup:output_type -> chemledger.v1.BackupChunk
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_admin_service_proto_init() }
@@ -199,7 +495,7 @@ func file_chemledger_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_admin_service_proto_rawDesc), len(file_chemledger_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

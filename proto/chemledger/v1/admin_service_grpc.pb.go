@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	AdminService_RebuildDerivedState_FullMethodName = "/chemledger.v1.AdminService/RebuildDerivedState"
+	AdminService_Backup_FullMethodName              = "/chemledger.v1.AdminService/Backup"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -32,6 +33,12 @@ type AdminServiceClient interface {
 	// derives them again from the log; the result is byte-identical to what
 	// the live detector derived (with the same as_of, if any).
 	RebuildDerivedState(ctx context.Context, in *RebuildDerivedStateRequest, opts ...grpc.CallOption) (*RebuildDerivedStateResponse, error)
+	// Backup streams an online, consistent copy of the ledger (ledger.db)
+	// and the audit trail (audit.db) while writes go on: each file as of one
+	// read transaction, taken while neither anchor is being written, so the
+	// pair passes each other's start-up check. The chunks of ledger.db come
+	// first, then those of audit.db, then one message with the manifest.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
 }
 
 type adminServiceClient struct {
@@ -52,6 +59,25 @@ func (c *adminServiceClient) RebuildDerivedState(ctx context.Context, in *Rebuil
 	return out, nil
 }
 
+func (c *adminServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupClient = grpc.ServerStreamingClient[BackupChunk]
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -62,6 +88,12 @@ type AdminServiceServer interface {
 	// derives them again from the log; the result is byte-identical to what
 	// the live detector derived (with the same as_of, if any).
 	RebuildDerivedState(context.Context, *RebuildDerivedStateRequest) (*RebuildDerivedStateResponse, error)
+	// Backup streams an online, consistent copy of the ledger (ledger.db)
+	// and the audit trail (audit.db) while writes go on: each file as of one
+	// read transaction, taken while neither anchor is being written, so the
+	// pair passes each other's start-up check. The chunks of ledger.db come
+	// first, then those of audit.db, then one message with the manifest.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -74,6 +106,9 @@ type UnimplementedAdminServiceServer struct{}
 
 func (UnimplementedAdminServiceServer) RebuildDerivedState(context.Context, *RebuildDerivedStateRequest) (*RebuildDerivedStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RebuildDerivedState not implemented")
+}
+func (UnimplementedAdminServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -114,6 +149,17 @@ func _AdminService_RebuildDerivedState_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupServer = grpc.ServerStreamingServer[BackupChunk]
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,6 +172,12 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AdminService_RebuildDerivedState_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Backup",
+			Handler:       _AdminService_Backup_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "chemledger/v1/admin_service.proto",
 }
