@@ -113,6 +113,8 @@ func resourcesOf(req any) []string {
 		return []string{"entries/" + u(r.GetIndex())}
 	case *chemledgerv1.ListEntriesRequest:
 		return q("entries", "filter", r.GetFilter(), "page_token", r.GetPageToken())
+	case *chemledgerv1.WatchEntriesRequest:
+		return q("entries:watch", "filter", r.GetFilter(), "start_index", u(r.GetStartIndex()))
 	case *chemledgerv1.GetInclusionProofRequest:
 		return []string{fmt.Sprintf("entries/%d/inclusion-proof?tree_size=%d", r.GetIndex(), r.GetTreeSize())}
 	case *chemledgerv1.GetConsistencyProofRequest:

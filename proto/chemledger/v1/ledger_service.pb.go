@@ -1808,6 +1808,153 @@ func (x *TileData) GetFull() bool {
 	return false
 }
 
+// WatchEntriesRequest opens a watch of the log.
+type WatchEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ListEntries filter grammar, plus addressed_to = "MX": shipment
+	// events of kind PRE_EXPORT_NOTIFICATION, PEN_REPLY, EXPORT_DECLARATION,
+	// TRANSIT or IMPORT_DECLARATION that name the country as importer's,
+	// consignee's or a transit country (a route leg outside the exporter's
+	// country); a PEN_REPLY is also addressed to the exporter's country,
+	// which it answers.
+	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The first log index to deliver (0: the start of the log). To resume,
+	// pass the next_index of the last message received.
+	StartIndex uint64 `protobuf:"varint,2,opt,name=start_index,json=startIndex,proto3" json:"start_index,omitempty"`
+	// How long an idle stream waits before it sends a progress message, in
+	// milliseconds (default 5000, at least 100, at most 60000).
+	ProgressIntervalMs uint32 `protobuf:"varint,3,opt,name=progress_interval_ms,json=progressIntervalMs,proto3" json:"progress_interval_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *WatchEntriesRequest) Reset() {
+	*x = WatchEntriesRequest{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEntriesRequest) ProtoMessage() {}
+
+func (x *WatchEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEntriesRequest.ProtoReflect.Descriptor instead.
+func (*WatchEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WatchEntriesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *WatchEntriesRequest) GetStartIndex() uint64 {
+	if x != nil {
+		return x.StartIndex
+	}
+	return 0
+}
+
+func (x *WatchEntriesRequest) GetProgressIntervalMs() uint32 {
+	if x != nil {
+		return x.ProgressIntervalMs
+	}
+	return 0
+}
+
+// WatchEntriesResponse is one entry, or a progress message.
+type WatchEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry, as ListEntries shows it to the caller; unset on a progress
+	// message.
+	Entry *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The size of the latest signed checkpoint when the message was sent:
+	// it covers the entry (entry.index < checkpoint_size), and a progress
+	// message says no further entry below it matches.
+	CheckpointSize uint64 `protobuf:"varint,2,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
+	// Where to resume: one past the last index the stream has examined.
+	NextIndex uint64 `protobuf:"varint,3,opt,name=next_index,json=nextIndex,proto3" json:"next_index,omitempty"`
+	// Set on a progress message: the stream is caught up to checkpoint_size.
+	Progress      bool `protobuf:"varint,4,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEntriesResponse) Reset() {
+	*x = WatchEntriesResponse{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEntriesResponse) ProtoMessage() {}
+
+func (x *WatchEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEntriesResponse.ProtoReflect.Descriptor instead.
+func (*WatchEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WatchEntriesResponse) GetEntry() *Entry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *WatchEntriesResponse) GetCheckpointSize() uint64 {
+	if x != nil {
+		return x.CheckpointSize
+	}
+	return 0
+}
+
+func (x *WatchEntriesResponse) GetNextIndex() uint64 {
+	if x != nil {
+		return x.NextIndex
+	}
+	return 0
+}
+
+func (x *WatchEntriesResponse) GetProgress() bool {
+	if x != nil {
+		return x.Progress
+	}
+	return false
+}
+
 var File_chemledger_v1_ledger_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
@@ -1930,12 +2077,23 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x05width\x18\x02 \x01(\rR\x05width\"2\n" +
 	"\bTileData\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
-	"\x04full\x18\x02 \x01(\bR\x04full*\x7f\n" +
+	"\x04full\x18\x02 \x01(\bR\x04full\"\x80\x01\n" +
+	"\x13WatchEntriesRequest\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x1f\n" +
+	"\vstart_index\x18\x02 \x01(\x04R\n" +
+	"startIndex\x120\n" +
+	"\x14progress_interval_ms\x18\x03 \x01(\rR\x12progressIntervalMs\"\xa6\x01\n" +
+	"\x14WatchEntriesResponse\x12*\n" +
+	"\x05entry\x18\x01 \x01(\v2\x14.chemledger.v1.EntryR\x05entry\x12'\n" +
+	"\x0fcheckpoint_size\x18\x02 \x01(\x04R\x0echeckpointSize\x12\x1d\n" +
+	"\n" +
+	"next_index\x18\x03 \x01(\x04R\tnextIndex\x12\x1a\n" +
+	"\bprogress\x18\x04 \x01(\bR\bprogress*\x7f\n" +
 	"\fMemberStatus\x12\x1d\n" +
 	"\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
 	"\x17MEMBER_STATUS_SUSPENDED\x10\x02\x12\x19\n" +
-	"\x15MEMBER_STATUS_REMOVED\x10\x032\x98\a\n" +
+	"\x15MEMBER_STATUS_REMOVED\x10\x032\xf3\a\n" +
 	"\rLedgerService\x12H\n" +
 	"\vCreateEntry\x12!.chemledger.v1.CreateEntryRequest\x1a\x16.chemledger.v1.Receipt\x12j\n" +
 	"\x11BulkCreateEntries\x12'.chemledger.v1.BulkCreateEntriesRequest\x1a(.chemledger.v1.BulkCreateEntriesResponse(\x010\x01\x12@\n" +
@@ -1947,7 +2105,8 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x13GetConsistencyProof\x12).chemledger.v1.GetConsistencyProofRequest\x1a\x1f.chemledger.v1.ConsistencyProof\x12T\n" +
 	"\vListMembers\x12!.chemledger.v1.ListMembersRequest\x1a\".chemledger.v1.ListMembersResponse\x12A\n" +
 	"\aGetTile\x12\x1d.chemledger.v1.GetTileRequest\x1a\x17.chemledger.v1.TileData\x12O\n" +
-	"\x0eGetEntryBundle\x12$.chemledger.v1.GetEntryBundleRequest\x1a\x17.chemledger.v1.TileDataBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
+	"\x0eGetEntryBundle\x12$.chemledger.v1.GetEntryBundleRequest\x1a\x17.chemledger.v1.TileData\x12Y\n" +
+	"\fWatchEntries\x12\".chemledger.v1.WatchEntriesRequest\x1a#.chemledger.v1.WatchEntriesResponse0\x01BCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
 var (
 	file_chemledger_v1_ledger_service_proto_rawDescOnce sync.Once
@@ -1962,7 +2121,7 @@ func file_chemledger_v1_ledger_service_proto_rawDescGZIP() []byte {
 }
 
 var file_chemledger_v1_ledger_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_chemledger_v1_ledger_service_proto_goTypes = []any{
 	(MemberStatus)(0),                  // 0: chemledger.v1.MemberStatus
 	(*CreateEntryRequest)(nil),         // 1: chemledger.v1.CreateEntryRequest
@@ -1992,10 +2151,12 @@ var file_chemledger_v1_ledger_service_proto_goTypes = []any{
 	(*GetTileRequest)(nil),             // 25: chemledger.v1.GetTileRequest
 	(*GetEntryBundleRequest)(nil),      // 26: chemledger.v1.GetEntryBundleRequest
 	(*TileData)(nil),                   // 27: chemledger.v1.TileData
-	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
-	(*ShipmentEvent)(nil),              // 29: chemledger.v1.ShipmentEvent
-	(*RegistryEntry)(nil),              // 30: chemledger.v1.RegistryEntry
-	(*Disposition)(nil),                // 31: chemledger.v1.Disposition
+	(*WatchEntriesRequest)(nil),        // 28: chemledger.v1.WatchEntriesRequest
+	(*WatchEntriesResponse)(nil),       // 29: chemledger.v1.WatchEntriesResponse
+	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
+	(*ShipmentEvent)(nil),              // 31: chemledger.v1.ShipmentEvent
+	(*RegistryEntry)(nil),              // 32: chemledger.v1.RegistryEntry
+	(*Disposition)(nil),                // 33: chemledger.v1.Disposition
 }
 var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	4,  // 0: chemledger.v1.BulkCreateEntriesResponse.results:type_name -> chemledger.v1.BulkResult
@@ -2003,44 +2164,47 @@ var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	5,  // 2: chemledger.v1.BulkResult.error:type_name -> chemledger.v1.ItemError
 	6,  // 3: chemledger.v1.ItemError.field_violations:type_name -> chemledger.v1.FieldViolation
 	15, // 4: chemledger.v1.Receipt.checkpoint:type_name -> chemledger.v1.Checkpoint
-	28, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
-	28, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
-	29, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
-	30, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
-	31, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
+	30, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
+	30, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
+	31, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
+	32, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
+	33, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
 	9,  // 10: chemledger.v1.ListEntriesResponse.entries:type_name -> chemledger.v1.Entry
 	15, // 11: chemledger.v1.InclusionProof.checkpoint:type_name -> chemledger.v1.Checkpoint
 	22, // 12: chemledger.v1.ListMembersResponse.members:type_name -> chemledger.v1.MemberInfo
 	0,  // 13: chemledger.v1.MemberInfo.status:type_name -> chemledger.v1.MemberStatus
 	23, // 14: chemledger.v1.MemberInfo.keys:type_name -> chemledger.v1.MemberKeyInfo
 	24, // 15: chemledger.v1.MemberInfo.history:type_name -> chemledger.v1.MemberChange
-	1,  // 16: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
-	2,  // 17: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
-	8,  // 18: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
-	10, // 19: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
-	12, // 20: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
-	14, // 21: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
-	16, // 22: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
-	18, // 23: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
-	20, // 24: chemledger.v1.LedgerService.ListMembers:input_type -> chemledger.v1.ListMembersRequest
-	25, // 25: chemledger.v1.LedgerService.GetTile:input_type -> chemledger.v1.GetTileRequest
-	26, // 26: chemledger.v1.LedgerService.GetEntryBundle:input_type -> chemledger.v1.GetEntryBundleRequest
-	7,  // 27: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
-	3,  // 28: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
-	9,  // 29: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
-	11, // 30: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
-	13, // 31: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
-	15, // 32: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
-	17, // 33: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
-	19, // 34: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
-	21, // 35: chemledger.v1.LedgerService.ListMembers:output_type -> chemledger.v1.ListMembersResponse
-	27, // 36: chemledger.v1.LedgerService.GetTile:output_type -> chemledger.v1.TileData
-	27, // 37: chemledger.v1.LedgerService.GetEntryBundle:output_type -> chemledger.v1.TileData
-	27, // [27:38] is the sub-list for method output_type
-	16, // [16:27] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 16: chemledger.v1.WatchEntriesResponse.entry:type_name -> chemledger.v1.Entry
+	1,  // 17: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
+	2,  // 18: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
+	8,  // 19: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
+	10, // 20: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
+	12, // 21: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
+	14, // 22: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
+	16, // 23: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
+	18, // 24: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
+	20, // 25: chemledger.v1.LedgerService.ListMembers:input_type -> chemledger.v1.ListMembersRequest
+	25, // 26: chemledger.v1.LedgerService.GetTile:input_type -> chemledger.v1.GetTileRequest
+	26, // 27: chemledger.v1.LedgerService.GetEntryBundle:input_type -> chemledger.v1.GetEntryBundleRequest
+	28, // 28: chemledger.v1.LedgerService.WatchEntries:input_type -> chemledger.v1.WatchEntriesRequest
+	7,  // 29: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
+	3,  // 30: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
+	9,  // 31: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
+	11, // 32: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
+	13, // 33: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
+	15, // 34: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
+	17, // 35: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
+	19, // 36: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
+	21, // 37: chemledger.v1.LedgerService.ListMembers:output_type -> chemledger.v1.ListMembersResponse
+	27, // 38: chemledger.v1.LedgerService.GetTile:output_type -> chemledger.v1.TileData
+	27, // 39: chemledger.v1.LedgerService.GetEntryBundle:output_type -> chemledger.v1.TileData
+	29, // 40: chemledger.v1.LedgerService.WatchEntries:output_type -> chemledger.v1.WatchEntriesResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_ledger_service_proto_init() }
@@ -2057,7 +2221,7 @@ func file_chemledger_v1_ledger_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_ledger_service_proto_rawDesc), len(file_chemledger_v1_ledger_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
