@@ -133,6 +133,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 			}, func() (string, string, []byte) {
 				return "GET", "/v1/entries?filter=" + url.QueryEscape(memberFilter(who.member)), nil
 			}},
+			authzCall{ls + "WatchEntries", who.scope, func(conn *grpc.ClientConn) (proto.Message, error) {
+				return firstWatched(ctx, ledger(conn), &chemledgerv1.WatchEntriesRequest{Filter: memberFilter(who.member)})
+			}, nil},
 			authzCall{ls + "GetInclusionProof", who.scope, func(conn *grpc.ClientConn) (proto.Message, error) {
 				return ledger(conn).GetInclusionProof(ctx, &chemledgerv1.GetInclusionProofRequest{Index: idx, TreeSize: committed(in)})
 			}, func() (string, string, []byte) {
@@ -210,6 +213,11 @@ func TestAuthorisationMatrix(t *testing.T) {
 					}
 				}
 			}
+			if w, ok := resp.(*chemledgerv1.WatchEntriesResponse); ok && role == pki.RoleAuditor {
+				if e := w.GetEntry(); len(e.GetLeaf()) > 0 || e.GetEvent() != nil {
+					t.Errorf("auditor's WatchEntries holds entry %d's content", e.GetIndex())
+				}
+			}
 			httpCode := "-"
 			if c.http != nil {
 				verb, path, body := c.http()
@@ -274,4 +282,16 @@ func bulkOne(ctx context.Context, c chemledgerv1.LedgerServiceClient, id string,
 		return nil, status.Error(codes.Code(r[0].GetError().GetCode()), r[0].GetError().GetMessage())
 	}
 	return resps[0], nil
+}
+
+// firstWatched opens a watch and returns its first message (an entry, or
+// progress when none matches), then closes it.
+func firstWatched(ctx context.Context, c chemledgerv1.LedgerServiceClient, req *chemledgerv1.WatchEntriesRequest) (proto.Message, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.WatchEntries(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return st.Recv()
 }

@@ -45,7 +45,7 @@ func progressInterval(ms uint32) (time.Duration, error) {
 	case ms == 0:
 		ms = DefaultProgressIntervalMS
 	case ms < MinProgressIntervalMS || ms > MaxProgressIntervalMS:
-		return 0, badinput.New("progress_interval_ms", fmt.Sprintf("must be 0 (default %d) or from %d to %d", DefaultProgressIntervalMS, MinProgressIntervalMS, MaxProgressIntervalMS))
+		return 0, badinput.New("progress_interval_ms", "must be 0 (default %d) or from %d to %d", DefaultProgressIntervalMS, MinProgressIntervalMS, MaxProgressIntervalMS)
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
