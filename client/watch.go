@@ -1,0 +1,109 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
+)
+
+// WatchOptions adjust Watch.
+type WatchOptions struct {
+	// Filter is the WatchEntries filter (the ListEntries grammar and
+	// addressed_to).
+	Filter string
+	// Start is the first index to deliver: 0, or the NextIndex of the last
+	// message a previous watch delivered.
+	Start uint64
+	// Progress is the interval of progress messages on an idle stream (0:
+	// the log's default).
+	Progress time.Duration
+	// Reconnect, when set, reopens the stream from where it stopped after
+	// the log became unreachable (a restart, a dropped connection), backing
+	// off up to a few seconds between attempts, until ctx ends.
+	Reconnect bool
+}
+
+// Watch follows the log: it yields each entry that matches, in log order,
+// and progress messages (Progress set, no Entry) when the stream is caught
+// up. Every message is checked: indexes strictly increase from Start, each
+// entry is below the checkpoint size it names, and its leaf hashes to its
+// leaf hash. With Reconnect it resumes after a disconnect from the last
+// NextIndex, so the caller sees no gap and no duplicate. Iteration stops
+// after the first error it yields.
+func (c *Client) Watch(ctx context.Context, o WatchOptions) iter.Seq2[*chemledgerv1.WatchEntriesResponse, error] {
+	return func(yield func(*chemledgerv1.WatchEntriesResponse, error) bool) {
+		next := o.Start
+		backoff := 100 * time.Millisecond
+		for {
+			err := c.watchOnce(ctx, o, &next, yield)
+			if err == nil {
+				return // the caller stopped
+			}
+			if !o.Reconnect || ctx.Err() != nil || !retryable(err) {
+				yield(nil, err)
+				return
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				yield(nil, fmt.Errorf("watch entries: %w", ctx.Err()))
+				return
+			}
+			backoff = min(2*backoff, 3*time.Second)
+		}
+	}
+}
+
+// retryable are the failures a reconnect can get past: the log down or
+// restarting, a connection dropped.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
+// watchOnce runs one stream from *next, moving *next as messages arrive.
+// It returns nil when yield asked to stop, else why the stream ended.
+func (c *Client) watchOnce(ctx context.Context, o WatchOptions, next *uint64, yield func(*chemledgerv1.WatchEntriesResponse, error) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.rpc.WatchEntries(ctx, &chemledgerv1.WatchEntriesRequest{
+		Filter: o.Filter, StartIndex: *next, ProgressIntervalMs: uint32(o.Progress / time.Millisecond),
+	})
+	if err != nil {
+		return fmt.Errorf("watch entries: %w", err)
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			return fmt.Errorf("watch entries from %d: %w", *next, err)
+		}
+		if e := m.GetEntry(); e != nil {
+			switch {
+			case e.GetIndex() < *next:
+				return fmt.Errorf("watch entries: %w: entry %d when the next was to be at least %d (a duplicate or out of order)", ErrVerification, e.GetIndex(), *next)
+			case e.GetIndex() >= m.GetCheckpointSize():
+				return fmt.Errorf("watch entries: %w: entry %d beyond the checkpoint size %d it names", ErrVerification, e.GetIndex(), m.GetCheckpointSize())
+			case m.GetNextIndex() != e.GetIndex()+1:
+				return fmt.Errorf("watch entries: %w: entry %d with next index %d", ErrVerification, e.GetIndex(), m.GetNextIndex())
+			}
+			if err := checkEntry(e); err != nil {
+				return fmt.Errorf("watch entries: %w", err)
+			}
+		} else if m.GetNextIndex() < *next {
+			return fmt.Errorf("watch entries: %w: progress back to %d from %d", ErrVerification, m.GetNextIndex(), *next)
+		}
+		*next = m.GetNextIndex()
+		if !yield(m, nil) {
+			return nil
+		}
+	}
+}
