@@ -177,7 +177,9 @@ func TestWatchAcrossKillsAndRestart(t *testing.T) {
 	// and goes on from where it was.
 	kctx, stopWriters := context.WithCancel(ctx)
 	killedWrites := make(chan int, 1)
-	go func() { killedWrites <- submitConcurrently(t, kctx, d.grpcAddr, vkey, signers, "before-kill", clients, 4000, true) }()
+	go func() {
+		killedWrites <- submitConcurrently(t, kctx, d.grpcAddr, vkey, signers, "before-kill", clients, 4000, true)
+	}()
 	time.Sleep(300 * time.Millisecond)
 	d.kill(t)
 	stopWriters()
