@@ -29,11 +29,11 @@ type WatchOptions struct {
 	Reconnect bool
 }
 
-// Watch follows the log: it yields each entry that matches, in log order,
-// and progress messages (Progress set, no Entry) when the stream is caught
-// up. Every message is checked: indexes strictly increase from Start, each
-// entry is below the checkpoint size it names, and its leaf hashes to its
-// leaf hash. With Reconnect it resumes after a disconnect from the last
+// Watch follows the log: it yields each message, with the entries that
+// match in log order, and progress messages (Progress set, no entries)
+// when the stream is caught up. Every message is checked: indexes strictly
+// increase from Start, each entry is below the checkpoint size its message
+// names, and its leaf hashes to its leaf hash. With Reconnect it resumes after a disconnect from the last
 // NextIndex, so the caller sees no gap and no duplicate. Iteration stops
 // after the first error it yields.
 func (c *Client) Watch(ctx context.Context, o WatchOptions) iter.Seq2[*chemledgerv1.WatchEntriesResponse, error] {
@@ -86,20 +86,21 @@ func (c *Client) watchOnce(ctx context.Context, o WatchOptions, next *uint64, yi
 		if err != nil {
 			return fmt.Errorf("watch entries from %d: %w", *next, err)
 		}
-		if e := m.GetEntry(); e != nil {
+		last := *next
+		for _, e := range m.GetEntries() {
 			switch {
-			case e.GetIndex() < *next:
-				return fmt.Errorf("watch entries: %w: entry %d when the next was to be at least %d (a duplicate or out of order)", ErrVerification, e.GetIndex(), *next)
+			case e.GetIndex() < last:
+				return fmt.Errorf("watch entries: %w: entry %d when the next was to be at least %d (a duplicate or out of order)", ErrVerification, e.GetIndex(), last)
 			case e.GetIndex() >= m.GetCheckpointSize():
 				return fmt.Errorf("watch entries: %w: entry %d beyond the checkpoint size %d it names", ErrVerification, e.GetIndex(), m.GetCheckpointSize())
-			case m.GetNextIndex() != e.GetIndex()+1:
-				return fmt.Errorf("watch entries: %w: entry %d with next index %d", ErrVerification, e.GetIndex(), m.GetNextIndex())
 			}
 			if err := checkEntry(e); err != nil {
 				return fmt.Errorf("watch entries: %w", err)
 			}
-		} else if m.GetNextIndex() < *next {
-			return fmt.Errorf("watch entries: %w: progress back to %d from %d", ErrVerification, m.GetNextIndex(), *next)
+			last = e.GetIndex() + 1
+		}
+		if m.GetNextIndex() < last {
+			return fmt.Errorf("watch entries: %w: next index %d, below %d", ErrVerification, m.GetNextIndex(), last)
 		}
 		*next = m.GetNextIndex()
 		if !yield(m, nil) {

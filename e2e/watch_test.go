@@ -39,7 +39,7 @@ func watch(ctx context.Context, c *client.Client, start uint64, reconnect bool, 
 			w.mu.Unlock()
 			return
 		}
-		if e := m.GetEntry(); e != nil {
+		for _, e := range m.GetEntries() {
 			if e.GetIndex() != w.next {
 				w.err = fmt.Errorf("entry %d delivered when %d was next: a gap or a duplicate", e.GetIndex(), w.next)
 				w.mu.Unlock()

@@ -214,8 +214,10 @@ func TestAuthorisationMatrix(t *testing.T) {
 				}
 			}
 			if w, ok := resp.(*chemledgerv1.WatchEntriesResponse); ok && role == pki.RoleAuditor {
-				if e := w.GetEntry(); len(e.GetLeaf()) > 0 || e.GetEvent() != nil {
-					t.Errorf("auditor's WatchEntries holds entry %d's content", e.GetIndex())
+				for _, e := range w.GetEntries() {
+					if len(e.GetLeaf()) > 0 || e.GetEvent() != nil {
+						t.Errorf("auditor's WatchEntries holds entry %d's content", e.GetIndex())
+					}
 				}
 			}
 			httpCode := "-"

@@ -39,11 +39,15 @@ type ledgerService struct {
 	members     *members.Registry
 	verifierKey string
 	log         *slog.Logger
+	// recent is the newest entries, decoded once for every watch.
+	recent *entryCache
 }
 
 // NewLedgerService returns the gRPC implementation of the ledger API.
 func NewLedgerService(l *ledger.Ledger, reg *members.Registry, verifierKey string, log *slog.Logger) chemledgerv1.LedgerServiceServer {
-	return &ledgerService{ledger: l, members: reg, verifierKey: verifierKey, log: log}
+	s := &ledgerService{ledger: l, members: reg, verifierKey: verifierKey, log: log}
+	s.recent = newEntryCache(s)
+	return s
 }
 
 func (s *ledgerService) CreateEntry(ctx context.Context, req *chemledgerv1.CreateEntryRequest) (*chemledgerv1.Receipt, error) {
@@ -351,9 +355,14 @@ func (s *ledgerService) entryProto(e *ledger.Entry) *chemledgerv1.Entry {
 // auditors) only what checks the tree: index, leaf hash, member and time.
 func (s *ledgerService) scoped(a access, e *ledger.Entry) *chemledgerv1.Entry {
 	if a.scope == authz.Hashes {
-		return &chemledgerv1.Entry{Index: e.Index, LeafHash: e.LeafHash, Member: e.Meta.Member, IntegratedTime: timestamppb.New(timeOf(e.Meta.IntegratedTime))}
+		return hashesOnly(e)
 	}
 	return s.entryProto(e)
+}
+
+// hashesOnly is an entry as an auditor sees it.
+func hashesOnly(e *ledger.Entry) *chemledgerv1.Entry {
+	return &chemledgerv1.Entry{Index: e.Index, LeafHash: e.LeafHash, Member: e.Meta.Member, IntegratedTime: timestamppb.New(timeOf(e.Meta.IntegratedTime))}
 }
 
 func receiptProto(r *ledger.Receipt) *chemledgerv1.Receipt {

@@ -12,11 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/chemledger/chemledger/envelope"
 	"github.com/chemledger/chemledger/internal/authz"
 	"github.com/chemledger/chemledger/internal/badinput"
 	"github.com/chemledger/chemledger/internal/filter"
-	"github.com/chemledger/chemledger/ledger"
 	"github.com/chemledger/chemledger/members"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -92,20 +90,68 @@ func (s *ledgerService) WatchEntries(req *chemledgerv1.WatchEntriesRequest, stre
 					return err
 				}
 			}
+			if s.recent.near(next, size) {
+				// At the head of the log: from the shared cache, each
+				// entry checked against the filter here and sent as it
+				// was marshalled once for every watch.
+				batch, err := s.recent.entries(ctx, next, size)
+				if err != nil {
+					return toStatus(s.log, err)
+				}
+				if len(batch) == 0 {
+					return toStatus(s.log, fmt.Errorf("watch: entry %d below the published size %d could not be read", next, size))
+				}
+				var out wireBatch
+				for _, ce := range batch {
+					if !f.Matches(ce.e.Meta) || country != "" && !addressedTo(ce.full, country) {
+						continue
+					}
+					wire := ce.fullWire
+					if a.scope == authz.Hashes {
+						wire = ce.hashesWire
+					}
+					if out.full() {
+						if err := stream.SendMsg(out.message(size, out.next)); err != nil {
+							return err
+						}
+						out, lastSent = wireBatch{}, time.Now()
+					}
+					out.add(wire, ce.e.Index+1)
+				}
+				if out.n > 0 {
+					if err := stream.SendMsg(out.message(size, out.next)); err != nil {
+						return err
+					}
+					lastSent = time.Now()
+				}
+				next = batch[len(batch)-1].e.Index + 1
+				continue
+			}
+			// Behind: through the list's indexes, as ListEntries reads.
 			entries, after, done, err := s.ledger.List(ctx, f, next, watchBatch)
 			if err != nil {
 				return toStatus(s.log, err)
 			}
+			resp := &chemledgerv1.WatchEntriesResponse{CheckpointSize: size}
 			for _, e := range entries {
 				if e.Index >= size {
 					// Published after size was read: the next round
 					// delivers it, against a checkpoint that covers it.
 					break
 				}
-				if country != "" && !addressedTo(e, country) {
+				full := s.entryProto(e)
+				if country != "" && !addressedTo(full, country) {
 					continue
 				}
-				if err := stream.Send(&chemledgerv1.WatchEntriesResponse{Entry: s.scoped(a, e), CheckpointSize: size, NextIndex: e.Index + 1}); err != nil {
+				entry := full
+				if a.scope == authz.Hashes {
+					entry = hashesOnly(e)
+				}
+				resp.Entries, resp.NextIndex = append(resp.Entries, entry), e.Index+1
+			}
+			if len(resp.Entries) > 0 {
+				// At most watchBatch entries of at most 64 KiB each.
+				if err := stream.Send(resp); err != nil {
 					return err
 				}
 				lastSent = time.Now()
@@ -139,16 +185,11 @@ func (s *ledgerService) WatchEntries(req *chemledgerv1.WatchEntriesRequest, stre
 // country (a route leg outside the exporting country), or a reply to that
 // country's notification: what the country's authority must hear of at
 // once to object in time.
-func addressedTo(e *ledger.Entry, country string) bool {
-	env, err := envelope.Parse(e.Leaf)
-	if err != nil {
+func addressedTo(e *chemledgerv1.Entry, country string) bool {
+	ev := e.GetEvent()
+	if ev == nil {
 		return false
 	}
-	p, err := envelope.DecodePayload(env)
-	if err != nil || p.Event == nil {
-		return false
-	}
-	ev := p.Event
 	switch ev.GetKind() {
 	case chemledgerv1.EventKind_EVENT_KIND_PRE_EXPORT_NOTIFICATION, chemledgerv1.EventKind_EVENT_KIND_EXPORT_DECLARATION,
 		chemledgerv1.EventKind_EVENT_KIND_TRANSIT, chemledgerv1.EventKind_EVENT_KIND_IMPORT_DECLARATION:

@@ -21,10 +21,11 @@ import (
 	"github.com/chemledger/chemledger/server/servertest"
 )
 
-// watchUntil receives from a watch until done says stop (after an entry or
-// a progress message), or the deadline passes, and returns the entries.
+// watchUntil receives from a watch until done says stop (after each
+// message), or the deadline passes, and returns the entries, checking that
+// each is below the checkpoint size of its message.
 func watchUntil(tb testing.TB, c chemledgerv1.LedgerServiceClient, req *chemledgerv1.WatchEntriesRequest, timeout time.Duration,
-	done func(got []*chemledgerv1.WatchEntriesResponse, m *chemledgerv1.WatchEntriesResponse) bool) []*chemledgerv1.WatchEntriesResponse {
+	done func(m *chemledgerv1.WatchEntriesResponse) bool) []*chemledgerv1.Entry {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), timeout)
 	defer cancel()
@@ -32,24 +33,25 @@ func watchUntil(tb testing.TB, c chemledgerv1.LedgerServiceClient, req *chemledg
 	if err != nil {
 		tb.Fatalf("WatchEntries(%v): %v", req, err)
 	}
-	var got []*chemledgerv1.WatchEntriesResponse
+	var got []*chemledgerv1.Entry
 	for {
 		m, err := st.Recv()
 		if err != nil {
 			tb.Fatalf("WatchEntries(%v) after %d entries: %v", req, len(got), err)
 		}
-		if m.GetEntry() != nil {
-			got = append(got, m)
+		for _, e := range m.GetEntries() {
+			if e.GetIndex() >= m.GetCheckpointSize() {
+				tb.Fatalf("entry %d in a message at checkpoint size %d", e.GetIndex(), m.GetCheckpointSize())
+			}
 		}
-		if done(got, m) {
+		got = append(got, m.GetEntries()...)
+		if done(m) {
 			return got
 		}
 	}
 }
 
-func untilProgress(_ []*chemledgerv1.WatchEntriesResponse, m *chemledgerv1.WatchEntriesResponse) bool {
-	return m.GetProgress()
-}
+func untilProgress(m *chemledgerv1.WatchEntriesResponse) bool { return m.GetProgress() }
 
 // manyEvents is n copies of the first example (IN-NCB's notification),
 // each under its own event id, signed by IN-NCB, split over clients.
@@ -107,18 +109,22 @@ func TestWatchEntriesExactlyOnceInOrder(t *testing.T) {
 			next = m.GetNextIndex()
 			continue
 		}
-		e := m.GetEntry()
-		if e.GetIndex() != next {
-			t.Fatalf("entry %d after next_index %d: a gap or a duplicate", e.GetIndex(), next)
+		for _, e := range m.GetEntries() {
+			if e.GetIndex() != next {
+				t.Fatalf("entry %d after next_index %d: a gap or a duplicate", e.GetIndex(), next)
+			}
+			if m.GetCheckpointSize() <= e.GetIndex() {
+				t.Fatalf("entry %d with checkpoint_size %d", e.GetIndex(), m.GetCheckpointSize())
+			}
+			if e.GetEvent() == nil || len(e.GetLeaf()) == 0 {
+				t.Fatalf("entry %d without its content", e.GetIndex())
+			}
+			got = append(got, e.GetIndex())
+			next = e.GetIndex() + 1
 		}
-		if m.GetCheckpointSize() <= e.GetIndex() || m.GetNextIndex() != e.GetIndex()+1 {
-			t.Fatalf("entry %d with checkpoint_size %d, next_index %d", e.GetIndex(), m.GetCheckpointSize(), m.GetNextIndex())
+		if m.GetNextIndex() != next {
+			t.Fatalf("message ending at entry %d has next_index %d", next-1, m.GetNextIndex())
 		}
-		if e.GetEvent() == nil || len(e.GetLeaf()) == 0 {
-			t.Fatalf("entry %d without its content", e.GetIndex())
-		}
-		got = append(got, e.GetIndex())
-		next = m.GetNextIndex()
 	}
 	wg.Wait()
 	cancel()
@@ -132,9 +138,9 @@ func TestWatchEntriesExactlyOnceInOrder(t *testing.T) {
 	if uint64(len(rest)) != n-from {
 		t.Fatalf("resumed at %d: %d entries, want %d", from, len(rest), n-from)
 	}
-	for i, m := range rest {
-		if m.GetEntry().GetIndex() != from+uint64(i) {
-			t.Fatalf("resumed at %d: entry %d is %d", from, i, m.GetEntry().GetIndex())
+	for i, e := range rest {
+		if e.GetIndex() != from+uint64(i) {
+			t.Fatalf("resumed at %d: entry %d is %d", from, i, e.GetIndex())
 		}
 	}
 }
@@ -158,7 +164,7 @@ func TestWatchEntriesProgressWhileIdle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !m.GetProgress() || m.GetEntry() != nil || m.GetCheckpointSize() != 3 || m.GetNextIndex() != 3 {
+		if !m.GetProgress() || len(m.GetEntries()) != 0 || m.GetCheckpointSize() != 3 || m.GetNextIndex() != 3 {
 			t.Fatalf("message %d: %v; want progress at 3", i, m)
 		}
 	}
@@ -213,10 +219,10 @@ func TestWatchAddressedTo(t *testing.T) {
 			filter := fmt.Sprintf("addressed_to = %q AND kind = PRE_EXPORT_NOTIFICATION", m.Country)
 			got := watchUntil(t, s.ledger(t, tc.member, pki.RoleAnalyst), &chemledgerv1.WatchEntriesRequest{Filter: filter}, 30*time.Second, untilProgress)
 			found := false
-			for _, w := range got {
-				ev := w.GetEntry().GetEvent()
+			for _, e := range got {
+				ev := e.GetEvent()
 				if ev.GetKind() != chemledgerv1.EventKind_EVENT_KIND_PRE_EXPORT_NOTIFICATION {
-					t.Errorf("%s: entry %d is a %v", filter, w.GetEntry().GetIndex(), ev.GetKind())
+					t.Errorf("%s: entry %d is a %v", filter, e.GetIndex(), ev.GetKind())
 				}
 				found = found || ev.GetShipmentRef() == pen
 			}
@@ -239,9 +245,9 @@ func TestWatchEntriesScopeAndAudit(t *testing.T) {
 	if len(got) != len(byMember["MX-ANAM"]) {
 		t.Errorf("submitter MX-ANAM watched %d entries, want its own %d", len(got), len(byMember["MX-ANAM"]))
 	}
-	for _, w := range got {
-		if w.GetEntry().GetMember() != "MX-ANAM" {
-			t.Errorf("submitter MX-ANAM was sent entry %d of %s", w.GetEntry().GetIndex(), w.GetEntry().GetMember())
+	for _, e := range got {
+		if e.GetMember() != "MX-ANAM" {
+			t.Errorf("submitter MX-ANAM was sent entry %d of %s", e.GetIndex(), e.GetMember())
 		}
 	}
 	// The audit record is written before the first message, so it is there.
@@ -253,8 +259,8 @@ func TestWatchEntriesScopeAndAudit(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("auditor watched no entries")
 	}
-	for _, w := range got {
-		if e := w.GetEntry(); len(e.GetLeaf()) > 0 || e.GetEvent() != nil || len(e.GetLeafHash()) != 32 {
+	for _, e := range got {
+		if len(e.GetLeaf()) > 0 || e.GetEvent() != nil || len(e.GetLeafHash()) != 32 {
 			t.Errorf("auditor was sent entry %d with content (or without its leaf hash)", e.GetIndex())
 		}
 	}
@@ -306,7 +312,7 @@ func TestWatchEntriesHTTP(t *testing.T) {
 		if m.GetProgress() {
 			break
 		}
-		entries++
+		entries += len(m.GetEntries())
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)

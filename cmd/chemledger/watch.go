@@ -98,7 +98,7 @@ last index received. --timeout does not apply unless given.`,
 					}
 					return err
 				}
-				if e := m.GetEntry(); e != nil {
+				for _, e := range m.GetEntries() {
 					if output == outputJSON {
 						if err := printJSON(w, e); err != nil {
 							return err
@@ -107,14 +107,20 @@ last index received. --timeout does not apply unless given.`,
 						return err
 					}
 					n++
+					if stateFile != "" {
+						if err := writeWatchState(stateFile, watchState{Filter: filter, NextIndex: e.GetIndex() + 1}); err != nil {
+							return err
+						}
+					}
+					if limit > 0 && n >= limit {
+						return nil
+					}
 				}
 				if stateFile != "" {
+					// Past the entries the filter skipped, too.
 					if err := writeWatchState(stateFile, watchState{Filter: filter, NextIndex: m.GetNextIndex()}); err != nil {
 						return err
 					}
-				}
-				if limit > 0 && n >= limit {
-					return nil
 				}
 			}
 			return nil

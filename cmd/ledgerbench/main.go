@@ -12,6 +12,7 @@
 //	go run ./cmd/ledgerbench million    a 1,000,000-entry log: heap, restart, proof latency
 //	go run ./cmd/ledgerbench freshness  commit-to-queryable flag latency under a steady -rate of events
 //	go run ./cmd/ledgerbench analyst    detection over a log of -flags flags; ListFlags, GetShipment, GetStats
+//	go run ./cmd/ledgerbench watch      write throughput with and without -watches watches; commit-to-delivery latency at -rate
 //
 // Every mode starts from an empty temporary directory and removes it after.
 package main
@@ -38,6 +39,8 @@ type config struct {
 	entries   int
 	rate      int
 	flags     int
+	watches   int
+	rounds    int
 	dir       string
 	target    string
 	targetDir string
@@ -66,13 +69,15 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million mode")
 	fs.IntVar(&c.rate, "rate", 2000, "freshness: background events/s")
 	fs.IntVar(&c.flags, "flags", 100_000, "analyst: flag-raising notifications in the log")
+	fs.IntVar(&c.watches, "watches", 100, "watch: open watches of the whole log")
+	fs.IntVar(&c.rounds, "rounds", 3, "watch: rounds of runs with and without watches, interleaved")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.target, "target", "", "unary: measure a running chemledgerd at this gRPC address instead of an in-process one")
 	fs.StringVar(&c.targetDir, "target-data-dir", "./chemledger-data", "with -target: the server's dev data dir, for a member key")
 	fs.BoolVar(&c.tls, "tls", false, "unary: serve and connect over mutual TLS (each client with its member's submitter certificate)")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|watch [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -150,6 +155,8 @@ func run(ctx context.Context, args []string) error {
 		return freshness(ctx, c)
 	case "analyst":
 		return analyst(ctx, c)
+	case "watch":
+		return watchBench(ctx, c)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }

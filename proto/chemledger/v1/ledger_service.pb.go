@@ -1879,17 +1879,19 @@ func (x *WatchEntriesRequest) GetProgressIntervalMs() uint32 {
 	return 0
 }
 
-// WatchEntriesResponse is one entry, or a progress message.
+// WatchEntriesResponse is entries, or a progress message.
 type WatchEntriesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The entry, as ListEntries shows it to the caller; unset on a progress
-	// message.
-	Entry *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
-	// The size of the latest signed checkpoint when the message was sent:
-	// it covers the entry (entry.index < checkpoint_size), and a progress
-	// message says no further entry below it matches.
+	// The entries, in log order, as ListEntries shows them to the caller: as
+	// many as were ready when the message was sent (at most 256, and about
+	// 1 MiB); empty on a progress message. Each carries its index.
+	Entries []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The size of the latest signed checkpoint when the message was sent: it
+	// covers every entry of the message (each index is below it), and a
+	// progress message says no further entry below it matches.
 	CheckpointSize uint64 `protobuf:"varint,2,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
-	// Where to resume: one past the last index the stream has examined.
+	// Where to resume: one past the last index the stream has examined
+	// (after entries, one past the last of them).
 	NextIndex uint64 `protobuf:"varint,3,opt,name=next_index,json=nextIndex,proto3" json:"next_index,omitempty"`
 	// Set on a progress message: the stream is caught up to checkpoint_size.
 	Progress      bool `protobuf:"varint,4,opt,name=progress,proto3" json:"progress,omitempty"`
@@ -1927,9 +1929,9 @@ func (*WatchEntriesResponse) Descriptor() ([]byte, []int) {
 	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{28}
 }
 
-func (x *WatchEntriesResponse) GetEntry() *Entry {
+func (x *WatchEntriesResponse) GetEntries() []*Entry {
 	if x != nil {
-		return x.Entry
+		return x.Entries
 	}
 	return nil
 }
@@ -2082,9 +2084,9 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x1f\n" +
 	"\vstart_index\x18\x02 \x01(\x04R\n" +
 	"startIndex\x120\n" +
-	"\x14progress_interval_ms\x18\x03 \x01(\rR\x12progressIntervalMs\"\xa6\x01\n" +
-	"\x14WatchEntriesResponse\x12*\n" +
-	"\x05entry\x18\x01 \x01(\v2\x14.chemledger.v1.EntryR\x05entry\x12'\n" +
+	"\x14progress_interval_ms\x18\x03 \x01(\rR\x12progressIntervalMs\"\xaa\x01\n" +
+	"\x14WatchEntriesResponse\x12.\n" +
+	"\aentries\x18\x01 \x03(\v2\x14.chemledger.v1.EntryR\aentries\x12'\n" +
 	"\x0fcheckpoint_size\x18\x02 \x01(\x04R\x0echeckpointSize\x12\x1d\n" +
 	"\n" +
 	"next_index\x18\x03 \x01(\x04R\tnextIndex\x12\x1a\n" +
@@ -2175,7 +2177,7 @@ var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	0,  // 13: chemledger.v1.MemberInfo.status:type_name -> chemledger.v1.MemberStatus
 	23, // 14: chemledger.v1.MemberInfo.keys:type_name -> chemledger.v1.MemberKeyInfo
 	24, // 15: chemledger.v1.MemberInfo.history:type_name -> chemledger.v1.MemberChange
-	9,  // 16: chemledger.v1.WatchEntriesResponse.entry:type_name -> chemledger.v1.Entry
+	9,  // 16: chemledger.v1.WatchEntriesResponse.entries:type_name -> chemledger.v1.Entry
 	1,  // 17: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
 	2,  // 18: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
 	8,  // 19: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest

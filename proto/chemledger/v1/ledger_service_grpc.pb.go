@@ -76,9 +76,9 @@ type LedgerServiceClient interface {
 	// GET /tlog/tile/entries/<N>[.p/<W>]).
 	GetEntryBundle(ctx context.Context, in *GetEntryBundleRequest, opts ...grpc.CallOption) (*TileData, error)
 	// WatchEntries streams committed entries that match a filter, in log
-	// order, from a start index: each exactly once, each with the size of a
-	// signed checkpoint that covers it, and progress messages while the
-	// stream is caught up. A client that lost its stream resumes from the
+	// order, from a start index: each exactly once, with the size of a
+	// signed checkpoint that covers it, several to a message when several
+	// are ready, and progress messages while the stream is caught up. A client that lost its stream resumes from the
 	// last next_index it received, without gaps or duplicates. It delivers
 	// exactly what ListEntries would list to the same caller.
 	WatchEntries(ctx context.Context, in *WatchEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEntriesResponse], error)
@@ -267,9 +267,9 @@ type LedgerServiceServer interface {
 	// GET /tlog/tile/entries/<N>[.p/<W>]).
 	GetEntryBundle(context.Context, *GetEntryBundleRequest) (*TileData, error)
 	// WatchEntries streams committed entries that match a filter, in log
-	// order, from a start index: each exactly once, each with the size of a
-	// signed checkpoint that covers it, and progress messages while the
-	// stream is caught up. A client that lost its stream resumes from the
+	// order, from a start index: each exactly once, with the size of a
+	// signed checkpoint that covers it, several to a message when several
+	// are ready, and progress messages while the stream is caught up. A client that lost its stream resumes from the
 	// last next_index it received, without gaps or duplicates. It delivers
 	// exactly what ListEntries would list to the same caller.
 	WatchEntries(*WatchEntriesRequest, grpc.ServerStreamingServer[WatchEntriesResponse]) error
