@@ -82,6 +82,14 @@ func (s *ledgerService) WatchEntries(req *chemledgerv1.WatchEntriesRequest, stre
 	progressed := false
 	lastSent := time.Now()
 	for {
+		// Before every batch and every progress message: a member
+		// suspended, a role withdrawn or a certificate revoked while the
+		// stream is open ends it, as it would refuse a new list.
+		if a.recheck != nil {
+			if err := a.recheck(); err != nil {
+				return err
+			}
+		}
 		cp, _ := s.ledger.Checkpoint()
 		size := cp.Size
 		for next < size {

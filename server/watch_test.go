@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/chemledger/chemledger/envelope"
+	"github.com/chemledger/chemledger/members"
 	"github.com/chemledger/chemledger/pki"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 	"github.com/chemledger/chemledger/server/servertest"
@@ -325,5 +326,48 @@ func TestWatchEntriesHTTP(t *testing.T) {
 	code, _, body := s.do(t, "MX-ANAM", pki.RoleSubmitter, "GET", "/v1/entries:watch?filter="+url.QueryEscape(`member = "US-CBP"`), nil)
 	if code != http.StatusForbidden {
 		t.Errorf("submitter watching US-CBP over HTTP: %d %s, want 403", code, body)
+	}
+}
+
+// TestWatchEndsWhenCallerSuspended: a watch does not outlive the caller's
+// right to list. Suspended mid-stream, the member's watch ends with
+// PERMISSION_DENIED at the next progress message, and the end is audited
+// as a refusal (the stream's second and last record).
+func TestWatchEndsWhenCallerSuspended(t *testing.T) {
+	s := startSecured(t, "", servertest.Options{Audit: true})
+	submitExamplesTLS(t, s)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	before := auditCount(t, s.in)
+	st, err := s.ledger(t, "PA-ANA", pki.RoleSubmitter).WatchEntries(ctx, &chemledgerv1.WatchEntriesRequest{ProgressIntervalMs: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			t.Fatalf("before the suspension: %v", err)
+		}
+		if m.GetProgress() {
+			break
+		}
+	}
+	if err := s.in.Members.SetStatus(0, "PA-ANA", members.Suspended, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			if status.Code(err) != codes.PermissionDenied {
+				t.Fatalf("after the suspension: %v, want PERMISSION_DENIED", err)
+			}
+			break
+		}
+		if len(m.GetEntries()) > 0 {
+			t.Fatalf("entries sent after the suspension")
+		}
+	}
+	if got := auditCount(t, s.in) - before; got != 2 {
+		t.Errorf("the stream left %d audit records, want 2 (opened, then ended by the refusal)", got)
 	}
 }
