@@ -125,6 +125,8 @@ func resourcesOf(req any) []string {
 		return []string{"log"}
 	case *chemledgerv1.ListFlagsRequest:
 		return q("flags", "filter", r.GetFilter(), "order_by", r.GetOrderBy(), "page_token", r.GetPageToken())
+	case *chemledgerv1.WatchFlagsRequest:
+		return q("flags:watch", "filter", r.GetFilter(), "cursor", u(r.GetCursor()))
 	case *chemledgerv1.GetFlagRequest:
 		return []string{"flags/" + r.GetId()}
 	case *chemledgerv1.GetShipmentRequest:

@@ -172,6 +172,15 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{as + "ListFlags", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return analyst(conn).ListFlags(ctx, &chemledgerv1.ListFlagsRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/flags", nil }},
+		authzCall{as + "WatchFlags", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			wctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			st, err := analyst(conn).WatchFlags(wctx, &chemledgerv1.WatchFlagsRequest{})
+			if err != nil {
+				return nil, err
+			}
+			return st.Recv()
+		}, nil},
 		authzCall{as + "GetFlag", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return analyst(conn).GetFlag(ctx, &chemledgerv1.GetFlagRequest{Id: flagID})
 		}, func() (string, string, []byte) { return "GET", "/v1/flags/" + flagID, nil }},

@@ -34,7 +34,7 @@ const watchBatch = 256
 
 // watchPaths are the HTTP paths of the watch calls. Their responses are
 // long-lived streams, so the listener's write timeout does not apply.
-var watchPaths = map[string]bool{"/v1/entries:watch": true}
+var watchPaths = map[string]bool{"/v1/entries:watch": true, "/v1/flags:watch": true}
 
 func isWatchPath(p string) bool { return watchPaths[p] }
 

@@ -84,6 +84,7 @@ var matrix = []row{
 	{ledgerSvc + "GetTile", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetEntryBundle", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "ListFlags", [4]Scope{Deny, Any, Deny, Deny}},
+	{analystSvc + "WatchFlags", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "GetFlag", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "CreateDisposition", [4]Scope{Deny, Own, Deny, Deny}},
 	{analystSvc + "ListRules", [4]Scope{Any, Any, Any, Any}},
