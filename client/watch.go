@@ -108,3 +108,71 @@ func (c *Client) watchOnce(ctx context.Context, o WatchOptions, next *uint64, yi
 		}
 	}
 }
+
+// WatchFlagsOptions adjust WatchFlags.
+type WatchFlagsOptions struct {
+	// Filter is a ListFlags filter.
+	Filter string
+	// Cursor is where to resume: 0, or the Cursor of the last message.
+	Cursor uint64
+	// Progress and Reconnect are as in WatchOptions.
+	Progress  time.Duration
+	Reconnect bool
+}
+
+// WatchFlags follows the detector's flags: it yields each message of flag
+// changes in seq order, and progress messages when caught up, checking that
+// seqs and cursors never go back. With Reconnect it resumes from the last
+// cursor after a disconnect.
+func (c *Client) WatchFlags(ctx context.Context, o WatchFlagsOptions) iter.Seq2[*chemledgerv1.WatchFlagsResponse, error] {
+	return func(yield func(*chemledgerv1.WatchFlagsResponse, error) bool) {
+		cursor := o.Cursor
+		backoff := 100 * time.Millisecond
+		for {
+			err := c.watchFlagsOnce(ctx, o, &cursor, yield)
+			if err == nil {
+				return
+			}
+			if !o.Reconnect || ctx.Err() != nil || !retryable(err) {
+				yield(nil, err)
+				return
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				yield(nil, fmt.Errorf("watch flags: %w", ctx.Err()))
+				return
+			}
+			backoff = min(2*backoff, 3*time.Second)
+		}
+	}
+}
+
+func (c *Client) watchFlagsOnce(ctx context.Context, o WatchFlagsOptions, cursor *uint64, yield func(*chemledgerv1.WatchFlagsResponse, error) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.analyst().WatchFlags(ctx, &chemledgerv1.WatchFlagsRequest{
+		Filter: o.Filter, Cursor: *cursor, ProgressIntervalMs: uint32(o.Progress / time.Millisecond),
+	})
+	if err != nil {
+		return fmt.Errorf("watch flags: %w", err)
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			return fmt.Errorf("watch flags after %d: %w", *cursor, err)
+		}
+		for _, ch := range m.GetChanges() {
+			if ch.GetSeq() <= *cursor || ch.GetSeq() > m.GetCursor() {
+				return fmt.Errorf("watch flags: %w: change at seq %d outside (%d, %d]", ErrVerification, ch.GetSeq(), *cursor, m.GetCursor())
+			}
+		}
+		if m.GetCursor() < *cursor {
+			return fmt.Errorf("watch flags: %w: cursor back to %d from %d", ErrVerification, m.GetCursor(), *cursor)
+		}
+		*cursor = m.GetCursor()
+		if !yield(m, nil) {
+			return nil
+		}
+	}
+}

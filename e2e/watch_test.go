@@ -276,6 +276,30 @@ func TestWatchCLIResumesFromState(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Errorf("watched %v, the list says %v", order, want)
 	}
+	// Flags: the examples raise some. A first run prints them; a second
+	// from the same state file has nothing new to print before its
+	// timeout.
+	fstate := filepath.Join(t.TempDir(), "flags.state")
+	fr := d.runCLI(t, "watch", "flags", "--state", fstate, "--limit", "1", "-o", "json")
+	if fr.code != 0 {
+		t.Fatalf("watch flags: exit %d: %s", fr.code, fr.stderr)
+	}
+	ids := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(fr.stdout), "\n") {
+		var ch struct {
+			Kind string `json:"kind"`
+			Flag struct {
+				ID string `json:"id"`
+			} `json:"flag"`
+		}
+		if err := json.Unmarshal([]byte(l), &ch); err != nil || ch.Kind != "FLAG_CHANGE_KIND_RAISED" || ch.Flag.ID == "" || ids[ch.Flag.ID] {
+			t.Fatalf("watch flags: %q (%v)", l, err)
+		}
+		ids[ch.Flag.ID] = true
+	}
+	if again := d.runCLI(t, "watch", "flags", "--state", fstate, "--timeout", "2s", "-o", "json"); again.code != 0 || again.stdout != "" {
+		t.Errorf("watch flags resumed from its state: exit %d, printed %q (%s); want nothing new", again.code, again.stdout, again.stderr)
+	}
 	r := d.runCLI(t, "watch", "entries", "--filter", "kind = EXPORT_DECLARATION", "--state", state, "--limit", "1")
 	if r.code == 0 || !strings.Contains(r.stderr, "filter") {
 		t.Errorf("resuming a state file with another filter: exit %d, %s; want a refusal naming the filter", r.code, r.stderr)

@@ -8,9 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/chemledger/chemledger/client"
 	"github.com/chemledger/chemledger/pki"
@@ -21,7 +24,7 @@ func newWatchCmd(a *app) *cobra.Command {
 		Use:   "watch",
 		Short: "Follow the log as it grows",
 	}
-	cmd.AddCommand(newWatchEntriesCmd(a))
+	cmd.AddCommand(newWatchEntriesCmd(a), newWatchFlagsCmd(a))
 	return cmd
 }
 
@@ -93,8 +96,10 @@ last index received. --timeout does not apply unless given.`,
 			n := 0
 			for m, err := range c.Watch(ctx, client.WatchOptions{Filter: filter, Start: start, Progress: progress, Reconnect: true}) {
 				if err != nil {
-					if ctx.Err() != nil {
-						return nil // interrupted: the state file says where to go on
+					if ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
+						// Interrupted, or --timeout passed (the log may say
+						// so a moment before the local clock does).
+						return nil // the state file says where to go on
 					}
 					return err
 				}
@@ -157,6 +162,10 @@ func writeWatchState(path string, st watchState) error {
 	if err != nil {
 		return err
 	}
+	return writeStateFile(path, b)
+}
+
+func writeStateFile(path string, b []byte) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write watch state: %w", err)
@@ -165,4 +174,104 @@ func writeWatchState(path string, st watchState) error {
 		return fmt.Errorf("write watch state: %w", err)
 	}
 	return nil
+}
+
+// flagWatchState is what watch flags --state keeps.
+type flagWatchState struct {
+	Filter string `json:"filter"`
+	Cursor uint64 `json:"cursor"`
+}
+
+func newWatchFlagsCmd(a *app) *cobra.Command {
+	var (
+		filter    string
+		stateFile string
+		progress  time.Duration
+		limit     int
+		output    = outputText
+	)
+	cmd := &cobra.Command{
+		Use:   "flags",
+		Short: "Print flags as they are raised or change status, resuming from a state file",
+		Long: `Watch flags prints each flag that matches --filter (the "flags list"
+grammar) when the detector raises it or a disposition changes its status:
+one line of change, severity, status, rule, flag id and shipment (or with
+--output json one chemledger.v1.FlagChange per line). With --state FILE it
+resumes from the cursor the file holds and rewrites it after every message.`,
+		Example: `  chemledger watch flags --filter 'severity = CRITICAL AND country = "MX"' --state mx-flags.watch`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			var st flagWatchState
+			if stateFile != "" {
+				b, err := os.ReadFile(stateFile)
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+				case err != nil:
+					return err
+				default:
+					if err := json.Unmarshal(b, &st); err != nil {
+						return fmt.Errorf("watch state %s: %w", stateFile, err)
+					}
+					if st.Filter != filter {
+						return fmt.Errorf("%s is the state of a watch with filter %q, not %q: use another --state file", stateFile, st.Filter, filter)
+					}
+				}
+			}
+			ctx := cmd.Context()
+			if cmd.Root().PersistentFlags().Changed("timeout") {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, a.timeout)
+				defer cancel()
+			}
+			c, err := a.dial(ctx, cmd.ErrOrStderr(), "", pki.RoleAnalyst)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			w := cmd.OutOrStdout()
+			n := 0
+			for m, err := range c.WatchFlags(ctx, client.WatchFlagsOptions{Filter: filter, Cursor: st.Cursor, Progress: progress, Reconnect: true}) {
+				if err != nil {
+					if ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
+						// Interrupted, or --timeout passed (the log may say
+						// so a moment before the local clock does).
+						return nil
+					}
+					return err
+				}
+				for _, ch := range m.GetChanges() {
+					if output == outputJSON {
+						if err := printJSON(w, ch); err != nil {
+							return err
+						}
+					} else {
+						f := ch.GetFlag()
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.TrimPrefix(ch.GetKind().String(), "FLAG_CHANGE_KIND_"),
+							severityName(f.GetSeverity()), statusName(f.GetStatus()), f.GetRuleId(), f.GetId(), orDash(f.GetShipmentRef()))
+					}
+					n++
+				}
+				if stateFile != "" {
+					b, _ := json.Marshal(flagWatchState{Filter: filter, Cursor: m.GetCursor()})
+					if err := writeStateFile(stateFile, b); err != nil {
+						return err
+					}
+				}
+				if limit > 0 && n >= limit {
+					return nil
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&filter, "filter", "", "the flags list filter")
+	f.StringVar(&stateFile, "state", "", "file that keeps the watch's cursor, to resume from")
+	f.DurationVar(&progress, "progress", 0, "how often an idle log says the watch is caught up (0: the log's default)")
+	f.IntVar(&limit, "limit", 0, "stop after the message that brings this many changes (0: never)")
+	f.StringVarP(&output, "output", "o", outputText, "text (one line a change) or json (one FlagChange per line)")
+	return cmd
 }
