@@ -1,7 +1,10 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -113,6 +116,32 @@ func TestWatchFlags(t *testing.T) {
 		if c.GetFlag().GetRuleId() != rule {
 			t.Errorf("rule_id = %s delivered a flag of %s", rule, c.GetFlag().GetRuleId())
 		}
+	}
+
+	// Over HTTPS: newline-delimited JSON, the first line the flags so far.
+	hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer hcancel()
+	req, err := http.NewRequestWithContext(hctx, "GET", "https://"+s.in.HTTPAddr+"/v1/flags:watch?progress_interval_ms=100", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.as(t, "MX-ANAM", pki.RoleAnalyst).https.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 4<<20)
+	var line struct {
+		Result json.RawMessage `json:"result"`
+	}
+	var first chemledgerv1.WatchFlagsResponse
+	if resp.StatusCode != http.StatusOK || !sc.Scan() || json.Unmarshal(sc.Bytes(), &line) != nil || protojson.Unmarshal(line.Result, &first) != nil || len(first.GetChanges()) == 0 {
+		t.Errorf("GET /v1/flags:watch: %d, first line %.200q", resp.StatusCode, sc.Text())
+	}
+	resp.Body.Close()
+	hcancel()
+	if code, _, _ := s.do(t, "MX-ANAM", pki.RoleSubmitter, "GET", "/v1/flags:watch", nil); code != http.StatusForbidden {
+		t.Errorf("a submitter's GET /v1/flags:watch: %d, want 403", code)
 	}
 
 	sub, err := s.analyst(t, "MX-ANAM", pki.RoleSubmitter).WatchFlags(ctx, &chemledgerv1.WatchFlagsRequest{})
