@@ -119,6 +119,8 @@ func resourcesOf(req any) []string {
 		return []string{fmt.Sprintf("entries/%d/inclusion-proof?tree_size=%d", r.GetIndex(), r.GetTreeSize())}
 	case *chemledgerv1.GetConsistencyProofRequest:
 		return []string{fmt.Sprintf("consistency-proof?first=%d&second=%d", r.GetFirst(), r.GetSecond())}
+	case *chemledgerv1.ListWebhooksRequest:
+		return []string{"webhooks"}
 	case *chemledgerv1.GetCheckpointRequest:
 		return []string{"checkpoint"}
 	case *chemledgerv1.GetLogRequest:

@@ -160,6 +160,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{ls + "GetConsistencyProof", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return ledger(conn).GetConsistencyProof(ctx, &chemledgerv1.GetConsistencyProofRequest{First: 1, Second: 2})
 		}, func() (string, string, []byte) { return "GET", "/v1/consistency-proof?first=1&second=2", nil }},
+		authzCall{ls + "ListWebhooks", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			return ledger(conn).ListWebhooks(ctx, &chemledgerv1.ListWebhooksRequest{})
+		}, func() (string, string, []byte) { return "GET", "/v1/webhooks", nil }},
 		authzCall{ls + "ListMembers", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return ledger(conn).ListMembers(ctx, &chemledgerv1.ListMembersRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/members", nil }},

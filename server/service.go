@@ -41,6 +41,8 @@ type ledgerService struct {
 	log         *slog.Logger
 	// recent is the newest entries, decoded once for every watch.
 	recent *entryCache
+	// hooks, when set, delivers webhook subscriptions.
+	hooks *webhooks
 }
 
 // NewLedgerService returns the gRPC implementation of the ledger API.
@@ -292,7 +294,11 @@ func (s *ledgerService) ListEntries(ctx context.Context, req *chemledgerv1.ListE
 }
 
 func (s *ledgerService) GetLog(ctx context.Context, req *chemledgerv1.GetLogRequest) (*chemledgerv1.LogInfo, error) {
-	return &chemledgerv1.LogInfo{Origin: s.ledger.Origin(), VerifierKey: s.verifierKey}, nil
+	info := &chemledgerv1.LogInfo{Origin: s.ledger.Origin(), VerifierKey: s.verifierKey}
+	if s.hooks != nil {
+		info.WebhookPublicKey = s.hooks.pub
+	}
+	return info, nil
 }
 
 func (s *ledgerService) GetCheckpoint(ctx context.Context, req *chemledgerv1.GetCheckpointRequest) (*chemledgerv1.Checkpoint, error) {

@@ -510,3 +510,8 @@ func (v *service) GetEntryBundle(context.Context, *chemledgerv1.GetEntryBundleRe
 func (v *service) WatchEntries(*chemledgerv1.WatchEntriesRequest, grpc.ServerStreamingServer[chemledgerv1.WatchEntriesResponse]) error {
 	return status.Error(codes.Unimplemented, "the fake log does not serve watches")
 }
+
+// ListWebhooks is not served by the fake log.
+func (v *service) ListWebhooks(context.Context, *chemledgerv1.ListWebhooksRequest) (*chemledgerv1.ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "the fake log has no webhooks")
+}

@@ -76,6 +76,7 @@ var matrix = []row{
 	{ledgerSvc + "GetEntry", [4]Scope{Own, Any, Hashes, Own}},
 	{ledgerSvc + "ListEntries", [4]Scope{Own, Any, Hashes, Own}},
 	{ledgerSvc + "WatchEntries", [4]Scope{Own, Any, Hashes, Own}},
+	{ledgerSvc + "ListWebhooks", [4]Scope{Own, Own, Own, Own}},
 	{ledgerSvc + "GetLog", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetCheckpoint", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetInclusionProof", [4]Scope{Any, Any, Any, Any}},

@@ -172,6 +172,9 @@ func (d *Deliverer) Cursor(id string) (uint64, error) {
 // Each event is retried until acknowledged; only then does the cursor
 // move past it, durably, so a restart delivers it again at worst.
 func (d *Deliverer) Run(ctx context.Context, sub Subscription, src Source) error {
+	if err := os.MkdirAll(d.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("webhook cursors: %w", err)
+	}
 	cursor, err := d.Cursor(sub.ID)
 	if err != nil {
 		return err

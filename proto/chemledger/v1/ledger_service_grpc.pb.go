@@ -31,6 +31,7 @@ const (
 	LedgerService_GetTile_FullMethodName             = "/chemledger.v1.LedgerService/GetTile"
 	LedgerService_GetEntryBundle_FullMethodName      = "/chemledger.v1.LedgerService/GetEntryBundle"
 	LedgerService_WatchEntries_FullMethodName        = "/chemledger.v1.LedgerService/WatchEntries"
+	LedgerService_ListWebhooks_FullMethodName        = "/chemledger.v1.LedgerService/ListWebhooks"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -82,6 +83,9 @@ type LedgerServiceClient interface {
 	// last next_index it received, without gaps or duplicates. It delivers
 	// exactly what ListEntries would list to the same caller.
 	WatchEntries(ctx context.Context, in *WatchEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEntriesResponse], error)
+	// ListWebhooks lists the caller's member's webhook subscriptions with how
+	// far each is delivered and its last error.
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
 }
 
 type ledgerServiceClient struct {
@@ -224,6 +228,16 @@ func (c *ledgerServiceClient) WatchEntries(ctx context.Context, in *WatchEntries
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LedgerService_WatchEntriesClient = grpc.ServerStreamingClient[WatchEntriesResponse]
 
+func (c *ledgerServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -273,6 +287,9 @@ type LedgerServiceServer interface {
 	// last next_index it received, without gaps or duplicates. It delivers
 	// exactly what ListEntries would list to the same caller.
 	WatchEntries(*WatchEntriesRequest, grpc.ServerStreamingServer[WatchEntriesResponse]) error
+	// ListWebhooks lists the caller's member's webhook subscriptions with how
+	// far each is delivered and its last error.
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -318,6 +335,9 @@ func (UnimplementedLedgerServiceServer) GetEntryBundle(context.Context, *GetEntr
 }
 func (UnimplementedLedgerServiceServer) WatchEntries(*WatchEntriesRequest, grpc.ServerStreamingServer[WatchEntriesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchEntries not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -538,6 +558,24 @@ func _LedgerService_WatchEntries_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LedgerService_WatchEntriesServer = grpc.ServerStreamingServer[WatchEntriesResponse]
 
+func _LedgerService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -584,6 +622,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetEntryBundle",
 			Handler:    _LedgerService_GetEntryBundle_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _LedgerService_ListWebhooks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
