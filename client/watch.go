@@ -176,3 +176,13 @@ func (c *Client) watchFlagsOnce(ctx context.Context, o WatchFlagsOptions, cursor
 		}
 	}
 }
+
+// Webhooks lists the caller's member's webhook subscriptions with how far
+// each is delivered.
+func (c *Client) Webhooks(ctx context.Context) (*chemledgerv1.ListWebhooksResponse, error) {
+	resp, err := c.rpc.ListWebhooks(ctx, &chemledgerv1.ListWebhooksRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	return resp, nil
+}

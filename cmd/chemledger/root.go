@@ -90,6 +90,7 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newAuditCmd(a),
 		newMemberCmd(a),
 		newWatchCmd(a),
+		newWebhookCmd(a),
 	)
 	return root
 }

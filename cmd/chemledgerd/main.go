@@ -71,6 +71,7 @@ type options struct {
 	insecurePlaintext       bool
 	rate                    float64
 	burst                   int
+	webhookCA               string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecurePlaintext, "insecure-dev-plaintext", envBool("CHEMLEDGER_INSECURE_DEV_PLAINTEXT"), "serve plaintext with no authentication: anyone may do anything (development only) (env CHEMLEDGER_INSECURE_DEV_PLAINTEXT)")
 	fs.Float64Var(&o.rate, "rate-per-member", server.DefaultRatePerMember, "each member's request rate limit, per second (0: none)")
 	fs.IntVar(&o.burst, "rate-burst", server.DefaultRateBurst, "requests a member may send above its rate in a burst")
+	fs.StringVar(&o.webhookCA, "webhook-ca", env("CHEMLEDGER_WEBHOOK_CA", ""), "CA certificate (PEM) webhook endpoints' certificates must chain to (env CHEMLEDGER_WEBHOOK_CA; default: the system roots)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -243,6 +245,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	scfg.Logger = log
 	scfg.RatePerMember, scfg.RateBurst = o.rate, o.burst
 	scfg.InsecurePlaintext = o.insecurePlaintext
+	if scfg.Webhooks, err = webhookConfig(o.dataDir, o.webhookCA); err != nil {
+		return err
+	}
 	if !o.insecurePlaintext {
 		if scfg.TLS, scfg.GatewayTLS, err = serverTLS(o, layout, reg); err != nil {
 			grpcLis.Close()
