@@ -36,6 +36,10 @@ import (
 type Flag struct {
 	detect.Flag
 	History []StatusChange `json:"history,omitempty"`
+	// Seq is the log position of the flag's latest change: one past the
+	// index of the entry whose application raised it or recorded its
+	// latest disposition. Watches resume by it; a rebuild gives the same.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // Status is where a flag stands: OPEN until a disposition says otherwise.
@@ -271,7 +275,7 @@ func (d *Deriver) Sweep(asOf time.Time) error {
 	if err := d.reloadIfFailedLocked(); err != nil {
 		return err
 	}
-	return d.record(d.engine.Sweep(d.state, asOf), nil, d.Applied())
+	return d.record(d.engine.Sweep(d.state, asOf), nil, nil, d.Applied())
 }
 
 // fold applies entries [from, to) to the state. With store, it records the
@@ -313,6 +317,7 @@ func (d *Deriver) fold(from, to uint64, store bool) error {
 		return fmt.Errorf("read entries %d to %d: %w", from, to, err)
 	}
 	var raised []detect.Flag
+	var raisedAt []uint64 // the position each flag of raised was raised at
 	var disps []disposition
 	for _, it := range items {
 		raised = append(raised, d.engine.Apply(d.state, it.rec)...)
@@ -320,6 +325,9 @@ func (d *Deriver) fold(from, to uint64, store bool) error {
 		// rebuild raises exactly what the live detector raised.
 		if t := d.advanceClock(it.rec); !t.IsZero() {
 			raised = append(raised, d.engine.Sweep(d.state, t)...)
+		}
+		for len(raisedAt) < len(raised) {
+			raisedAt = append(raisedAt, it.rec.Index+1)
 		}
 		if it.disp != nil {
 			disps = append(disps, disposition{it.disp, it.rec})
@@ -330,7 +338,7 @@ func (d *Deriver) fold(from, to uint64, store bool) error {
 		d.refolded += to - from
 		return nil
 	}
-	return d.record(raised, disps, to)
+	return d.record(raised, raisedAt, disps, to)
 }
 
 type disposition struct {
@@ -343,21 +351,25 @@ type disposition struct {
 // visible to queries. If the store fails, the state (already past applied)
 // is dropped, to be rebuilt before anything else is folded: folding the
 // same entries twice would give wrong flags, and a snapshot would keep them.
-func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint64) error {
+func (d *Deriver) record(raised []detect.Flag, raisedAt []uint64, disps []disposition, applied uint64) error {
 	d.mu.RLock()
 	changed := map[string]*Flag{}
 	var fresh []string // rule ids of the flags raised for the first time
-	for _, f := range raised {
+	for i, f := range raised {
 		if old, ok := d.flags.byID[f.ID]; ok {
 			// Raised again (a sweep after a restart): same content, keep
-			// its history.
-			changed[f.ID] = &Flag{Flag: f, History: old.History}
+			// its history and its position.
+			changed[f.ID] = &Flag{Flag: f, History: old.History, Seq: old.Seq}
 			continue
 		}
 		if _, again := changed[f.ID]; !again {
 			fresh = append(fresh, f.RuleID)
 		}
-		changed[f.ID] = &Flag{Flag: f}
+		seq := applied // a sweep at a chosen time: at the position it ran
+		if i < len(raisedAt) {
+			seq = raisedAt[i]
+		}
+		changed[f.ID] = &Flag{Flag: f, Seq: seq}
 	}
 	for _, ds := range disps {
 		f := changed[ds.d.GetFlagId()]
@@ -375,6 +387,7 @@ func (d *Deriver) record(raised []detect.Flag, disps []disposition, applied uint
 		f.History = append(f.History, StatusChange{
 			Status: statusOf(ds.d.GetStatus()), Note: ds.d.GetNote(), Member: ds.rec.Member, Index: ds.rec.Index, Time: ds.rec.Time,
 		})
+		f.Seq = ds.rec.Index + 1
 	}
 	d.mu.RUnlock()
 
@@ -470,7 +483,7 @@ func (d *Deriver) Rebuild(asOf time.Time) error {
 		}
 	}
 	if !asOf.IsZero() {
-		if err := fresh.record(d.engine.Sweep(fresh.state, asOf), nil, fresh.next); err != nil {
+		if err := fresh.record(d.engine.Sweep(fresh.state, asOf), nil, nil, fresh.next); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -48,6 +49,13 @@ type access struct {
 	// is answered in the stream while the stream itself succeeds; nil in
 	// handlers called directly.
 	refuseItem func(submissionID string, err error)
+	// open audits a watch stream as it opens, once, before the first
+	// message (watch.go); the stream's end then writes no record of its
+	// own. Nil in handlers called directly.
+	open func(req any) error
+	// recheck says whether the caller may still do what it was allowed
+	// when the call began: a watch outlives the check at its start.
+	recheck func() error
 }
 
 type accessKey struct{}
@@ -251,6 +259,7 @@ func (s *Server) authorise(ctx context.Context, method string, req any, handler 
 		}
 	}
 	var resp any
+	var opened atomic.Bool
 	if err == nil {
 		a := access{principal: p, scope: scope, via: via}
 		a.refuseItem = func(id string, err error) {
@@ -259,7 +268,20 @@ func (s *Server) authorise(ctx context.Context, method string, req any, handler 
 		if !p.Insecure {
 			a.throttle = func(ctx context.Context) error { return s.limits.wait(ctx, p.Member) }
 		}
+		a.open = func(req any) error {
+			if err := s.audit(ctx, p, via, method, req, nil); err != nil {
+				return err
+			}
+			opened.Store(true)
+			return nil
+		}
+		a.recheck = func() error { return s.stillAllowed(p, method, scope) }
 		resp, err = handler(context.WithValue(ctx, accessKey{}, a))
+		if opened.Load() && !endedByRefusal(err) {
+			// A watch, recorded as it opened: how it ends (the client
+			// went away, the server stopped) is not another read.
+			return resp, err
+		}
 	}
 	s.metrics.refused(p, err)
 	if aerr := s.audit(ctx, p, via, method, req, err); aerr != nil {

@@ -152,6 +152,8 @@ const (
 	KindMemberRole            = "REGISTRY_MEMBER_ROLE"
 	KindCertificateRevocation = "REGISTRY_CERTIFICATE_REVOCATION"
 	KindMembership            = "REGISTRY_MEMBERSHIP"
+	// A member's webhook subscription.
+	KindWebhook = "REGISTRY_WEBHOOK"
 )
 
 // registryKind is the stored kind of a registry entry, and the CAS number
@@ -175,6 +177,8 @@ func registryKind(r *chemledgerv1.RegistryEntry) (kind, cas string) {
 		return KindCertificateRevocation, ""
 	case *chemledgerv1.RegistryEntry_Membership:
 		return KindMembership, ""
+	case *chemledgerv1.RegistryEntry_Webhook:
+		return KindWebhook, ""
 	}
 	return "", ""
 }
@@ -193,7 +197,7 @@ func kindName(k chemledgerv1.EventKind) string {
 // kindFromFilter resolves a kind as written in a filter.
 func kindFromFilter(s string) (string, bool) {
 	switch s {
-	case KindLicence, KindWatchListEntry, KindAnnualRequirement, KindDisposition:
+	case KindLicence, KindWatchListEntry, KindAnnualRequirement, KindDisposition, KindWebhook:
 		return s, true
 	}
 	for v := range chemledgerv1.EventKind_name {

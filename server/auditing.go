@@ -118,16 +118,22 @@ func resourcesOf(req any) []string {
 		return []string{"entries/" + u(r.GetIndex())}
 	case *chemledgerv1.ListEntriesRequest:
 		return q("entries", "filter", r.GetFilter(), "page_token", r.GetPageToken())
+	case *chemledgerv1.WatchEntriesRequest:
+		return q("entries:watch", "filter", r.GetFilter(), "start_index", u(r.GetStartIndex()))
 	case *chemledgerv1.GetInclusionProofRequest:
 		return []string{fmt.Sprintf("entries/%d/inclusion-proof?tree_size=%d", r.GetIndex(), r.GetTreeSize())}
 	case *chemledgerv1.GetConsistencyProofRequest:
 		return []string{fmt.Sprintf("consistency-proof?first=%d&second=%d", r.GetFirst(), r.GetSecond())}
+	case *chemledgerv1.ListWebhooksRequest:
+		return []string{"webhooks"}
 	case *chemledgerv1.GetCheckpointRequest:
 		return []string{"checkpoint"}
 	case *chemledgerv1.GetLogRequest:
 		return []string{"log"}
 	case *chemledgerv1.ListFlagsRequest:
 		return q("flags", "filter", r.GetFilter(), "order_by", r.GetOrderBy(), "page_token", r.GetPageToken())
+	case *chemledgerv1.WatchFlagsRequest:
+		return q("flags:watch", "filter", r.GetFilter(), "cursor", u(r.GetCursor()))
 	case *chemledgerv1.GetFlagRequest:
 		return []string{"flags/" + r.GetId()}
 	case *chemledgerv1.GetShipmentRequest:

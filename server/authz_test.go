@@ -133,6 +133,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 			}, func() (string, string, []byte) {
 				return "GET", "/v1/entries?filter=" + url.QueryEscape(memberFilter(who.member)), nil
 			}},
+			authzCall{ls + "WatchEntries", who.scope, func(conn *grpc.ClientConn) (proto.Message, error) {
+				return firstWatched(ctx, ledger(conn), &chemledgerv1.WatchEntriesRequest{Filter: memberFilter(who.member)})
+			}, nil},
 			authzCall{ls + "GetInclusionProof", who.scope, func(conn *grpc.ClientConn) (proto.Message, error) {
 				return ledger(conn).GetInclusionProof(ctx, &chemledgerv1.GetInclusionProofRequest{Index: idx, TreeSize: committed(in)})
 			}, func() (string, string, []byte) {
@@ -157,6 +160,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{ls + "GetConsistencyProof", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return ledger(conn).GetConsistencyProof(ctx, &chemledgerv1.GetConsistencyProofRequest{First: 1, Second: 2})
 		}, func() (string, string, []byte) { return "GET", "/v1/consistency-proof?first=1&second=2", nil }},
+		authzCall{ls + "ListWebhooks", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			return ledger(conn).ListWebhooks(ctx, &chemledgerv1.ListWebhooksRequest{})
+		}, func() (string, string, []byte) { return "GET", "/v1/webhooks", nil }},
 		authzCall{ls + "ListMembers", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return ledger(conn).ListMembers(ctx, &chemledgerv1.ListMembersRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/members", nil }},
@@ -169,6 +175,15 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{as + "ListFlags", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return analyst(conn).ListFlags(ctx, &chemledgerv1.ListFlagsRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/flags", nil }},
+		authzCall{as + "WatchFlags", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			wctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			st, err := analyst(conn).WatchFlags(wctx, &chemledgerv1.WatchFlagsRequest{})
+			if err != nil {
+				return nil, err
+			}
+			return st.Recv()
+		}, nil},
 		authzCall{as + "GetFlag", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return analyst(conn).GetFlag(ctx, &chemledgerv1.GetFlagRequest{Id: flagID})
 		}, func() (string, string, []byte) { return "GET", "/v1/flags/" + flagID, nil }},
@@ -223,6 +238,13 @@ func TestAuthorisationMatrix(t *testing.T) {
 				for _, e := range l.GetEntries() {
 					if len(e.GetLeaf()) > 0 || e.GetEvent() != nil {
 						t.Errorf("auditor's ListEntries holds entry %d's content", e.GetIndex())
+					}
+				}
+			}
+			if w, ok := resp.(*chemledgerv1.WatchEntriesResponse); ok && role == pki.RoleAuditor {
+				for _, e := range w.GetEntries() {
+					if len(e.GetLeaf()) > 0 || e.GetEvent() != nil {
+						t.Errorf("auditor's WatchEntries holds entry %d's content", e.GetIndex())
 					}
 				}
 			}
@@ -290,4 +312,16 @@ func bulkOne(ctx context.Context, c chemledgerv1.LedgerServiceClient, id string,
 		return nil, status.Error(codes.Code(r[0].GetError().GetCode()), r[0].GetError().GetMessage())
 	}
 	return resps[0], nil
+}
+
+// firstWatched opens a watch and returns its first message (an entry, or
+// progress when none matches), then closes it.
+func firstWatched(ctx context.Context, c chemledgerv1.LedgerServiceClient, req *chemledgerv1.WatchEntriesRequest) (proto.Message, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.WatchEntries(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return st.Recv()
 }

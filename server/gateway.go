@@ -166,6 +166,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		// The server's own writer, not a wrapper of it: MaxBytesReader asks
 		// it for Connection: close on a body over the limit.
 		r.Body = http.MaxBytesReader(connWriter(w), r.Body, limit)
+		clearWriteDeadline(w, r)
 		rec := &statusRecorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r)
 		if !caller.forwarded.Load() && !local[r.URL.Path] {

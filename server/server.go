@@ -65,6 +65,8 @@ type Config struct {
 	// DefaultRefusalWindow); zero means the default, negative records
 	// every refusal on its own.
 	RefusalWindow time.Duration
+	// Webhooks, with a Key, delivers members' webhook subscriptions.
+	Webhooks WebhookConfig
 }
 
 // Defaults of Config.
@@ -123,6 +125,8 @@ type Server struct {
 	gateway gatewayListener
 	// httpTLS is the HTTP listener's TLS (nil in plaintext).
 	httpTLS *tls.Config
+	// hooks, when set, delivers webhook subscriptions while serving.
+	hooks *webhooks
 }
 
 // Deps are what the server serves.
@@ -207,6 +211,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	)...)
 	entries := NewLedgerService(l, deps.Members, deps.VerifierKey, cfg.Logger)
 	entries.(*ledgerService).checkpoints = deps.Checkpoints
+	if cfg.Webhooks.Key != nil {
+		s.hooks = newWebhooks(entries.(*ledgerService), deps.Members, cfg.Webhooks, cfg.Logger)
+		entries.(*ledgerService).hooks = s.hooks
+	}
 	reg := guardedRegistrar{s}
 	chemledgerv1.RegisterLedgerServiceServer(reg, entries)
 	if deps.Deriver != nil {
@@ -234,6 +242,14 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 // ones finish (each submission is answered only once durable), and returns.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	errc := make(chan error, 3)
+	if s.hooks != nil {
+		hctx, stopHooks := context.WithCancel(ctx)
+		hooksDone := make(chan struct{})
+		go func() { defer close(hooksDone); s.hooks.run(hctx) }()
+		// Stopped before Serve returns, so no delivery outlives the
+		// server and writes a cursor behind a restart's back.
+		defer func() { stopHooks(); <-hooksDone }()
+	}
 	go func() { errc <- s.grpc.Serve(grpcLis) }()
 	go func() { errc <- s.grpc.Serve(s.gateway) }()
 

@@ -42,6 +42,10 @@ type ledgerService struct {
 	// checkpoints, when set, is the witnessed checkpoint to serve in place
 	// of the ledger's own (internal/cosign.Feeder).
 	checkpoints CheckpointSource
+	// recent is the newest entries, decoded once for every watch.
+	recent *entryCache
+	// hooks, when set, delivers webhook subscriptions.
+	hooks *webhooks
 }
 
 // CheckpointSource serves the checkpoint clients get: with witnessing on,
@@ -53,7 +57,9 @@ type CheckpointSource interface {
 
 // NewLedgerService returns the gRPC implementation of the ledger API.
 func NewLedgerService(l *ledger.Ledger, reg *members.Registry, verifierKey string, log *slog.Logger) chemledgerv1.LedgerServiceServer {
-	return &ledgerService{ledger: l, members: reg, verifierKey: verifierKey, log: log}
+	s := &ledgerService{ledger: l, members: reg, verifierKey: verifierKey, log: log}
+	s.recent = newEntryCache(s)
+	return s
 }
 
 func (s *ledgerService) CreateEntry(ctx context.Context, req *chemledgerv1.CreateEntryRequest) (*chemledgerv1.Receipt, error) {
@@ -298,7 +304,11 @@ func (s *ledgerService) ListEntries(ctx context.Context, req *chemledgerv1.ListE
 }
 
 func (s *ledgerService) GetLog(ctx context.Context, req *chemledgerv1.GetLogRequest) (*chemledgerv1.LogInfo, error) {
-	return &chemledgerv1.LogInfo{Origin: s.ledger.Origin(), VerifierKey: s.verifierKey}, nil
+	info := &chemledgerv1.LogInfo{Origin: s.ledger.Origin(), VerifierKey: s.verifierKey}
+	if s.hooks != nil {
+		info.WebhookPublicKey = s.hooks.pub
+	}
+	return info, nil
 }
 
 func (s *ledgerService) GetCheckpoint(ctx context.Context, req *chemledgerv1.GetCheckpointRequest) (*chemledgerv1.Checkpoint, error) {
@@ -365,9 +375,14 @@ func (s *ledgerService) entryProto(e *ledger.Entry) *chemledgerv1.Entry {
 // auditors) only what checks the tree: index, leaf hash, member and time.
 func (s *ledgerService) scoped(a access, e *ledger.Entry) *chemledgerv1.Entry {
 	if a.scope == authz.Hashes {
-		return &chemledgerv1.Entry{Index: e.Index, LeafHash: e.LeafHash, Member: e.Meta.Member, IntegratedTime: timestamppb.New(timeOf(e.Meta.IntegratedTime))}
+		return hashesOnly(e)
 	}
 	return s.entryProto(e)
+}
+
+// hashesOnly is an entry as an auditor sees it.
+func hashesOnly(e *ledger.Entry) *chemledgerv1.Entry {
+	return &chemledgerv1.Entry{Index: e.Index, LeafHash: e.LeafHash, Member: e.Meta.Member, IntegratedTime: timestamppb.New(timeOf(e.Meta.IntegratedTime))}
 }
 
 func receiptProto(r *ledger.Receipt) *chemledgerv1.Receipt {

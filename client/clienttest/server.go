@@ -504,3 +504,14 @@ func (v *service) GetTile(context.Context, *chemledgerv1.GetTileRequest) (*cheml
 func (v *service) GetEntryBundle(context.Context, *chemledgerv1.GetEntryBundleRequest) (*chemledgerv1.TileData, error) {
 	return nil, status.Error(codes.Unimplemented, "the test log serves no entry bundles")
 }
+
+// WatchEntries is not served by the fake log: the client's verification
+// of answers does not involve watches.
+func (v *service) WatchEntries(*chemledgerv1.WatchEntriesRequest, grpc.ServerStreamingServer[chemledgerv1.WatchEntriesResponse]) error {
+	return status.Error(codes.Unimplemented, "the fake log does not serve watches")
+}
+
+// ListWebhooks is not served by the fake log.
+func (v *service) ListWebhooks(context.Context, *chemledgerv1.ListWebhooksRequest) (*chemledgerv1.ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "the fake log has no webhooks")
+}

@@ -96,6 +96,8 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newStatsCmd(a),
 		newAuditCmd(a),
 		newMemberCmd(a),
+		newWatchCmd(a),
+		newWebhookCmd(a),
 	)
 	return root
 }

@@ -77,6 +77,7 @@ type options struct {
 	// newAuditTrail starts a new audit trail where the old one is lost.
 	newAuditTrail bool
 	witnessPolicy string
+	webhookCA     string
 }
 
 // helpOK makes a subcommand's --help a success: it printed what was asked.
@@ -136,6 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.burst, "rate-burst", envInt("CHEMLEDGER_RATE_BURST", server.DefaultRateBurst), "requests a member may send above its rate in a burst (env CHEMLEDGER_RATE_BURST)")
 	fs.BoolVar(&o.newAuditTrail, "new-audit-trail", envBool("CHEMLEDGER_NEW_AUDIT_TRAIL"), "start a new audit trail because the old audit.db is lost: only when audit.db is missing or empty; the new trail's first record says so, with the ledger's head (env CHEMLEDGER_NEW_AUDIT_TRAIL)")
 	fs.StringVar(&o.witnessPolicy, "witness-policy", env("CHEMLEDGER_WITNESS_POLICY", ""), "witness policy file (Tessera/Sigsum format): feed every witness the log's checkpoints and serve them cosigned; refuse to start if a witness has cosigned a larger tree (env CHEMLEDGER_WITNESS_POLICY)")
+	fs.StringVar(&o.webhookCA, "webhook-ca", env("CHEMLEDGER_WEBHOOK_CA", ""), "CA certificate (PEM) webhook endpoints' certificates must chain to (env CHEMLEDGER_WEBHOOK_CA; default: the system roots)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -370,6 +372,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	scfg.Logger = log
 	scfg.RatePerMember, scfg.RateBurst = o.rate, o.burst
 	scfg.InsecurePlaintext = o.insecurePlaintext
+	if scfg.Webhooks, err = webhookConfig(o.dataDir, o.webhookCA); err != nil {
+		return err
+	}
 	if !o.insecurePlaintext {
 		if scfg.TLS, scfg.GatewayTLS, err = serverTLS(o, layout, reg); err != nil {
 			grpcLis.Close()

@@ -15,6 +15,7 @@
 //	go run ./cmd/ledgerbench fairness   a victim member's submissions alone and beside a flooding member, in turn
 //	go run ./cmd/ledgerbench witness    submit → witnessed checkpoint latency at a steady -rate, three witnesses on loopback
 //	go run ./cmd/ledgerbench mirror     a mirror catching up with an upstream of -entries entries, verifying everything
+//	go run ./cmd/ledgerbench watch      write throughput with and without -watches watches; commit-to-delivery latency at -rate
 //
 // Every mode starts from an empty temporary directory and removes it after.
 package main
@@ -50,6 +51,8 @@ type config struct {
 	dir         string
 	target      string
 	targetDir   string
+	watches     int
+	rounds      int
 	// tls serves and connects over mutual TLS, each client with the demo
 	// certificate of the member it acts as.
 	tls bool
@@ -80,6 +83,8 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.entries, "entries", 1_000_000, "log size for the million and mirror modes")
 	fs.IntVar(&c.rate, "rate", 2000, "freshness and witness: events/s")
 	fs.IntVar(&c.flags, "flags", 100_000, "analyst: flag-raising notifications in the log")
+	fs.IntVar(&c.watches, "watches", 100, "watch: open watches of the whole log")
+	fs.IntVar(&c.rounds, "rounds", 3, "watch: rounds of runs with and without watches, interleaved")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&c.target, "target", "", "unary: measure a running chemledgerd at this gRPC address instead of an in-process one")
 	fs.StringVar(&c.targetDir, "target-data-dir", "./chemledger-data", "with -target: the server's dev data dir, for a member key")
@@ -87,7 +92,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.litewitness, "litewitness", false, "witness: three litewitness processes instead of in-process witnesses")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|fairness|witness|mirror [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|fairness|witness|mirror|watch [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -171,6 +176,8 @@ func run(ctx context.Context, args []string) error {
 		return witnessLatency(ctx, c)
 	case "mirror":
 		return mirrorCatchUp(ctx, c)
+	case "watch":
+		return watchBench(ctx, c)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }

@@ -67,6 +67,7 @@ type row struct {
 //     entry, may fetch them (a mirror follows with an analyst certificate).
 //   - Flags, shipments and statistics are intelligence: analysts only.
 //   - Auditors read the tree's entries as hashes, and the audit trail.
+//   - A watch delivers what the list would: the same scopes.
 //   - Health is for every authenticated caller; reflection describes only
 //     the public API.
 var matrix = []row{
@@ -74,6 +75,8 @@ var matrix = []row{
 	{ledgerSvc + "BulkCreateEntries", [4]Scope{Own, Deny, Deny, Own}},
 	{ledgerSvc + "GetEntry", [4]Scope{Own, Any, Hashes, Own}},
 	{ledgerSvc + "ListEntries", [4]Scope{Own, Any, Hashes, Own}},
+	{ledgerSvc + "WatchEntries", [4]Scope{Own, Any, Hashes, Own}},
+	{ledgerSvc + "ListWebhooks", [4]Scope{Own, Own, Own, Own}},
 	{ledgerSvc + "GetLog", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetCheckpoint", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetInclusionProof", [4]Scope{Any, Any, Any, Any}},
@@ -82,6 +85,7 @@ var matrix = []row{
 	{ledgerSvc + "GetTile", [4]Scope{Any, Any, Any, Any}},
 	{ledgerSvc + "GetEntryBundle", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "ListFlags", [4]Scope{Deny, Any, Deny, Deny}},
+	{analystSvc + "WatchFlags", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "GetFlag", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "CreateDisposition", [4]Scope{Deny, Own, Deny, Deny}},
 	{analystSvc + "ListRules", [4]Scope{Any, Any, Any, Any}},

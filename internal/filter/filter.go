@@ -88,11 +88,16 @@ func (b *Bounds) Add(c Cond) {
 // Parse parses expr into a storage filter over log entries. kinds resolves
 // kind values.
 func Parse(expr string, kinds KindName) (storage.Filter, error) {
-	var f storage.Filter
 	conds, err := Conds(expr, EntryFields)
 	if err != nil {
-		return f, err
+		return storage.Filter{}, err
 	}
+	return fromConds(conds, kinds)
+}
+
+// fromConds turns parsed comparisons of EntryFields into a storage filter.
+func fromConds(conds []Cond, kinds KindName) (storage.Filter, error) {
+	var f storage.Filter
 	var b Bounds
 	for _, c := range conds {
 		switch c.Field {

@@ -55,8 +55,10 @@ func RegistryEntry(r *v1.RegistryEntry) error {
 		c.certificateRevocation(ch.CertificateRevocation)
 	case *v1.RegistryEntry_Membership:
 		c.membership(ch.Membership)
+	case *v1.RegistryEntry_Webhook:
+		c.webhook(ch.Webhook)
 	default:
-		c.add("registry.change", "is required: a licence, a watch_list_entry, an annual_requirement, a member_key, a member_role, a certificate_revocation or a membership")
+		c.add("registry.change", "is required: a licence, a watch_list_entry, an annual_requirement, a member_key, a member_role, a certificate_revocation, a membership or a webhook")
 	}
 	return c.l.Err()
 }

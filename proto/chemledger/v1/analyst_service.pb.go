@@ -144,6 +144,59 @@ func (FlagStatus) EnumDescriptor() ([]byte, []int) {
 	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{1}
 }
 
+// FlagChangeKind is what a flag change was.
+type FlagChangeKind int32
+
+const (
+	// Not set.
+	FlagChangeKind_FLAG_CHANGE_KIND_UNSPECIFIED FlagChangeKind = 0
+	// The flag was raised.
+	FlagChangeKind_FLAG_CHANGE_KIND_RAISED FlagChangeKind = 1
+	// A disposition changed its status.
+	FlagChangeKind_FLAG_CHANGE_KIND_STATUS_CHANGED FlagChangeKind = 2
+)
+
+// Enum value maps for FlagChangeKind.
+var (
+	FlagChangeKind_name = map[int32]string{
+		0: "FLAG_CHANGE_KIND_UNSPECIFIED",
+		1: "FLAG_CHANGE_KIND_RAISED",
+		2: "FLAG_CHANGE_KIND_STATUS_CHANGED",
+	}
+	FlagChangeKind_value = map[string]int32{
+		"FLAG_CHANGE_KIND_UNSPECIFIED":    0,
+		"FLAG_CHANGE_KIND_RAISED":         1,
+		"FLAG_CHANGE_KIND_STATUS_CHANGED": 2,
+	}
+)
+
+func (x FlagChangeKind) Enum() *FlagChangeKind {
+	p := new(FlagChangeKind)
+	*p = x
+	return p
+}
+
+func (x FlagChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FlagChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_chemledger_v1_analyst_service_proto_enumTypes[2].Descriptor()
+}
+
+func (FlagChangeKind) Type() protoreflect.EnumType {
+	return &file_chemledger_v1_analyst_service_proto_enumTypes[2]
+}
+
+func (x FlagChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FlagChangeKind.Descriptor instead.
+func (FlagChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{2}
+}
+
 // Flag is a finding of one rule, explainable and re-derivable from the log.
 type Flag struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1396,6 +1449,203 @@ func (x *Count) GetCount() int64 {
 	return 0
 }
 
+// WatchFlagsRequest opens a watch of the flags.
+type WatchFlagsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A filter as in ListFlagsRequest.
+	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Deliver the changes after this cursor: 0 for every flag from the
+	// start of the log, or the cursor of the last message received.
+	Cursor uint64 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// How long an idle stream waits before it sends a progress message, in
+	// milliseconds (default 5000, at least 100, at most 60000).
+	ProgressIntervalMs uint32 `protobuf:"varint,3,opt,name=progress_interval_ms,json=progressIntervalMs,proto3" json:"progress_interval_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *WatchFlagsRequest) Reset() {
+	*x = WatchFlagsRequest{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchFlagsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchFlagsRequest) ProtoMessage() {}
+
+func (x *WatchFlagsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchFlagsRequest.ProtoReflect.Descriptor instead.
+func (*WatchFlagsRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchFlagsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *WatchFlagsRequest) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *WatchFlagsRequest) GetProgressIntervalMs() uint32 {
+	if x != nil {
+		return x.ProgressIntervalMs
+	}
+	return 0
+}
+
+// WatchFlagsResponse is flag changes, or a progress message.
+type WatchFlagsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes, in the order of their seq; empty on a progress message.
+	Changes []*FlagChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Where to resume: every change at or below it has been delivered.
+	Cursor uint64 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Set on a progress message: the stream is caught up with the detector.
+	Progress      bool `protobuf:"varint,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchFlagsResponse) Reset() {
+	*x = WatchFlagsResponse{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchFlagsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchFlagsResponse) ProtoMessage() {}
+
+func (x *WatchFlagsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchFlagsResponse.ProtoReflect.Descriptor instead.
+func (*WatchFlagsResponse) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchFlagsResponse) GetChanges() []*FlagChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *WatchFlagsResponse) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *WatchFlagsResponse) GetProgress() bool {
+	if x != nil {
+		return x.Progress
+	}
+	return false
+}
+
+// FlagChange is a flag as it stands after its latest change. A watch that
+// is behind gets a flag once, as it stands now, even if it changed several
+// times meanwhile; its status history has every change.
+type FlagChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened last.
+	Kind FlagChangeKind `protobuf:"varint,1,opt,name=kind,proto3,enum=chemledger.v1.FlagChangeKind" json:"kind,omitempty"`
+	// The flag, with its status and status history.
+	Flag *Flag `protobuf:"bytes,2,opt,name=flag,proto3" json:"flag,omitempty"`
+	// The log position of the change: one past the index of the entry whose
+	// detection raised the flag, or of its latest disposition.
+	Seq           uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlagChange) Reset() {
+	*x = FlagChange{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlagChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlagChange) ProtoMessage() {}
+
+func (x *FlagChange) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlagChange.ProtoReflect.Descriptor instead.
+func (*FlagChange) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FlagChange) GetKind() FlagChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FlagChangeKind_FLAG_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *FlagChange) GetFlag() *Flag {
+	if x != nil {
+		return x.Flag
+	}
+	return nil
+}
+
+func (x *FlagChange) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 var File_chemledger_v1_analyst_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
@@ -1496,7 +1746,20 @@ const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"\bby_month\x18\x05 \x03(\v2\x14.chemledger.v1.CountR\abyMonth\"/\n" +
 	"\x05Count\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count*v\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"u\n" +
+	"\x11WatchFlagsRequest\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x120\n" +
+	"\x14progress_interval_ms\x18\x03 \x01(\rR\x12progressIntervalMs\"}\n" +
+	"\x12WatchFlagsResponse\x123\n" +
+	"\achanges\x18\x01 \x03(\v2\x19.chemledger.v1.FlagChangeR\achanges\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x1a\n" +
+	"\bprogress\x18\x03 \x01(\bR\bprogress\"z\n" +
+	"\n" +
+	"FlagChange\x121\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1d.chemledger.v1.FlagChangeKindR\x04kind\x12'\n" +
+	"\x04flag\x18\x02 \x01(\v2\x13.chemledger.v1.FlagR\x04flag\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq*v\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSEVERITY_INFO\x10\x01\x12\x13\n" +
@@ -1509,14 +1772,20 @@ const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"\x10FLAG_STATUS_OPEN\x10\x01\x12\x19\n" +
 	"\x15FLAG_STATUS_CONFIRMED\x10\x02\x12\x19\n" +
 	"\x15FLAG_STATUS_DISMISSED\x10\x03\x12\x19\n" +
-	"\x15FLAG_STATUS_ESCALATED\x10\x042\xd8\x03\n" +
+	"\x15FLAG_STATUS_ESCALATED\x10\x04*t\n" +
+	"\x0eFlagChangeKind\x12 \n" +
+	"\x1cFLAG_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17FLAG_CHANGE_KIND_RAISED\x10\x01\x12#\n" +
+	"\x1fFLAG_CHANGE_KIND_STATUS_CHANGED\x10\x022\xad\x04\n" +
 	"\x0eAnalystService\x12N\n" +
 	"\tListFlags\x12\x1f.chemledger.v1.ListFlagsRequest\x1a .chemledger.v1.ListFlagsResponse\x12C\n" +
 	"\aGetFlag\x12\x1d.chemledger.v1.GetFlagRequest\x1a\x19.chemledger.v1.FlagDetail\x12T\n" +
 	"\x11CreateDisposition\x12'.chemledger.v1.CreateDispositionRequest\x1a\x16.chemledger.v1.Receipt\x12N\n" +
 	"\tListRules\x12\x1f.chemledger.v1.ListRulesRequest\x1a .chemledger.v1.ListRulesResponse\x12I\n" +
 	"\vGetShipment\x12!.chemledger.v1.GetShipmentRequest\x1a\x17.chemledger.v1.Shipment\x12@\n" +
-	"\bGetStats\x12\x1e.chemledger.v1.GetStatsRequest\x1a\x14.chemledger.v1.StatsBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
+	"\bGetStats\x12\x1e.chemledger.v1.GetStatsRequest\x1a\x14.chemledger.v1.Stats\x12S\n" +
+	"\n" +
+	"WatchFlags\x12 .chemledger.v1.WatchFlagsRequest\x1a!.chemledger.v1.WatchFlagsResponse0\x01BCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
 var (
 	file_chemledger_v1_analyst_service_proto_rawDescOnce sync.Once
@@ -1530,76 +1799,85 @@ func file_chemledger_v1_analyst_service_proto_rawDescGZIP() []byte {
 	return file_chemledger_v1_analyst_service_proto_rawDescData
 }
 
-var file_chemledger_v1_analyst_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_chemledger_v1_analyst_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_chemledger_v1_analyst_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_chemledger_v1_analyst_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_chemledger_v1_analyst_service_proto_goTypes = []any{
 	(Severity)(0),                    // 0: chemledger.v1.Severity
 	(FlagStatus)(0),                  // 1: chemledger.v1.FlagStatus
-	(*Flag)(nil),                     // 2: chemledger.v1.Flag
-	(*Threshold)(nil),                // 3: chemledger.v1.Threshold
-	(*StatusChange)(nil),             // 4: chemledger.v1.StatusChange
-	(*ListFlagsRequest)(nil),         // 5: chemledger.v1.ListFlagsRequest
-	(*ListFlagsResponse)(nil),        // 6: chemledger.v1.ListFlagsResponse
-	(*GetFlagRequest)(nil),           // 7: chemledger.v1.GetFlagRequest
-	(*FlagDetail)(nil),               // 8: chemledger.v1.FlagDetail
-	(*CreateDispositionRequest)(nil), // 9: chemledger.v1.CreateDispositionRequest
-	(*ListRulesRequest)(nil),         // 10: chemledger.v1.ListRulesRequest
-	(*ListRulesResponse)(nil),        // 11: chemledger.v1.ListRulesResponse
-	(*Rule)(nil),                     // 12: chemledger.v1.Rule
-	(*GetShipmentRequest)(nil),       // 13: chemledger.v1.GetShipmentRequest
-	(*Shipment)(nil),                 // 14: chemledger.v1.Shipment
-	(*ShipmentLeg)(nil),              // 15: chemledger.v1.ShipmentLeg
-	(*GetStatsRequest)(nil),          // 16: chemledger.v1.GetStatsRequest
-	(*Stats)(nil),                    // 17: chemledger.v1.Stats
-	(*Count)(nil),                    // 18: chemledger.v1.Count
-	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
-	(*Entry)(nil),                    // 20: chemledger.v1.Entry
-	(*InclusionProof)(nil),           // 21: chemledger.v1.InclusionProof
-	(EventKind)(0),                   // 22: chemledger.v1.EventKind
-	(PenReply)(0),                    // 23: chemledger.v1.PenReply
-	(*Receipt)(nil),                  // 24: chemledger.v1.Receipt
+	(FlagChangeKind)(0),              // 2: chemledger.v1.FlagChangeKind
+	(*Flag)(nil),                     // 3: chemledger.v1.Flag
+	(*Threshold)(nil),                // 4: chemledger.v1.Threshold
+	(*StatusChange)(nil),             // 5: chemledger.v1.StatusChange
+	(*ListFlagsRequest)(nil),         // 6: chemledger.v1.ListFlagsRequest
+	(*ListFlagsResponse)(nil),        // 7: chemledger.v1.ListFlagsResponse
+	(*GetFlagRequest)(nil),           // 8: chemledger.v1.GetFlagRequest
+	(*FlagDetail)(nil),               // 9: chemledger.v1.FlagDetail
+	(*CreateDispositionRequest)(nil), // 10: chemledger.v1.CreateDispositionRequest
+	(*ListRulesRequest)(nil),         // 11: chemledger.v1.ListRulesRequest
+	(*ListRulesResponse)(nil),        // 12: chemledger.v1.ListRulesResponse
+	(*Rule)(nil),                     // 13: chemledger.v1.Rule
+	(*GetShipmentRequest)(nil),       // 14: chemledger.v1.GetShipmentRequest
+	(*Shipment)(nil),                 // 15: chemledger.v1.Shipment
+	(*ShipmentLeg)(nil),              // 16: chemledger.v1.ShipmentLeg
+	(*GetStatsRequest)(nil),          // 17: chemledger.v1.GetStatsRequest
+	(*Stats)(nil),                    // 18: chemledger.v1.Stats
+	(*Count)(nil),                    // 19: chemledger.v1.Count
+	(*WatchFlagsRequest)(nil),        // 20: chemledger.v1.WatchFlagsRequest
+	(*WatchFlagsResponse)(nil),       // 21: chemledger.v1.WatchFlagsResponse
+	(*FlagChange)(nil),               // 22: chemledger.v1.FlagChange
+	(*timestamppb.Timestamp)(nil),    // 23: google.protobuf.Timestamp
+	(*Entry)(nil),                    // 24: chemledger.v1.Entry
+	(*InclusionProof)(nil),           // 25: chemledger.v1.InclusionProof
+	(EventKind)(0),                   // 26: chemledger.v1.EventKind
+	(PenReply)(0),                    // 27: chemledger.v1.PenReply
+	(*Receipt)(nil),                  // 28: chemledger.v1.Receipt
 }
 var file_chemledger_v1_analyst_service_proto_depIdxs = []int32{
 	0,  // 0: chemledger.v1.Flag.severity:type_name -> chemledger.v1.Severity
 	1,  // 1: chemledger.v1.Flag.status:type_name -> chemledger.v1.FlagStatus
-	19, // 2: chemledger.v1.Flag.raised_time:type_name -> google.protobuf.Timestamp
-	3,  // 3: chemledger.v1.Flag.thresholds:type_name -> chemledger.v1.Threshold
-	4,  // 4: chemledger.v1.Flag.status_history:type_name -> chemledger.v1.StatusChange
+	23, // 2: chemledger.v1.Flag.raised_time:type_name -> google.protobuf.Timestamp
+	4,  // 3: chemledger.v1.Flag.thresholds:type_name -> chemledger.v1.Threshold
+	5,  // 4: chemledger.v1.Flag.status_history:type_name -> chemledger.v1.StatusChange
 	1,  // 5: chemledger.v1.StatusChange.status:type_name -> chemledger.v1.FlagStatus
-	19, // 6: chemledger.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
-	2,  // 7: chemledger.v1.ListFlagsResponse.flags:type_name -> chemledger.v1.Flag
-	2,  // 8: chemledger.v1.FlagDetail.flag:type_name -> chemledger.v1.Flag
-	20, // 9: chemledger.v1.FlagDetail.evidence:type_name -> chemledger.v1.Entry
-	21, // 10: chemledger.v1.FlagDetail.proofs:type_name -> chemledger.v1.InclusionProof
-	12, // 11: chemledger.v1.ListRulesResponse.rules:type_name -> chemledger.v1.Rule
+	23, // 6: chemledger.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	3,  // 7: chemledger.v1.ListFlagsResponse.flags:type_name -> chemledger.v1.Flag
+	3,  // 8: chemledger.v1.FlagDetail.flag:type_name -> chemledger.v1.Flag
+	24, // 9: chemledger.v1.FlagDetail.evidence:type_name -> chemledger.v1.Entry
+	25, // 10: chemledger.v1.FlagDetail.proofs:type_name -> chemledger.v1.InclusionProof
+	13, // 11: chemledger.v1.ListRulesResponse.rules:type_name -> chemledger.v1.Rule
 	0,  // 12: chemledger.v1.Rule.severity:type_name -> chemledger.v1.Severity
-	3,  // 13: chemledger.v1.Rule.thresholds:type_name -> chemledger.v1.Threshold
-	15, // 14: chemledger.v1.Shipment.legs:type_name -> chemledger.v1.ShipmentLeg
-	2,  // 15: chemledger.v1.Shipment.flags:type_name -> chemledger.v1.Flag
-	22, // 16: chemledger.v1.ShipmentLeg.kind:type_name -> chemledger.v1.EventKind
-	19, // 17: chemledger.v1.ShipmentLeg.occurred_time:type_name -> google.protobuf.Timestamp
-	23, // 18: chemledger.v1.ShipmentLeg.pen_reply:type_name -> chemledger.v1.PenReply
-	18, // 19: chemledger.v1.Stats.by_rule:type_name -> chemledger.v1.Count
-	18, // 20: chemledger.v1.Stats.by_country:type_name -> chemledger.v1.Count
-	18, // 21: chemledger.v1.Stats.by_chemical:type_name -> chemledger.v1.Count
-	18, // 22: chemledger.v1.Stats.by_month:type_name -> chemledger.v1.Count
-	5,  // 23: chemledger.v1.AnalystService.ListFlags:input_type -> chemledger.v1.ListFlagsRequest
-	7,  // 24: chemledger.v1.AnalystService.GetFlag:input_type -> chemledger.v1.GetFlagRequest
-	9,  // 25: chemledger.v1.AnalystService.CreateDisposition:input_type -> chemledger.v1.CreateDispositionRequest
-	10, // 26: chemledger.v1.AnalystService.ListRules:input_type -> chemledger.v1.ListRulesRequest
-	13, // 27: chemledger.v1.AnalystService.GetShipment:input_type -> chemledger.v1.GetShipmentRequest
-	16, // 28: chemledger.v1.AnalystService.GetStats:input_type -> chemledger.v1.GetStatsRequest
-	6,  // 29: chemledger.v1.AnalystService.ListFlags:output_type -> chemledger.v1.ListFlagsResponse
-	8,  // 30: chemledger.v1.AnalystService.GetFlag:output_type -> chemledger.v1.FlagDetail
-	24, // 31: chemledger.v1.AnalystService.CreateDisposition:output_type -> chemledger.v1.Receipt
-	11, // 32: chemledger.v1.AnalystService.ListRules:output_type -> chemledger.v1.ListRulesResponse
-	14, // 33: chemledger.v1.AnalystService.GetShipment:output_type -> chemledger.v1.Shipment
-	17, // 34: chemledger.v1.AnalystService.GetStats:output_type -> chemledger.v1.Stats
-	29, // [29:35] is the sub-list for method output_type
-	23, // [23:29] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	4,  // 13: chemledger.v1.Rule.thresholds:type_name -> chemledger.v1.Threshold
+	16, // 14: chemledger.v1.Shipment.legs:type_name -> chemledger.v1.ShipmentLeg
+	3,  // 15: chemledger.v1.Shipment.flags:type_name -> chemledger.v1.Flag
+	26, // 16: chemledger.v1.ShipmentLeg.kind:type_name -> chemledger.v1.EventKind
+	23, // 17: chemledger.v1.ShipmentLeg.occurred_time:type_name -> google.protobuf.Timestamp
+	27, // 18: chemledger.v1.ShipmentLeg.pen_reply:type_name -> chemledger.v1.PenReply
+	19, // 19: chemledger.v1.Stats.by_rule:type_name -> chemledger.v1.Count
+	19, // 20: chemledger.v1.Stats.by_country:type_name -> chemledger.v1.Count
+	19, // 21: chemledger.v1.Stats.by_chemical:type_name -> chemledger.v1.Count
+	19, // 22: chemledger.v1.Stats.by_month:type_name -> chemledger.v1.Count
+	22, // 23: chemledger.v1.WatchFlagsResponse.changes:type_name -> chemledger.v1.FlagChange
+	2,  // 24: chemledger.v1.FlagChange.kind:type_name -> chemledger.v1.FlagChangeKind
+	3,  // 25: chemledger.v1.FlagChange.flag:type_name -> chemledger.v1.Flag
+	6,  // 26: chemledger.v1.AnalystService.ListFlags:input_type -> chemledger.v1.ListFlagsRequest
+	8,  // 27: chemledger.v1.AnalystService.GetFlag:input_type -> chemledger.v1.GetFlagRequest
+	10, // 28: chemledger.v1.AnalystService.CreateDisposition:input_type -> chemledger.v1.CreateDispositionRequest
+	11, // 29: chemledger.v1.AnalystService.ListRules:input_type -> chemledger.v1.ListRulesRequest
+	14, // 30: chemledger.v1.AnalystService.GetShipment:input_type -> chemledger.v1.GetShipmentRequest
+	17, // 31: chemledger.v1.AnalystService.GetStats:input_type -> chemledger.v1.GetStatsRequest
+	20, // 32: chemledger.v1.AnalystService.WatchFlags:input_type -> chemledger.v1.WatchFlagsRequest
+	7,  // 33: chemledger.v1.AnalystService.ListFlags:output_type -> chemledger.v1.ListFlagsResponse
+	9,  // 34: chemledger.v1.AnalystService.GetFlag:output_type -> chemledger.v1.FlagDetail
+	28, // 35: chemledger.v1.AnalystService.CreateDisposition:output_type -> chemledger.v1.Receipt
+	12, // 36: chemledger.v1.AnalystService.ListRules:output_type -> chemledger.v1.ListRulesResponse
+	15, // 37: chemledger.v1.AnalystService.GetShipment:output_type -> chemledger.v1.Shipment
+	18, // 38: chemledger.v1.AnalystService.GetStats:output_type -> chemledger.v1.Stats
+	21, // 39: chemledger.v1.AnalystService.WatchFlags:output_type -> chemledger.v1.WatchFlagsResponse
+	33, // [33:40] is the sub-list for method output_type
+	26, // [26:33] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_analyst_service_proto_init() }
@@ -1614,8 +1892,8 @@ func file_chemledger_v1_analyst_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_analyst_service_proto_rawDesc), len(file_chemledger_v1_analyst_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   17,
+			NumEnums:      3,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -249,6 +249,34 @@ func local_request_AnalystService_GetStats_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
+var filter_AnalystService_WatchFlags_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_AnalystService_WatchFlags_0(ctx context.Context, marshaler runtime.Marshaler, client AnalystServiceClient, req *http.Request, pathParams map[string]string) (AnalystService_WatchFlagsClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq WatchFlagsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AnalystService_WatchFlags_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.WatchFlags(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 // RegisterAnalystServiceHandlerServer registers the http handlers for service AnalystService to "mux".
 // UnaryRPC     :call AnalystServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -374,6 +402,13 @@ func RegisterAnalystServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			return
 		}
 		forward_AnalystService_GetStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodGet, pattern_AnalystService_WatchFlags_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 
 	return nil
@@ -517,6 +552,23 @@ func RegisterAnalystServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_AnalystService_GetStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_AnalystService_WatchFlags_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/chemledger.v1.AnalystService/WatchFlags", runtime.WithHTTPPathPattern("/v1/flags:watch"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AnalystService_WatchFlags_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AnalystService_WatchFlags_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -527,6 +579,7 @@ var (
 	pattern_AnalystService_ListRules_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "rules"}, ""))
 	pattern_AnalystService_GetShipment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 3, 0, 4, 1, 5, 2}, []string{"v1", "shipments", "ref"}, ""))
 	pattern_AnalystService_GetStats_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stats"}, ""))
+	pattern_AnalystService_WatchFlags_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "flags"}, "watch"))
 )
 
 var (
@@ -536,4 +589,5 @@ var (
 	forward_AnalystService_ListRules_0         = runtime.ForwardResponseMessage
 	forward_AnalystService_GetShipment_0       = runtime.ForwardResponseMessage
 	forward_AnalystService_GetStats_0          = runtime.ForwardResponseMessage
+	forward_AnalystService_WatchFlags_0        = runtime.ForwardResponseStream
 )

@@ -25,6 +25,7 @@ const (
 	AnalystService_ListRules_FullMethodName         = "/chemledger.v1.AnalystService/ListRules"
 	AnalystService_GetShipment_FullMethodName       = "/chemledger.v1.AnalystService/GetShipment"
 	AnalystService_GetStats_FullMethodName          = "/chemledger.v1.AnalystService/GetStats"
+	AnalystService_WatchFlags_FullMethodName        = "/chemledger.v1.AnalystService/WatchFlags"
 )
 
 // AnalystServiceClient is the client API for AnalystService service.
@@ -50,6 +51,11 @@ type AnalystServiceClient interface {
 	GetShipment(ctx context.Context, in *GetShipmentRequest, opts ...grpc.CallOption) (*Shipment, error)
 	// GetStats counts flags by rule, country, chemical and month.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*Stats, error)
+	// WatchFlags streams the flags that match a ListFlags filter as they are
+	// raised or their status changes (a disposition), in the order the log
+	// caused the changes, resumable by a cursor; progress messages while the
+	// stream is caught up.
+	WatchFlags(ctx context.Context, in *WatchFlagsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchFlagsResponse], error)
 }
 
 type analystServiceClient struct {
@@ -120,6 +126,25 @@ func (c *analystServiceClient) GetStats(ctx context.Context, in *GetStatsRequest
 	return out, nil
 }
 
+func (c *analystServiceClient) WatchFlags(ctx context.Context, in *WatchFlagsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchFlagsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AnalystService_ServiceDesc.Streams[0], AnalystService_WatchFlags_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchFlagsRequest, WatchFlagsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AnalystService_WatchFlagsClient = grpc.ServerStreamingClient[WatchFlagsResponse]
+
 // AnalystServiceServer is the server API for AnalystService service.
 // All implementations must embed UnimplementedAnalystServiceServer
 // for forward compatibility.
@@ -143,6 +168,11 @@ type AnalystServiceServer interface {
 	GetShipment(context.Context, *GetShipmentRequest) (*Shipment, error)
 	// GetStats counts flags by rule, country, chemical and month.
 	GetStats(context.Context, *GetStatsRequest) (*Stats, error)
+	// WatchFlags streams the flags that match a ListFlags filter as they are
+	// raised or their status changes (a disposition), in the order the log
+	// caused the changes, resumable by a cursor; progress messages while the
+	// stream is caught up.
+	WatchFlags(*WatchFlagsRequest, grpc.ServerStreamingServer[WatchFlagsResponse]) error
 	mustEmbedUnimplementedAnalystServiceServer()
 }
 
@@ -170,6 +200,9 @@ func (UnimplementedAnalystServiceServer) GetShipment(context.Context, *GetShipme
 }
 func (UnimplementedAnalystServiceServer) GetStats(context.Context, *GetStatsRequest) (*Stats, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
+}
+func (UnimplementedAnalystServiceServer) WatchFlags(*WatchFlagsRequest, grpc.ServerStreamingServer[WatchFlagsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchFlags not implemented")
 }
 func (UnimplementedAnalystServiceServer) mustEmbedUnimplementedAnalystServiceServer() {}
 func (UnimplementedAnalystServiceServer) testEmbeddedByValue()                        {}
@@ -300,6 +333,17 @@ func _AnalystService_GetStats_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AnalystService_WatchFlags_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchFlagsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AnalystServiceServer).WatchFlags(m, &grpc.GenericServerStream[WatchFlagsRequest, WatchFlagsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AnalystService_WatchFlagsServer = grpc.ServerStreamingServer[WatchFlagsResponse]
+
 // AnalystService_ServiceDesc is the grpc.ServiceDesc for AnalystService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -332,6 +376,12 @@ var AnalystService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AnalystService_GetStats_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchFlags",
+			Handler:       _AnalystService_WatchFlags_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "chemledger/v1/analyst_service.proto",
 }

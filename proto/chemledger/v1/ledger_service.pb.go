@@ -903,9 +903,13 @@ type LogInfo struct {
 	Origin string `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
 	// The note verifier key of the log's checkpoint signer
 	// (golang.org/x/mod/sumdb/note format: name+hash+base64 key).
-	VerifierKey   string `protobuf:"bytes,2,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	VerifierKey string `protobuf:"bytes,2,opt,name=verifier_key,json=verifierKey,proto3" json:"verifier_key,omitempty"`
+	// The Ed25519 public key (32 bytes) that signs webhook deliveries: a key
+	// of its own, so that the checkpoint key never signs anything but
+	// checkpoints. Unset when the service sends no webhooks.
+	WebhookPublicKey []byte `protobuf:"bytes,3,opt,name=webhook_public_key,json=webhookPublicKey,proto3" json:"webhook_public_key,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *LogInfo) Reset() {
@@ -950,6 +954,13 @@ func (x *LogInfo) GetVerifierKey() string {
 		return x.VerifierKey
 	}
 	return ""
+}
+
+func (x *LogInfo) GetWebhookPublicKey() []byte {
+	if x != nil {
+		return x.WebhookPublicKey
+	}
+	return nil
 }
 
 // GetCheckpointRequest asks for the latest checkpoint.
@@ -1808,6 +1819,357 @@ func (x *TileData) GetFull() bool {
 	return false
 }
 
+// WatchEntriesRequest opens a watch of the log.
+type WatchEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ListEntries filter grammar, plus addressed_to = "MX": shipment
+	// events of kind PRE_EXPORT_NOTIFICATION, PEN_REPLY, EXPORT_DECLARATION,
+	// TRANSIT or IMPORT_DECLARATION that name the country as importer's,
+	// consignee's or a transit country (a route leg outside the exporter's
+	// country); a PEN_REPLY is also addressed to the exporter's country,
+	// which it answers.
+	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The first log index to deliver (0: the start of the log). To resume,
+	// pass the next_index of the last message received.
+	StartIndex uint64 `protobuf:"varint,2,opt,name=start_index,json=startIndex,proto3" json:"start_index,omitempty"`
+	// How long an idle stream waits before it sends a progress message, in
+	// milliseconds (default 5000, at least 100, at most 60000).
+	ProgressIntervalMs uint32 `protobuf:"varint,3,opt,name=progress_interval_ms,json=progressIntervalMs,proto3" json:"progress_interval_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *WatchEntriesRequest) Reset() {
+	*x = WatchEntriesRequest{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEntriesRequest) ProtoMessage() {}
+
+func (x *WatchEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEntriesRequest.ProtoReflect.Descriptor instead.
+func (*WatchEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WatchEntriesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *WatchEntriesRequest) GetStartIndex() uint64 {
+	if x != nil {
+		return x.StartIndex
+	}
+	return 0
+}
+
+func (x *WatchEntriesRequest) GetProgressIntervalMs() uint32 {
+	if x != nil {
+		return x.ProgressIntervalMs
+	}
+	return 0
+}
+
+// WatchEntriesResponse is entries, or a progress message.
+type WatchEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries, in log order, as ListEntries shows them to the caller: as
+	// many as were ready when the message was sent (at most 256, and about
+	// 1 MiB); empty on a progress message. Each carries its index.
+	Entries []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The size of the latest signed checkpoint when the message was sent: it
+	// covers every entry of the message (each index is below it), and a
+	// progress message says no further entry below it matches.
+	CheckpointSize uint64 `protobuf:"varint,2,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
+	// Where to resume: one past the last index the stream has examined
+	// (after entries, one past the last of them).
+	NextIndex uint64 `protobuf:"varint,3,opt,name=next_index,json=nextIndex,proto3" json:"next_index,omitempty"`
+	// Set on a progress message: the stream is caught up to checkpoint_size.
+	Progress      bool `protobuf:"varint,4,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEntriesResponse) Reset() {
+	*x = WatchEntriesResponse{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEntriesResponse) ProtoMessage() {}
+
+func (x *WatchEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEntriesResponse.ProtoReflect.Descriptor instead.
+func (*WatchEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WatchEntriesResponse) GetEntries() []*Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *WatchEntriesResponse) GetCheckpointSize() uint64 {
+	if x != nil {
+		return x.CheckpointSize
+	}
+	return 0
+}
+
+func (x *WatchEntriesResponse) GetNextIndex() uint64 {
+	if x != nil {
+		return x.NextIndex
+	}
+	return 0
+}
+
+func (x *WatchEntriesResponse) GetProgress() bool {
+	if x != nil {
+		return x.Progress
+	}
+	return false
+}
+
+// ListWebhooksRequest asks for the caller's webhook subscriptions.
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{29}
+}
+
+// ListWebhooksResponse is the caller's member's subscriptions.
+type ListWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By id.
+	Webhooks      []*WebhookInfo `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*WebhookInfo {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+// WebhookInfo is one subscription and how its delivery stands.
+type WebhookInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The member it is of.
+	Member string `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	// Its endpoint.
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// Its filter.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The log index of the registry entry that set it.
+	Index uint64 `protobuf:"varint,5,opt,name=index,proto3" json:"index,omitempty"`
+	// Entries delivered up to (one past the last index delivered).
+	Cursor uint64 `protobuf:"varint,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Entries of the log beyond the cursor: not yet delivered or not yet
+	// examined.
+	Lag uint64 `protobuf:"varint,7,opt,name=lag,proto3" json:"lag,omitempty"`
+	// The last failed attempt's error; empty once an attempt succeeds.
+	LastError string `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When it happened.
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookInfo) Reset() {
+	*x = WebhookInfo{}
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookInfo) ProtoMessage() {}
+
+func (x *WebhookInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_ledger_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookInfo.ProtoReflect.Descriptor instead.
+func (*WebhookInfo) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_ledger_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WebhookInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WebhookInfo) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *WebhookInfo) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookInfo) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *WebhookInfo) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *WebhookInfo) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *WebhookInfo) GetLag() uint64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *WebhookInfo) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *WebhookInfo) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
 var File_chemledger_v1_ledger_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
@@ -1871,10 +2233,11 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x13ListEntriesResponse\x12.\n" +
 	"\aentries\x18\x01 \x03(\v2\x14.chemledger.v1.EntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x0f\n" +
-	"\rGetLogRequest\"D\n" +
+	"\rGetLogRequest\"r\n" +
 	"\aLogInfo\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12!\n" +
-	"\fverifier_key\x18\x02 \x01(\tR\vverifierKey\"\x16\n" +
+	"\fverifier_key\x18\x02 \x01(\tR\vverifierKey\x12,\n" +
+	"\x12webhook_public_key\x18\x03 \x01(\fR\x10webhookPublicKey\"\x16\n" +
 	"\x14GetCheckpointRequest\"Q\n" +
 	"\n" +
 	"Checkpoint\x12\x12\n" +
@@ -1930,12 +2293,37 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x05width\x18\x02 \x01(\rR\x05width\"2\n" +
 	"\bTileData\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
-	"\x04full\x18\x02 \x01(\bR\x04full*\x7f\n" +
+	"\x04full\x18\x02 \x01(\bR\x04full\"\x80\x01\n" +
+	"\x13WatchEntriesRequest\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x1f\n" +
+	"\vstart_index\x18\x02 \x01(\x04R\n" +
+	"startIndex\x120\n" +
+	"\x14progress_interval_ms\x18\x03 \x01(\rR\x12progressIntervalMs\"\xaa\x01\n" +
+	"\x14WatchEntriesResponse\x12.\n" +
+	"\aentries\x18\x01 \x03(\v2\x14.chemledger.v1.EntryR\aentries\x12'\n" +
+	"\x0fcheckpoint_size\x18\x02 \x01(\x04R\x0echeckpointSize\x12\x1d\n" +
+	"\n" +
+	"next_index\x18\x03 \x01(\x04R\tnextIndex\x12\x1a\n" +
+	"\bprogress\x18\x04 \x01(\bR\bprogress\"\x15\n" +
+	"\x13ListWebhooksRequest\"N\n" +
+	"\x14ListWebhooksResponse\x126\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x1a.chemledger.v1.WebhookInfoR\bwebhooks\"\x82\x02\n" +
+	"\vWebhookInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\tR\x06member\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x14\n" +
+	"\x05index\x18\x05 \x01(\x04R\x05index\x12\x16\n" +
+	"\x06cursor\x18\x06 \x01(\x04R\x06cursor\x12\x10\n" +
+	"\x03lag\x18\a \x01(\x04R\x03lag\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\b \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime*\x7f\n" +
 	"\fMemberStatus\x12\x1d\n" +
 	"\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14MEMBER_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
 	"\x17MEMBER_STATUS_SUSPENDED\x10\x02\x12\x19\n" +
-	"\x15MEMBER_STATUS_REMOVED\x10\x032\x98\a\n" +
+	"\x15MEMBER_STATUS_REMOVED\x10\x032\xcc\b\n" +
 	"\rLedgerService\x12H\n" +
 	"\vCreateEntry\x12!.chemledger.v1.CreateEntryRequest\x1a\x16.chemledger.v1.Receipt\x12j\n" +
 	"\x11BulkCreateEntries\x12'.chemledger.v1.BulkCreateEntriesRequest\x1a(.chemledger.v1.BulkCreateEntriesResponse(\x010\x01\x12@\n" +
@@ -1947,7 +2335,9 @@ const file_chemledger_v1_ledger_service_proto_rawDesc = "" +
 	"\x13GetConsistencyProof\x12).chemledger.v1.GetConsistencyProofRequest\x1a\x1f.chemledger.v1.ConsistencyProof\x12T\n" +
 	"\vListMembers\x12!.chemledger.v1.ListMembersRequest\x1a\".chemledger.v1.ListMembersResponse\x12A\n" +
 	"\aGetTile\x12\x1d.chemledger.v1.GetTileRequest\x1a\x17.chemledger.v1.TileData\x12O\n" +
-	"\x0eGetEntryBundle\x12$.chemledger.v1.GetEntryBundleRequest\x1a\x17.chemledger.v1.TileDataBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
+	"\x0eGetEntryBundle\x12$.chemledger.v1.GetEntryBundleRequest\x1a\x17.chemledger.v1.TileData\x12Y\n" +
+	"\fWatchEntries\x12\".chemledger.v1.WatchEntriesRequest\x1a#.chemledger.v1.WatchEntriesResponse0\x01\x12W\n" +
+	"\fListWebhooks\x12\".chemledger.v1.ListWebhooksRequest\x1a#.chemledger.v1.ListWebhooksResponseBCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
 var (
 	file_chemledger_v1_ledger_service_proto_rawDescOnce sync.Once
@@ -1962,7 +2352,7 @@ func file_chemledger_v1_ledger_service_proto_rawDescGZIP() []byte {
 }
 
 var file_chemledger_v1_ledger_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_chemledger_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_chemledger_v1_ledger_service_proto_goTypes = []any{
 	(MemberStatus)(0),                  // 0: chemledger.v1.MemberStatus
 	(*CreateEntryRequest)(nil),         // 1: chemledger.v1.CreateEntryRequest
@@ -1992,10 +2382,15 @@ var file_chemledger_v1_ledger_service_proto_goTypes = []any{
 	(*GetTileRequest)(nil),             // 25: chemledger.v1.GetTileRequest
 	(*GetEntryBundleRequest)(nil),      // 26: chemledger.v1.GetEntryBundleRequest
 	(*TileData)(nil),                   // 27: chemledger.v1.TileData
-	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
-	(*ShipmentEvent)(nil),              // 29: chemledger.v1.ShipmentEvent
-	(*RegistryEntry)(nil),              // 30: chemledger.v1.RegistryEntry
-	(*Disposition)(nil),                // 31: chemledger.v1.Disposition
+	(*WatchEntriesRequest)(nil),        // 28: chemledger.v1.WatchEntriesRequest
+	(*WatchEntriesResponse)(nil),       // 29: chemledger.v1.WatchEntriesResponse
+	(*ListWebhooksRequest)(nil),        // 30: chemledger.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),       // 31: chemledger.v1.ListWebhooksResponse
+	(*WebhookInfo)(nil),                // 32: chemledger.v1.WebhookInfo
+	(*timestamppb.Timestamp)(nil),      // 33: google.protobuf.Timestamp
+	(*ShipmentEvent)(nil),              // 34: chemledger.v1.ShipmentEvent
+	(*RegistryEntry)(nil),              // 35: chemledger.v1.RegistryEntry
+	(*Disposition)(nil),                // 36: chemledger.v1.Disposition
 }
 var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	4,  // 0: chemledger.v1.BulkCreateEntriesResponse.results:type_name -> chemledger.v1.BulkResult
@@ -2003,44 +2398,51 @@ var file_chemledger_v1_ledger_service_proto_depIdxs = []int32{
 	5,  // 2: chemledger.v1.BulkResult.error:type_name -> chemledger.v1.ItemError
 	6,  // 3: chemledger.v1.ItemError.field_violations:type_name -> chemledger.v1.FieldViolation
 	15, // 4: chemledger.v1.Receipt.checkpoint:type_name -> chemledger.v1.Checkpoint
-	28, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
-	28, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
-	29, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
-	30, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
-	31, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
+	33, // 5: chemledger.v1.Receipt.integrated_time:type_name -> google.protobuf.Timestamp
+	33, // 6: chemledger.v1.Entry.integrated_time:type_name -> google.protobuf.Timestamp
+	34, // 7: chemledger.v1.Entry.event:type_name -> chemledger.v1.ShipmentEvent
+	35, // 8: chemledger.v1.Entry.registry:type_name -> chemledger.v1.RegistryEntry
+	36, // 9: chemledger.v1.Entry.disposition:type_name -> chemledger.v1.Disposition
 	9,  // 10: chemledger.v1.ListEntriesResponse.entries:type_name -> chemledger.v1.Entry
 	15, // 11: chemledger.v1.InclusionProof.checkpoint:type_name -> chemledger.v1.Checkpoint
 	22, // 12: chemledger.v1.ListMembersResponse.members:type_name -> chemledger.v1.MemberInfo
 	0,  // 13: chemledger.v1.MemberInfo.status:type_name -> chemledger.v1.MemberStatus
 	23, // 14: chemledger.v1.MemberInfo.keys:type_name -> chemledger.v1.MemberKeyInfo
 	24, // 15: chemledger.v1.MemberInfo.history:type_name -> chemledger.v1.MemberChange
-	1,  // 16: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
-	2,  // 17: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
-	8,  // 18: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
-	10, // 19: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
-	12, // 20: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
-	14, // 21: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
-	16, // 22: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
-	18, // 23: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
-	20, // 24: chemledger.v1.LedgerService.ListMembers:input_type -> chemledger.v1.ListMembersRequest
-	25, // 25: chemledger.v1.LedgerService.GetTile:input_type -> chemledger.v1.GetTileRequest
-	26, // 26: chemledger.v1.LedgerService.GetEntryBundle:input_type -> chemledger.v1.GetEntryBundleRequest
-	7,  // 27: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
-	3,  // 28: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
-	9,  // 29: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
-	11, // 30: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
-	13, // 31: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
-	15, // 32: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
-	17, // 33: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
-	19, // 34: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
-	21, // 35: chemledger.v1.LedgerService.ListMembers:output_type -> chemledger.v1.ListMembersResponse
-	27, // 36: chemledger.v1.LedgerService.GetTile:output_type -> chemledger.v1.TileData
-	27, // 37: chemledger.v1.LedgerService.GetEntryBundle:output_type -> chemledger.v1.TileData
-	27, // [27:38] is the sub-list for method output_type
-	16, // [16:27] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 16: chemledger.v1.WatchEntriesResponse.entries:type_name -> chemledger.v1.Entry
+	32, // 17: chemledger.v1.ListWebhooksResponse.webhooks:type_name -> chemledger.v1.WebhookInfo
+	33, // 18: chemledger.v1.WebhookInfo.last_error_time:type_name -> google.protobuf.Timestamp
+	1,  // 19: chemledger.v1.LedgerService.CreateEntry:input_type -> chemledger.v1.CreateEntryRequest
+	2,  // 20: chemledger.v1.LedgerService.BulkCreateEntries:input_type -> chemledger.v1.BulkCreateEntriesRequest
+	8,  // 21: chemledger.v1.LedgerService.GetEntry:input_type -> chemledger.v1.GetEntryRequest
+	10, // 22: chemledger.v1.LedgerService.ListEntries:input_type -> chemledger.v1.ListEntriesRequest
+	12, // 23: chemledger.v1.LedgerService.GetLog:input_type -> chemledger.v1.GetLogRequest
+	14, // 24: chemledger.v1.LedgerService.GetCheckpoint:input_type -> chemledger.v1.GetCheckpointRequest
+	16, // 25: chemledger.v1.LedgerService.GetInclusionProof:input_type -> chemledger.v1.GetInclusionProofRequest
+	18, // 26: chemledger.v1.LedgerService.GetConsistencyProof:input_type -> chemledger.v1.GetConsistencyProofRequest
+	20, // 27: chemledger.v1.LedgerService.ListMembers:input_type -> chemledger.v1.ListMembersRequest
+	25, // 28: chemledger.v1.LedgerService.GetTile:input_type -> chemledger.v1.GetTileRequest
+	26, // 29: chemledger.v1.LedgerService.GetEntryBundle:input_type -> chemledger.v1.GetEntryBundleRequest
+	28, // 30: chemledger.v1.LedgerService.WatchEntries:input_type -> chemledger.v1.WatchEntriesRequest
+	30, // 31: chemledger.v1.LedgerService.ListWebhooks:input_type -> chemledger.v1.ListWebhooksRequest
+	7,  // 32: chemledger.v1.LedgerService.CreateEntry:output_type -> chemledger.v1.Receipt
+	3,  // 33: chemledger.v1.LedgerService.BulkCreateEntries:output_type -> chemledger.v1.BulkCreateEntriesResponse
+	9,  // 34: chemledger.v1.LedgerService.GetEntry:output_type -> chemledger.v1.Entry
+	11, // 35: chemledger.v1.LedgerService.ListEntries:output_type -> chemledger.v1.ListEntriesResponse
+	13, // 36: chemledger.v1.LedgerService.GetLog:output_type -> chemledger.v1.LogInfo
+	15, // 37: chemledger.v1.LedgerService.GetCheckpoint:output_type -> chemledger.v1.Checkpoint
+	17, // 38: chemledger.v1.LedgerService.GetInclusionProof:output_type -> chemledger.v1.InclusionProof
+	19, // 39: chemledger.v1.LedgerService.GetConsistencyProof:output_type -> chemledger.v1.ConsistencyProof
+	21, // 40: chemledger.v1.LedgerService.ListMembers:output_type -> chemledger.v1.ListMembersResponse
+	27, // 41: chemledger.v1.LedgerService.GetTile:output_type -> chemledger.v1.TileData
+	27, // 42: chemledger.v1.LedgerService.GetEntryBundle:output_type -> chemledger.v1.TileData
+	29, // 43: chemledger.v1.LedgerService.WatchEntries:output_type -> chemledger.v1.WatchEntriesResponse
+	31, // 44: chemledger.v1.LedgerService.ListWebhooks:output_type -> chemledger.v1.ListWebhooksResponse
+	32, // [32:45] is the sub-list for method output_type
+	19, // [19:32] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_ledger_service_proto_init() }
@@ -2057,7 +2459,7 @@ func file_chemledger_v1_ledger_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_ledger_service_proto_rawDesc), len(file_chemledger_v1_ledger_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

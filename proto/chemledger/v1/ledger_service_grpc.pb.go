@@ -30,6 +30,8 @@ const (
 	LedgerService_ListMembers_FullMethodName         = "/chemledger.v1.LedgerService/ListMembers"
 	LedgerService_GetTile_FullMethodName             = "/chemledger.v1.LedgerService/GetTile"
 	LedgerService_GetEntryBundle_FullMethodName      = "/chemledger.v1.LedgerService/GetEntryBundle"
+	LedgerService_WatchEntries_FullMethodName        = "/chemledger.v1.LedgerService/WatchEntries"
+	LedgerService_ListWebhooks_FullMethodName        = "/chemledger.v1.LedgerService/ListWebhooks"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -74,6 +76,16 @@ type LedgerServiceClient interface {
 	// consecutive entries, each prefixed by its length (over HTTP:
 	// GET /tlog/tile/entries/<N>[.p/<W>]).
 	GetEntryBundle(ctx context.Context, in *GetEntryBundleRequest, opts ...grpc.CallOption) (*TileData, error)
+	// WatchEntries streams committed entries that match a filter, in log
+	// order, from a start index: each exactly once, with the size of a
+	// signed checkpoint that covers it, several to a message when several
+	// are ready, and progress messages while the stream is caught up. A client that lost its stream resumes from the
+	// last next_index it received, without gaps or duplicates. It delivers
+	// exactly what ListEntries would list to the same caller.
+	WatchEntries(ctx context.Context, in *WatchEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEntriesResponse], error)
+	// ListWebhooks lists the caller's member's webhook subscriptions with how
+	// far each is delivered and its last error.
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
 }
 
 type ledgerServiceClient struct {
@@ -197,6 +209,35 @@ func (c *ledgerServiceClient) GetEntryBundle(ctx context.Context, in *GetEntryBu
 	return out, nil
 }
 
+func (c *ledgerServiceClient) WatchEntries(ctx context.Context, in *WatchEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEntriesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LedgerService_ServiceDesc.Streams[1], LedgerService_WatchEntries_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEntriesRequest, WatchEntriesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LedgerService_WatchEntriesClient = grpc.ServerStreamingClient[WatchEntriesResponse]
+
+func (c *ledgerServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -239,6 +280,16 @@ type LedgerServiceServer interface {
 	// consecutive entries, each prefixed by its length (over HTTP:
 	// GET /tlog/tile/entries/<N>[.p/<W>]).
 	GetEntryBundle(context.Context, *GetEntryBundleRequest) (*TileData, error)
+	// WatchEntries streams committed entries that match a filter, in log
+	// order, from a start index: each exactly once, with the size of a
+	// signed checkpoint that covers it, several to a message when several
+	// are ready, and progress messages while the stream is caught up. A client that lost its stream resumes from the
+	// last next_index it received, without gaps or duplicates. It delivers
+	// exactly what ListEntries would list to the same caller.
+	WatchEntries(*WatchEntriesRequest, grpc.ServerStreamingServer[WatchEntriesResponse]) error
+	// ListWebhooks lists the caller's member's webhook subscriptions with how
+	// far each is delivered and its last error.
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -281,6 +332,12 @@ func (UnimplementedLedgerServiceServer) GetTile(context.Context, *GetTileRequest
 }
 func (UnimplementedLedgerServiceServer) GetEntryBundle(context.Context, *GetEntryBundleRequest) (*TileData, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetEntryBundle not implemented")
+}
+func (UnimplementedLedgerServiceServer) WatchEntries(*WatchEntriesRequest, grpc.ServerStreamingServer[WatchEntriesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchEntries not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -490,6 +547,35 @@ func _LedgerService_GetEntryBundle_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_WatchEntries_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEntriesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LedgerServiceServer).WatchEntries(m, &grpc.GenericServerStream[WatchEntriesRequest, WatchEntriesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LedgerService_WatchEntriesServer = grpc.ServerStreamingServer[WatchEntriesResponse]
+
+func _LedgerService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -537,6 +623,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetEntryBundle",
 			Handler:    _LedgerService_GetEntryBundle_Handler,
 		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _LedgerService_ListWebhooks_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -544,6 +634,11 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _LedgerService_BulkCreateEntries_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchEntries",
+			Handler:       _LedgerService_WatchEntries_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "chemledger/v1/ledger_service.proto",

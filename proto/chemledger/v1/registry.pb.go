@@ -162,6 +162,7 @@ type RegistryEntry struct {
 	//	*RegistryEntry_MemberRole
 	//	*RegistryEntry_CertificateRevocation
 	//	*RegistryEntry_Membership
+	//	*RegistryEntry_Webhook
 	Change        isRegistryEntry_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -281,6 +282,15 @@ func (x *RegistryEntry) GetMembership() *Membership {
 	return nil
 }
 
+func (x *RegistryEntry) GetWebhook() *Webhook {
+	if x != nil {
+		if x, ok := x.Change.(*RegistryEntry_Webhook); ok {
+			return x.Webhook
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Change interface {
 	isRegistryEntry_Change()
 }
@@ -321,6 +331,12 @@ type RegistryEntry_Membership struct {
 	Membership *Membership `protobuf:"bytes,9,opt,name=membership,proto3,oneof"`
 }
 
+type RegistryEntry_Webhook struct {
+	// A webhook subscription of the signing member added, changed or
+	// removed: the service POSTs the member's matching entries to it.
+	Webhook *Webhook `protobuf:"bytes,10,opt,name=webhook,proto3,oneof"`
+}
+
 func (*RegistryEntry_Licence) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_WatchListEntry) isRegistryEntry_Change() {}
@@ -334,6 +350,85 @@ func (*RegistryEntry_MemberRole) isRegistryEntry_Change() {}
 func (*RegistryEntry_CertificateRevocation) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_Membership) isRegistryEntry_Change() {}
+
+func (*RegistryEntry_Webhook) isRegistryEntry_Change() {}
+
+// Webhook is a member's subscription: the service POSTs each entry that
+// matches the filter, and that the member may list, to the URL, signed
+// with the log's webhook key (LogInfo.webhook_public_key). A later entry
+// of the same member with the same id replaces it; removed ends it.
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription's id within the member: 1 to 64 letters, digits and
+	// "-_.".
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The HTTPS endpoint.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// A WatchEntries filter (the ListEntries grammar and addressed_to).
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Set to end the subscription.
+	Removed       bool `protobuf:"varint,4,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Webhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Webhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Webhook) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *Webhook) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
 
 // Membership admits a member agency to the coalition, or suspends,
 // reinstates or removes one. Only an admin appends it, and never about its
@@ -366,7 +461,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +473,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +486,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Membership) GetMember() string {
@@ -463,7 +558,7 @@ type SigningKey struct {
 
 func (x *SigningKey) Reset() {
 	*x = SigningKey{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +570,7 @@ func (x *SigningKey) String() string {
 func (*SigningKey) ProtoMessage() {}
 
 func (x *SigningKey) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +583,7 @@ func (x *SigningKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
 func (*SigningKey) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SigningKey) GetKeyId() string {
@@ -524,7 +619,7 @@ type MemberKey struct {
 
 func (x *MemberKey) Reset() {
 	*x = MemberKey{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +631,7 @@ func (x *MemberKey) String() string {
 func (*MemberKey) ProtoMessage() {}
 
 func (x *MemberKey) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +644,7 @@ func (x *MemberKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberKey.ProtoReflect.Descriptor instead.
 func (*MemberKey) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MemberKey) GetMember() string {
@@ -595,7 +690,7 @@ type MemberRole struct {
 
 func (x *MemberRole) Reset() {
 	*x = MemberRole{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +702,7 @@ func (x *MemberRole) String() string {
 func (*MemberRole) ProtoMessage() {}
 
 func (x *MemberRole) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +715,7 @@ func (x *MemberRole) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRole.ProtoReflect.Descriptor instead.
 func (*MemberRole) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MemberRole) GetMember() string {
@@ -659,7 +754,7 @@ type CertificateRevocation struct {
 
 func (x *CertificateRevocation) Reset() {
 	*x = CertificateRevocation{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +766,7 @@ func (x *CertificateRevocation) String() string {
 func (*CertificateRevocation) ProtoMessage() {}
 
 func (x *CertificateRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +779,7 @@ func (x *CertificateRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateRevocation.ProtoReflect.Descriptor instead.
 func (*CertificateRevocation) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CertificateRevocation) GetMember() string {
@@ -732,7 +827,7 @@ type Licence struct {
 
 func (x *Licence) Reset() {
 	*x = Licence{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +839,7 @@ func (x *Licence) String() string {
 func (*Licence) ProtoMessage() {}
 
 func (x *Licence) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +852,7 @@ func (x *Licence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Licence.ProtoReflect.Descriptor instead.
 func (*Licence) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Licence) GetNumber() string {
@@ -829,7 +924,7 @@ type WatchListEntry struct {
 
 func (x *WatchListEntry) Reset() {
 	*x = WatchListEntry{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +936,7 @@ func (x *WatchListEntry) String() string {
 func (*WatchListEntry) ProtoMessage() {}
 
 func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +949,7 @@ func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchListEntry.ProtoReflect.Descriptor instead.
 func (*WatchListEntry) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WatchListEntry) GetParty() *Party {
@@ -910,7 +1005,7 @@ type AnnualRequirement struct {
 
 func (x *AnnualRequirement) Reset() {
 	*x = AnnualRequirement{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1017,7 @@ func (x *AnnualRequirement) String() string {
 func (*AnnualRequirement) ProtoMessage() {}
 
 func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1030,7 @@ func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnualRequirement.ProtoReflect.Descriptor instead.
 func (*AnnualRequirement) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AnnualRequirement) GetCountry() string {
@@ -982,7 +1077,7 @@ type Disposition struct {
 
 func (x *Disposition) Reset() {
 	*x = Disposition{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1089,7 @@ func (x *Disposition) String() string {
 func (*Disposition) ProtoMessage() {}
 
 func (x *Disposition) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1102,7 @@ func (x *Disposition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disposition.ProtoReflect.Descriptor instead.
 func (*Disposition) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Disposition) GetFlagId() string {
@@ -1035,7 +1130,7 @@ var File_chemledger_v1_registry_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x04\n" +
+	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x05\n" +
 	"\rRegistryEntry\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12A\n" +
 	"\x0eeffective_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\reffectiveTime\x122\n" +
@@ -1049,8 +1144,15 @@ const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"\x16certificate_revocation\x18\b \x01(\v2$.chemledger.v1.CertificateRevocationH\x00R\x15certificateRevocation\x12;\n" +
 	"\n" +
 	"membership\x18\t \x01(\v2\x19.chemledger.v1.MembershipH\x00R\n" +
-	"membershipB\b\n" +
-	"\x06change\"\x9f\x02\n" +
+	"membership\x122\n" +
+	"\awebhook\x18\n" +
+	" \x01(\v2\x16.chemledger.v1.WebhookH\x00R\awebhookB\b\n" +
+	"\x06change\"]\n" +
+	"\aWebhook\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\x12\x18\n" +
+	"\aremoved\x18\x04 \x01(\bR\aremoved\"\x9f\x02\n" +
 	"\n" +
 	"Membership\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x127\n" +
@@ -1129,44 +1231,46 @@ func file_chemledger_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_chemledger_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_chemledger_v1_registry_proto_goTypes = []any{
 	(MembershipAction)(0),         // 0: chemledger.v1.MembershipAction
 	(DispositionStatus)(0),        // 1: chemledger.v1.DispositionStatus
 	(*RegistryEntry)(nil),         // 2: chemledger.v1.RegistryEntry
-	(*Membership)(nil),            // 3: chemledger.v1.Membership
-	(*SigningKey)(nil),            // 4: chemledger.v1.SigningKey
-	(*MemberKey)(nil),             // 5: chemledger.v1.MemberKey
-	(*MemberRole)(nil),            // 6: chemledger.v1.MemberRole
-	(*CertificateRevocation)(nil), // 7: chemledger.v1.CertificateRevocation
-	(*Licence)(nil),               // 8: chemledger.v1.Licence
-	(*WatchListEntry)(nil),        // 9: chemledger.v1.WatchListEntry
-	(*AnnualRequirement)(nil),     // 10: chemledger.v1.AnnualRequirement
-	(*Disposition)(nil),           // 11: chemledger.v1.Disposition
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*Party)(nil),                 // 13: chemledger.v1.Party
+	(*Webhook)(nil),               // 3: chemledger.v1.Webhook
+	(*Membership)(nil),            // 4: chemledger.v1.Membership
+	(*SigningKey)(nil),            // 5: chemledger.v1.SigningKey
+	(*MemberKey)(nil),             // 6: chemledger.v1.MemberKey
+	(*MemberRole)(nil),            // 7: chemledger.v1.MemberRole
+	(*CertificateRevocation)(nil), // 8: chemledger.v1.CertificateRevocation
+	(*Licence)(nil),               // 9: chemledger.v1.Licence
+	(*WatchListEntry)(nil),        // 10: chemledger.v1.WatchListEntry
+	(*AnnualRequirement)(nil),     // 11: chemledger.v1.AnnualRequirement
+	(*Disposition)(nil),           // 12: chemledger.v1.Disposition
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*Party)(nil),                 // 14: chemledger.v1.Party
 }
 var file_chemledger_v1_registry_proto_depIdxs = []int32{
-	12, // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
-	8,  // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
-	9,  // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
-	10, // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
-	5,  // 4: chemledger.v1.RegistryEntry.member_key:type_name -> chemledger.v1.MemberKey
-	6,  // 5: chemledger.v1.RegistryEntry.member_role:type_name -> chemledger.v1.MemberRole
-	7,  // 6: chemledger.v1.RegistryEntry.certificate_revocation:type_name -> chemledger.v1.CertificateRevocation
-	3,  // 7: chemledger.v1.RegistryEntry.membership:type_name -> chemledger.v1.Membership
-	0,  // 8: chemledger.v1.Membership.action:type_name -> chemledger.v1.MembershipAction
-	4,  // 9: chemledger.v1.Membership.keys:type_name -> chemledger.v1.SigningKey
-	13, // 10: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
-	12, // 11: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
-	12, // 12: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
-	13, // 13: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
-	1,  // 14: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	13, // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
+	9,  // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
+	10, // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
+	11, // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
+	6,  // 4: chemledger.v1.RegistryEntry.member_key:type_name -> chemledger.v1.MemberKey
+	7,  // 5: chemledger.v1.RegistryEntry.member_role:type_name -> chemledger.v1.MemberRole
+	8,  // 6: chemledger.v1.RegistryEntry.certificate_revocation:type_name -> chemledger.v1.CertificateRevocation
+	4,  // 7: chemledger.v1.RegistryEntry.membership:type_name -> chemledger.v1.Membership
+	3,  // 8: chemledger.v1.RegistryEntry.webhook:type_name -> chemledger.v1.Webhook
+	0,  // 9: chemledger.v1.Membership.action:type_name -> chemledger.v1.MembershipAction
+	5,  // 10: chemledger.v1.Membership.keys:type_name -> chemledger.v1.SigningKey
+	14, // 11: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
+	13, // 12: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
+	13, // 13: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
+	14, // 14: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
+	1,  // 15: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_registry_proto_init() }
@@ -1183,6 +1287,7 @@ func file_chemledger_v1_registry_proto_init() {
 		(*RegistryEntry_MemberRole)(nil),
 		(*RegistryEntry_CertificateRevocation)(nil),
 		(*RegistryEntry_Membership)(nil),
+		(*RegistryEntry_Webhook)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1190,7 +1295,7 @@ func file_chemledger_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_registry_proto_rawDesc), len(file_chemledger_v1_registry_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
