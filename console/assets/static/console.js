@@ -76,9 +76,11 @@
     return { key: kept, first: false };
   }
   async function verifyNote(note, vkey) {
-    const parts = vkey.split("+");
-    if (parts.length !== 3) throw new Error("verifier key is not name+hash+key");
-    const [name, hashHex, keyB64] = parts;
+    // name+hash+key: the name has no "+", the hash is 8 hex digits, and
+    // the base64 key may itself contain "+".
+    const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/.exec(vkey);
+    if (!m) throw new Error("verifier key is not name+hash+key");
+    const [, name, hashHex, keyB64] = m;
     const raw = b64dec(keyB64);
     if (raw.length !== 33 || raw[0] !== 1) throw new Error("verifier key is not an Ed25519 key (0x01 and 32 bytes)");
     const idHash = (await sha256(concat(enc.encode(name + "\n"), raw))).slice(0, 4);
@@ -130,7 +132,11 @@
     const root = await rootFromProof(entry.index, proof.treeSize, lh, (proof.hashes || []).map(b64dec));
     if (!eq(root, cp.root)) throw new Error("the inclusion proof does not lead to the checkpoint's root");
     const envl = JSON.parse(new TextDecoder().decode(leaf));
-    return { size: cp.size, payload: JSON.parse(new TextDecoder().decode(b64dec(envl.payload))), payloadType: envl.payloadType };
+    // A JSON payload is decoded here from the verified bytes. This page
+    // does not decode protobuf: for a protobuf payload the fields shown are
+    // the service's decoding, and the page says so.
+    if (/\+json$/.test(envl.payloadType)) return { size: cp.size, payload: JSON.parse(new TextDecoder().decode(b64dec(envl.payload))), payloadType: envl.payloadType, here: true };
+    return { size: cp.size, payload: entry.event || entry.registry || entry.disposition, payloadType: envl.payloadType, here: false };
   }
 
   // ---- router: the hash holds the page and its filters, so a view can be
@@ -307,7 +313,7 @@
     }
     return el("article", { class: "entry", id: "entry-" + e.index },
       el("h3", {}, "Entry ", el("a", { href: "#/entry/" + e.index }, e.index), " · ", e.member, " · ", short(ev && ev.kind) || e.payloadType, " · integrated ", time(e.integratedTime)),
-      el("p", { class: v ? "ok" : "bad" }, v ? "✓ inclusion proof checked in this browser" : "✗ " + why),
+      el("p", { class: v ? "ok" : "bad" }, v ? "✓ inclusion proof checked in this browser" + (v.here ? "; fields decoded here from the verified bytes" : "; the payload is protobuf, so the fields below are the service's decoding of it") : "✗ " + why),
       el("table", { class: "kv" }, el("tbody", {}, fields)),
       el("p", { class: "small mono" }, "leaf hash ", hex(b64dec(e.leafHash))));
   }
@@ -433,7 +439,15 @@
     const pts = route.map((r) => ({ r, p: t.places[r.locode] })).filter((x) => x.p);
     const missing = route.filter((r) => !t.places[r.locode]).map((r) => r.locode);
     if (!pts.length) return el("p", {}, route.length ? "No coordinates for " + missing.join(", ") : "The record names no route.");
-    const W = 720, H = 360, pad = 40;
+    // Longitudes unwrapped along the route, so Shanghai to Colón crosses
+    // the Pacific rather than the whole map.
+    let prevLon = null;
+    for (const x of pts) {
+      let lon = x.p.lon;
+      if (prevLon !== null) { while (lon - prevLon > 180) lon -= 360; while (prevLon - lon > 180) lon += 360; }
+      x.p = Object.assign({}, x.p, { lon }); prevLon = lon;
+    }
+    const W = 720, H = 360, pad = 150;
     let [minLat, maxLat, minLon, maxLon] = [90, -90, 180, -180];
     for (const { p } of pts) { minLat = Math.min(minLat, p.lat); maxLat = Math.max(maxLat, p.lat); minLon = Math.min(minLon, p.lon); maxLon = Math.max(maxLon, p.lon); }
     const span = Math.max(maxLon - minLon, 2 * (maxLat - minLat), 20);
@@ -446,7 +460,7 @@
     const path = pts.map(({ p }, i) => (i ? "L" : "M") + x(p.lon).toFixed(1) + " " + y(p.lat).toFixed(1)).join(" ");
     const marks = pts.map(({ r, p }, i) => svg("g", { class: "place" + (r.freeTradeZone ? " ftz" : "") },
       svg("circle", { cx: x(p.lon), cy: y(p.lat), r: 6 }),
-      svg("text", { x: x(p.lon) + 9, y: y(p.lat) + (i % 2 ? 16 : -8) }, (i + 1) + ". " + r.locode + " " + p.name + (r.freeTradeZone ? " (free zone)" : ""))));
+      svg("text", { x: x(p.lon) + (x(p.lon) > W / 2 ? -9 : 9), y: y(p.lat) + (i % 2 ? 18 : -10), "text-anchor": x(p.lon) > W / 2 ? "end" : "start" }, (i + 1) + ". " + r.locode + " " + p.name + (r.freeTradeZone ? " (free zone)" : ""))));
     return el("figure", { class: "map" },
       svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Route: " + route.map((r) => r.locode).join(" to "), id: "map" },
         svg("rect", { x: 0, y: 0, width: W, height: H, class: "sea" }), g, svg("path", { d: path, class: "route" }), marks),
