@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-		"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -265,7 +265,10 @@ func TestConsoleBrowser(t *testing.T) {
 		waitText(t, ctx, "#who", "US-CBP")
 		shot(t, ctx, out, "1-queue.png")
 		// Keyboard: j moves the selection down.
-		if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error { _, err := chromedp.Evaluate[any](`document.activeElement.blur()`)(ctx, t); return err }), chromedp.KeyEvent("j")); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`document.activeElement.blur()`)(ctx, t)
+			return err
+		}), chromedp.KeyEvent("j")); err != nil {
 			t.Fatal(err)
 		}
 		if i := eval[int](t, ctx, `Array.from(document.querySelectorAll("#queue tbody tr")).findIndex(r => r.classList.contains("sel"))`); i != 1 {
