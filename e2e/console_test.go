@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +311,9 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		os.WriteFile(filepath.Join(out, "3-flag.pdf"), pdf, 0o644)
+		if n := len(regexp.MustCompile(`/Type\s*/Page[^s]`).FindAllIndex(pdf, -1)); n != 1 {
+			t.Errorf("the flag prints on %d pages, want a one-page case summary", n)
+		}
 
 		// A disposition, signed in this browser with the member key file.
 		if err := chromedp.Do(ctx,

@@ -263,11 +263,11 @@
       el("p", { class: "meta" }, el("span", { class: "sev sev-" + short(f.severity).toLowerCase() }, short(f.severity)), " · status ", status,
         " · raised ", time(f.raisedTime), f.shipmentRef ? [" · shipment ", el("a", { href: "#/shipment/" + encodeURIComponent(f.shipmentRef) }, f.shipmentRef)] : null),
       el("section", {}, el("h2", {}, "Rule ", f.ruleId, " version ", f.ruleVersion, rule ? ": " + rule.name : ""),
-        rule ? el("p", {}, rule.description) : null,
+        rule ? el("p", { class: "rule-text" }, rule.description) : null,
         el("p", { class: "small" }, "Policy ", f.policyVersion, rule && rule.source ? " · source: " + rule.source : ""),
         el("table", { class: "kv" }, el("tbody", {}, (f.thresholds || []).map((t) => el("tr", {}, el("th", { scope: "row" }, t.name), el("td", {}, t.value)))))),
       el("section", {}, el("h2", {}, "Why it fired"), el("p", { id: "explanation" }, f.explanation)),
-      el("section", {}, el("h2", {}, "Status history"), history, (f.statusHistory || []).length ? null : el("p", { class: "small" }, "No disposition yet.")),
+      el("section", {}, el("h2", {}, "Status history"), history, (f.statusHistory || []).length ? null : el("p", { class: "small", id: "no-history" }, "No disposition yet.")),
       el("section", {}, el("h2", {}, "Evidence"), verdict, evidence),
       dispositionForm(f, status, history));
     let vkey;
@@ -296,7 +296,10 @@
   function evidenceCard(e, v, why) {
     const ev = v && v.payload;
     const fields = [];
-    const add = (k, val) => { if (val !== undefined && val !== null && val !== "" && !(Array.isArray(val) && !val.length)) fields.push(el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, val))); };
+    // Rows marked minor are left out of the printed case summary, which
+    // keeps to one page.
+    const minor = { importer: 1, intermediaries: 1, location: 1, occurred: 0, remarks: 1, shipment: 1, kind: 1 };
+    const add = (k, val) => { if (val !== undefined && val !== null && val !== "" && !(Array.isArray(val) && !val.length)) fields.push(el("tr", { class: minor[k] ? "minor" : null }, el("th", { scope: "row" }, k), el("td", {}, val))); };
     if (ev) {
       add("kind", short(ev.kind || ev.status || v.payloadType));
       add("shipment", ev.shipmentRef);
@@ -372,6 +375,7 @@
           if ((d.flag.statusHistory || []).some((h) => String(h.index) === String(r.index))) {
             statusEl.textContent = short(d.flag.status).toLowerCase();
             historyEl.replaceChildren(...d.flag.statusHistory.map(historyItem));
+            document.getElementById("no-history")?.remove();
             msg.textContent = "Disposition recorded as entry " + r.index + ": the flag is now " + short(d.flag.status).toLowerCase() + ".";
             return;
           }
