@@ -354,7 +354,7 @@ func TestConsoleBrowser(t *testing.T) {
 		for _, p := range []struct{ hash, sel, want, file string }{
 			{"#/rules", "#rules", "R1", "6-rules.png"},
 			{"#/stats", "#chart-rule", "R13", "7-stats.png"},
-			{"#/registry", "#members", "MX-ANAM", "8-registry.png"},
+			{"#/registry", "#watchlists", "Naviera Cristalina", "8-registry.png"},
 		} {
 			if err := chromedp.Do(ctx, chromedp.Navigate(base+p.hash)); err != nil {
 				t.Fatal(err)

@@ -492,11 +492,37 @@
           svg("rect", { x: left, y: i * (bh + gap), width: Math.max(1, ((W - left - 60) * Number(c.count)) / max), height: bh, class: "bar" }),
           svg("text", { x: left + ((W - left - 60) * Number(c.count)) / max + 6, y: i * (bh + gap) + bh - 4 }, c.count)))));
   }
+  function stackedChart(title, months, perRule, id) {
+    const W = 640, bw = 36, gap = 12, top = 10, H = 220, left = 40;
+    const totals = months.map((m) => perRule.reduce((a, r) => a + (r.months[m] || 0), 0));
+    const max = Math.max(1, ...totals);
+    const colour = (i) => "hsl(" + ((i * 137) % 360) + " 60% 38%)";
+    const bars = months.map((m, i) => {
+      let y = top + H;
+      return svg("g", {}, perRule.map((r, j) => {
+        const h = ((r.months[m] || 0) * H) / max;
+        y -= h;
+        return h ? svg("rect", { x: left + i * (bw + gap), y, width: bw, height: h, fill: colour(j) }, svg("title", {}, m + " " + r.rule + ": " + r.months[m])) : null;
+      }), svg("text", { x: left + i * (bw + gap) + bw / 2, y: top + H + 16, "text-anchor": "middle" }, m.slice(2)),
+      svg("text", { x: left + i * (bw + gap) + bw / 2, y: top + H - (totals[i] * H) / max - 4, "text-anchor": "middle" }, totals[i]));
+    });
+    const width = Math.max(W, left + months.length * (bw + gap));
+    return el("figure", { class: "chart" }, el("figcaption", {}, title),
+      svg("svg", { viewBox: "0 0 " + width + " " + (H + 40), role: "img", "aria-label": title, id }, bars),
+      el("p", { class: "legend" }, perRule.map((r, j) => el("span", { class: "key" }, svg("svg", { width: 12, height: 12, class: "swatch" }, svg("rect", { width: 12, height: 12, fill: colour(j) })), r.rule, " "))));
+  }
   async function statsPage(_, params) {
     const filter = filterExpr(params);
     const s = await api("/v1/stats" + (filter ? "?" + new URLSearchParams({ filter }) : ""));
+    // Month by rule: one GetStats per rule, the same call with the rule
+    // added to the filter.
+    const perRule = await Promise.all((s.byRule || []).map(async (c) => {
+      const f = (filter ? filter + " AND " : "") + "rule_id = " + JSON.stringify(c.key);
+      const r = await api("/v1/stats?" + new URLSearchParams({ filter: f }));
+      return { rule: c.key, months: Object.fromEntries((r.byMonth || []).map((m) => [m.key, Number(m.count)])) };
+    }));
     show(el("h1", {}, "Statistics"), el("p", {}, s.total, " flags", filter ? " matching " + filter : "", ". ", el("a", { href: "#/flags?" + params }, "Open these in the queue")),
-      barChart("Flags per month raised", s.byMonth || [], "chart-month"), barChart("By rule", s.byRule || [], "chart-rule"),
+      stackedChart("Flags per month raised, by rule", (s.byMonth || []).map((m) => m.key), perRule, "chart-month"), barChart("By rule", s.byRule || [], "chart-rule"),
       barChart("By country involved", s.byCountry || [], "chart-country"), barChart("By chemical (CAS)", s.byChemical || [], "chart-chemical"));
   }
 
@@ -507,7 +533,18 @@
       el("table", { id: "members" }, el("thead", {}, el("tr", {}, ["Member", "Country", "Agency", "Status", "Roles", "Keys"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, (m.members || []).map((x) => el("tr", {}, el("td", {}, x.id), el("td", {}, x.country), el("td", {}, x.agency), el("td", {}, short(x.status).toLowerCase()),
           el("td", {}, (x.roles || []).join(", ")), el("td", { class: "mono" }, (x.keys || []).map((k) => el("div", {}, k.id || JSON.stringify(k)))))))),
-      el("p", { class: "small" }, "Licences and watch lists are registry entries in the log: ", el("a", { href: "#/entry/0" }, "open entries by index"), "."));
+      el("h2", {}, "Licences"), await registryTable("REGISTRY_LICENCE", "licences", ["Number", "Issued by", "Holder", "Chemicals (CAS)", "Valid", "Revoked", "Entry"], (e, l) => [
+        l.number, l.issuingCountry, party(l.holder), (l.cas || []).join(" "), time(l.validFrom).slice(0, 10) + " to " + time(l.validUntil).slice(0, 10), l.revoked ? "revoked" : "", el("a", { href: "#/entry/" + e.index }, e.index)]),
+      el("h2", {}, "Watch lists"), await registryTable("REGISTRY_WATCH_LIST_ENTRY", "watchlists", ["List", "Party", "Aliases", "Reason", "Removed", "Entry"], (e, w) => [
+        w.list, party(w.party), (w.aliases || []).join("; "), w.reason, w.removed ? "removed" : "", el("a", { href: "#/entry/" + e.index }, e.index)]));
+  }
+  // registryTable lists the registry entries of kind (first 200), each
+  // row from the entry's change.
+  async function registryTable(kind, id, heads, row) {
+    let r;
+    try { r = await api("/v1/entries?" + new URLSearchParams({ filter: "kind = " + kind, page_size: "200" })); } catch (err) { return failure(err); }
+    const rows = (r.entries || []).filter((e) => e.registry).map((e) => el("tr", {}, row(e, e.registry.licence || e.registry.watchListEntry || {}).map((c) => el("td", {}, c))));
+    return el("table", { id }, el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: heads.length }, "None in the log."))));
   }
   async function auditPage(_, params) {
     const start = params.get("from") || "0";
