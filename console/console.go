@@ -48,7 +48,6 @@ func Handler(caller Caller) http.Handler {
 	if err != nil {
 		panic(err)
 	}
-	files := http.FileServer(http.FS(static))
 	started := time.Now()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -74,11 +73,17 @@ func Handler(caller Caller) http.Handler {
 			h.Set("Cache-Control", "no-store")
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			http.ServeContent(w, r, "index.html", started, bytes.NewReader(b.Bytes()))
-		case strings.HasPrefix(rest, "static/") && path.Ext(rest) != "" && !strings.Contains(rest, ".."):
+		case strings.HasPrefix(rest, "static/"):
+			// Files by exact name only: no directory listings, no
+			// index.html redirects.
+			name := strings.TrimPrefix(rest, "static/")
+			b, err := fs.ReadFile(static, name)
+			if err != nil || !fs.ValidPath(name) || path.Ext(name) == "" {
+				http.NotFound(w, r)
+				return
+			}
 			h.Set("Cache-Control", "no-cache")
-			r2 := r.Clone(r.Context())
-			r2.URL.Path = "/" + strings.TrimPrefix(rest, "static/")
-			files.ServeHTTP(w, r2)
+			http.ServeContent(w, r, name, started, bytes.NewReader(b))
 		default:
 			http.NotFound(w, r)
 		}

@@ -12,6 +12,7 @@
 //	go run ./cmd/ledgerbench million    a 1,000,000-entry log: heap, restart, proof latency
 //	go run ./cmd/ledgerbench freshness  commit-to-queryable flag latency under a steady -rate of events
 //	go run ./cmd/ledgerbench analyst    detection over a log of -flags flags; ListFlags, GetShipment, GetStats
+//	go run ./cmd/ledgerbench console    the console's flag queue over -flags flags: first-page server time and transfer
 //
 // Every mode starts from an empty temporary directory and removes it after.
 package main
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.tls, "tls", false, "unary: serve and connect over mutual TLS (each client with its member's submitter certificate)")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|console [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -150,6 +151,8 @@ func run(ctx context.Context, args []string) error {
 		return freshness(ctx, c)
 	case "analyst":
 		return analyst(ctx, c)
+	case "console":
+		return consoleQueue(ctx, c)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }

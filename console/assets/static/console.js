@@ -1,6 +1,6 @@
 // chemledger analyst console. Hand-written, no dependencies: it calls the
 // service's own JSON API as the browser's client certificate, builds every
-// element with textContent (never innerHTML), so whatever a member wrote in
+// element from text nodes (never from markup strings), so whatever a member wrote in
 // an event renders as text, and checks evidence itself with WebCrypto.
 "use strict";
 
