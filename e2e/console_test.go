@@ -362,6 +362,28 @@ func TestConsoleBrowser(t *testing.T) {
 			waitText(t, ctx, p.sel, p.want)
 			shot(t, ctx, out, p.file)
 		}
+		// 1280×800 at 200 % zoom is a 640×400 CSS-pixel viewport: the pages
+		// reflow, and only a wide table scrolls, inside its own region.
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(640, 400, chromedp.EmulateScale(2))); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []struct{ hash, sel, want, file string }{
+			{"#/flags", "#queue", "CRITICAL", "14-queue-200pct.png"},
+			{"#/flag/" + flag, "#verdict", "verified in this browser", "15-flag-200pct.png"},
+			{"#/shipment/PEN-CN-2026-000871", "#legs", "receipt confirmation", "16-shipment-200pct.png"},
+		} {
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+p.hash)); err != nil {
+				t.Fatal(err)
+			}
+			waitText(t, ctx, p.sel, p.want)
+			if over := eval[bool](t, ctx, `document.documentElement.scrollWidth > document.documentElement.clientWidth + 1`); over {
+				t.Errorf("%s at 200 %% zoom is wider than the window", p.hash)
+			}
+			shot(t, ctx, out, p.file)
+		}
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+			t.Fatal(err)
+		}
 		// The audit trail is the auditors': an analyst is told so.
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/audit")); err != nil {
 			t.Fatal(err)

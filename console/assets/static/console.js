@@ -30,6 +30,10 @@
     return e;
   }
   function show(...kids) { view.replaceChildren(...kids); }
+  // A wide table scrolls inside its own region, so at 200 % zoom the page
+  // reflows and only the table scrolls sideways (WCAG 1.4.10 allows that
+  // for data tables); the region is focusable so the keyboard can scroll it.
+  const wide = (label, table) => el("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": label }, table);
   const short = (s) => String(s || "").replace(/^(SEVERITY|FLAG_STATUS|EVENT_KIND|PEN_REPLY|MEMBER_STATUS|DISPOSITION_STATUS)_/, "");
   const time = (t) => (t ? String(t).replace("T", " ").replace(/\.\d+Z$/, "Z") : "—");
   const kg = (n) => (n ? Number(n).toLocaleString("en", { maximumFractionDigits: 3 }) + " kg" : "unknown");
@@ -223,10 +227,10 @@
     show(el("h1", {}, "Flag queue"),
       el("p", { class: "summary", id: "total" }, stats ? stats.total + " flags match" + (filter ? " " + filter : "") : "", " · keys: j/k move, Enter opens"),
       form,
-      el("table", { class: "queue", id: "queue" },
+      wide("Flags", el("table", { class: "queue", id: "queue" },
         el("caption", { class: "vh" }, "Flags"),
         el("thead", {}, el("tr", {}, ["Severity", "Flag", "Rule", "Status", "Shipment or subject", "Countries", "CAS", "Raised"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 8 }, "No flags match.")))),
+        el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 8 }, "No flags match."))))),
       pager);
   }
   function withParam(params, k, v) { const p = new URLSearchParams(params); p.set(k, v); return p.toString(); }
@@ -476,10 +480,10 @@
   async function rulesPage() {
     const r = await api("/v1/rules");
     show(el("h1", {}, "Rules"), el("p", {}, "Policy version ", r.policyVersion),
-      el("table", { class: "rules", id: "rules" }, el("thead", {}, el("tr", {}, ["Rule", "Name", "Severity", "What it looks for", "Thresholds", "Source"].map((h) => el("th", { scope: "col" }, h)))),
+      wide("Rules", el("table", { class: "rules", id: "rules" }, el("thead", {}, el("tr", {}, ["Rule", "Name", "Severity", "What it looks for", "Thresholds", "Source"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, (r.rules || []).map((x) => el("tr", {}, el("td", {}, x.id, " v", x.version, x.timeBased ? " (as of)" : ""), el("td", {}, x.name),
           el("td", {}, short(x.severity).toLowerCase()), el("td", {}, x.description),
-          el("td", {}, (x.thresholds || []).map((t) => el("div", {}, t.name, " = ", t.value))), el("td", {}, x.source))))));
+          el("td", {}, (x.thresholds || []).map((t) => el("div", {}, t.name, " = ", t.value))), el("td", {}, x.source)))))));
   }
   function barChart(title, counts, id) {
     const W = 640, bh = 18, gap = 4, left = 130;
@@ -530,9 +534,9 @@
   async function registryPage() {
     const m = await api("/v1/members");
     show(el("h1", {}, "Registry"), el("p", {}, "Members as of log size ", m.treeSize),
-      el("table", { id: "members" }, el("thead", {}, el("tr", {}, ["Member", "Country", "Agency", "Status", "Roles", "Keys"].map((h) => el("th", { scope: "col" }, h)))),
+      wide("Members", el("table", { id: "members" }, el("thead", {}, el("tr", {}, ["Member", "Country", "Agency", "Status", "Roles", "Keys"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, (m.members || []).map((x) => el("tr", {}, el("td", {}, x.id), el("td", {}, x.country), el("td", {}, x.agency), el("td", {}, short(x.status).toLowerCase()),
-          el("td", {}, (x.roles || []).join(", ")), el("td", { class: "mono" }, (x.keys || []).map((k) => el("div", {}, k.id || JSON.stringify(k)))))))),
+          el("td", {}, (x.roles || []).join(", ")), el("td", { class: "mono" }, (x.keys || []).map((k) => el("div", {}, k.id || JSON.stringify(k))))))))),
       el("h2", {}, "Licences"), await registryTable("REGISTRY_LICENCE", "licences", ["Number", "Issued by", "Holder", "Chemicals (CAS)", "Valid", "Revoked", "Entry"], (e, l) => [
         l.number, l.issuingCountry, party(l.holder), (l.cas || []).join(" "), time(l.validFrom).slice(0, 10) + " to " + time(l.validUntil).slice(0, 10), l.revoked ? "revoked" : "", el("a", { href: "#/entry/" + e.index }, e.index)]),
       el("h2", {}, "Watch lists"), await registryTable("REGISTRY_WATCH_LIST_ENTRY", "watchlists", ["List", "Party", "Aliases", "Reason", "Removed", "Entry"], (e, w) => [
@@ -544,7 +548,7 @@
     let r;
     try { r = await api("/v1/entries?" + new URLSearchParams({ filter: "kind = " + kind, page_size: "200" })); } catch (err) { return failure(err); }
     const rows = (r.entries || []).filter((e) => e.registry).map((e) => el("tr", {}, row(e, e.registry.licence || e.registry.watchListEntry || {}).map((c) => el("td", {}, c))));
-    return el("table", { id }, el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: heads.length }, "None in the log."))));
+    return wide(id, el("table", { id }, el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: heads.length }, "None in the log.")))));
   }
   async function auditPage(_, params) {
     const start = params.get("from") || "0";
@@ -552,9 +556,9 @@
     const recs = r.records || [];
     const verdict = el("p", { id: "chain", class: "verdict pending" }, "Checking the chain in this browser…");
     show(el("h1", {}, "Audit trail"), el("p", {}, r.total, " records; showing from ", start), verdict,
-      el("table", { id: "audit" }, el("thead", {}, el("tr", {}, ["Seq", "Time", "Principal", "Via", "Method", "Resources", "Outcome", "Hash"].map((h) => el("th", { scope: "col" }, h)))),
+      wide("Audit records", el("table", { id: "audit" }, el("thead", {}, el("tr", {}, ["Seq", "Time", "Principal", "Via", "Method", "Resources", "Outcome", "Hash"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, recs.map((x) => el("tr", {}, el("td", {}, x.seq), el("td", {}, time(x.time)), el("td", {}, x.principal), el("td", {}, x.via), el("td", {}, x.method),
-          el("td", {}, (x.resources || []).join(" ")), el("td", {}, x.outcome), el("td", { class: "mono" }, hex(b64dec(x.hash)).slice(0, 16)))))),
+          el("td", {}, (x.resources || []).join(" ")), el("td", {}, x.outcome), el("td", { class: "mono" }, hex(b64dec(x.hash)).slice(0, 16))))))),
       recs.length === 200 ? el("p", {}, el("a", { href: "#/audit?from=" + (BigInt(recs[recs.length - 1].seq) + 1n) }, "next page →")) : null);
     try {
       let prev = null;
