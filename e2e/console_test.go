@@ -264,6 +264,11 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		waitText(t, ctx, "#queue tbody", "CRITICAL")
 		waitText(t, ctx, "#who", "US-CBP")
+		// Counts per filter value fill in after the rows.
+		waitText(t, ctx, "#f-country", "MX (")
+		if got := eval[string](t, ctx, `document.querySelector('#f-rule option[value="R1"]').textContent`); !strings.HasSuffix(got, "(1)") {
+			t.Errorf("the R1 option reads %q, want its count (1)", got)
+		}
 		shot(t, ctx, out, "1-queue.png")
 		// Keyboard: j moves the selection down.
 		if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {

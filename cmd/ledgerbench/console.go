@@ -23,10 +23,11 @@ const (
 // HTTP exactly as a browser does: the page, its stylesheet, its script,
 // its coordinates (only the shipment page reads those, but they count
 // against the weight here anyway) and the three API calls the queue makes
-// at once (the first page of flags most severe first, the counts per filter
-// value, the rule catalogue). The server time of the first page is the
-// slowest of the three calls, since the page makes them in parallel; it
-// is measured at the client on 127.0.0.1, so it includes the loopback.
+// at once (the first page of flags most severe first, the rule catalogue,
+// the counts per filter value). The rows wait only for the first two, made
+// in parallel, so the first page's server time is the slower of those;
+// the counts fill in after and are reported on their own. Times are taken
+// at the client on 127.0.0.1, so they include the loopback.
 func consoleQueue(ctx context.Context, c config) error {
 	dir, cleanup, err := tempDir(c)
 	if err != nil {
@@ -67,10 +68,13 @@ func consoleQueue(ctx context.Context, c config) error {
 		return int(n), err
 	}
 	assets := []string{"/console/", "/console/static/console.css", "/console/static/console.js", "/console/static/places.json"}
+	// The rows wait for the first two; the counts (GetStats) fill in
+	// after them and are timed on their own.
 	calls := []string{
 		"/v1/flags?" + url.Values{"order_by": {"severity desc"}, "page_size": {"50"}}.Encode(),
-		"/v1/stats", "/v1/rules",
+		"/v1/rules", "/v1/stats",
 	}
+	const firstPage = 2
 	total := 0
 	for _, p := range append(assets, calls...) {
 		n, err := get(p)
@@ -82,12 +86,17 @@ func consoleQueue(ctx context.Context, c config) error {
 	}
 	const rounds = 50
 	lat := make([]time.Duration, 0, rounds)
+	each := make([][]time.Duration, len(calls))
 	for range rounds {
-		t := time.Now()
 		var wg sync.WaitGroup
 		errs := make([]error, len(calls))
+		took := make([]time.Duration, len(calls))
 		for i, p := range calls {
-			wg.Go(func() { _, errs[i] = get(p) })
+			wg.Go(func() {
+				t := time.Now()
+				_, errs[i] = get(p)
+				took[i] = time.Since(t)
+			})
 		}
 		wg.Wait()
 		for _, err := range errs {
@@ -95,11 +104,17 @@ func consoleQueue(ctx context.Context, c config) error {
 				return err
 			}
 		}
-		lat = append(lat, time.Since(t))
+		lat = append(lat, max(took[0], took[1]))
+		for i := range calls {
+			each[i] = append(each[i], took[i])
+		}
+	}
+	for i, p := range calls {
+		fmt.Fprintf(c.out, "  %-60s p50 %6.1fms p99 %6.1fms\n", p, ms(percentile(each[i], 0.5)), ms(percentile(each[i], 0.99)))
 	}
 	p50, p99 := percentile(lat, 0.5), percentile(lat, 0.99)
-	fmt.Fprintf(c.out, "console queue over %d flags: first page (3 API calls in parallel) p50 %.1fms p99 %.1fms (target ≤ %v); transfer %d bytes = %.1f KiB uncompressed (target ≤ %d KiB)\n",
-		flags, ms(p50), ms(p99), consoleQueueTarget, total, float64(total)/1024, consoleBytesTarget>>10)
+	fmt.Fprintf(c.out, "console queue over %d flags: first page (the %d calls its rows wait for, in parallel) p50 %.1fms p99 %.1fms (target ≤ %v); the counts after it p50 %.1fms p99 %.1fms; transfer %d bytes = %.1f KiB uncompressed (target ≤ %d KiB)\n",
+		flags, firstPage, ms(p50), ms(p99), consoleQueueTarget, ms(percentile(each[2], 0.5)), ms(percentile(each[2], 0.99)), total, float64(total)/1024, consoleBytesTarget>>10)
 	if p99 > consoleQueueTarget || total > consoleBytesTarget {
 		return fmt.Errorf("console queue misses its target: p99 %v, %d bytes", p99, total)
 	}

@@ -183,15 +183,12 @@
     if (filter) q.set("filter", filter);
     if (params.get("page")) q.set("page_token", params.get("page"));
     const sq = new URLSearchParams(filter ? { filter } : {});
-    const [list, stats, rules] = await Promise.all([
-      api("/v1/flags?" + q), api("/v1/stats?" + sq).catch(() => null), api("/v1/rules").catch(() => ({ rules: [] })),
-    ]);
-    const counts = {};
-    if (stats) {
-      counts.rule = Object.fromEntries((stats.byRule || []).map((c) => [c.key, c.count]));
-      counts.country = Object.fromEntries((stats.byCountry || []).map((c) => [c.key, c.count]));
-      counts.cas = Object.fromEntries((stats.byChemical || []).map((c) => [c.key, c.count]));
-    }
+    // The rows need only the page of flags and the rule names; the counts
+    // per filter value (GetStats walks every matching flag, hundreds of
+    // milliseconds over 100,000) fill in when they come, in space kept
+    // for them, so the page neither waits for them nor shifts.
+    const statsP = api("/v1/stats?" + sq).catch(() => null);
+    const [list, rules] = await Promise.all([api("/v1/flags?" + q), api("/v1/rules").catch(() => ({ rules: [] }))]);
     const opt = (v, label, cur, n) => el("option", { value: v, selected: v === cur }, label + (n !== undefined ? " (" + n + ")" : ""));
     const sel = (name, label, options) => el("label", {}, label, el("select", { name, id: "f-" + name }, options));
     const cur = (k) => params.get(k) || "";
@@ -202,11 +199,11 @@
       for (const [k, v] of new FormData(e.target)) if (String(v).trim()) p.set(k, String(v).trim());
       location.hash = "#/flags?" + p;
     } },
-      sel("rule", "Rule", [opt("", "any", cur("rule")), ...rules.rules.map((r) => opt(r.id, r.id + " " + r.name, cur("rule"), counts.rule ? counts.rule[r.id] || 0 : undefined))]),
+      sel("rule", "Rule", [opt("", "any", cur("rule")), ...rules.rules.map((r) => opt(r.id, r.id + " " + r.name, cur("rule")))]),
       sel("severity", "Severity", [opt("", "any", cur("severity")), ...["CRITICAL", "HIGH", "MEDIUM", "INFO"].map((s) => opt(s, s.toLowerCase(), cur("severity")))]),
       sel("status", "Status", [opt("", "any", cur("status")), ...["OPEN", "CONFIRMED", "DISMISSED", "ESCALATED"].map((s) => opt(s, s.toLowerCase(), cur("status")))]),
-      sel("country", "Country", [opt("", "any", cur("country")), ...keys(counts.country).map((c) => opt(c, c, cur("country"), counts.country[c]))]),
-      sel("cas", "Chemical (CAS)", [opt("", "any", cur("cas")), ...keys(counts.cas).map((c) => opt(c, c, cur("cas"), counts.cas[c]))]),
+      sel("country", "Country", [opt("", "any", cur("country")), cur("country") ? opt(cur("country"), cur("country"), cur("country")) : null]),
+      sel("cas", "Chemical (CAS)", [opt("", "any", cur("cas")), cur("cas") ? opt(cur("cas"), cur("cas"), cur("cas")) : null]),
       el("label", {}, "Raised from", el("input", { type: "date", name: "from", value: cur("from") })),
       el("label", {}, "to", el("input", { type: "date", name: "to", value: cur("to") })),
       sel("order", "Order", [opt("", "most severe first", cur("order")), opt("newest", "newest first", cur("order"))]),
@@ -224,8 +221,24 @@
     const pager = el("p", { class: "pager" },
       params.get("page") ? el("button", { type: "button", onclick: () => history.back() }, "← previous page") : null, " ",
       list.nextPageToken ? el("a", { id: "next", href: "#/flags?" + withParam(params, "page", list.nextPageToken) }, "next page →") : null);
+    const total = el("p", { class: "summary", id: "total" }, "Counting… · keys: j/k move, Enter opens");
+    statsP.then((stats) => {
+      if (!stats) { total.textContent = "Counts unavailable · keys: j/k move, Enter opens"; return; }
+      total.textContent = stats.total + " flags match" + (filter ? " " + filter : "") + " · keys: j/k move, Enter opens";
+      const fill = (name, list, label) => {
+        const select = document.getElementById("f-" + name);
+        if (!select) return;
+        const have = new Set(Array.from(select.options, (o) => o.value));
+        for (const o of select.options) { const c = list.find((x) => x.key === o.value); if (o.value && c) o.textContent = label(o.value) + " (" + c.count + ")"; else if (o.value && name === "rule") o.textContent = label(o.value) + " (0)"; }
+        for (const c of list) if (!have.has(c.key)) select.append(opt(c.key, label(c.key), cur(name), c.count));
+      };
+      const ruleName = (id) => { const r = (rules.rules || []).find((x) => x.id === id); return r ? id + " " + r.name : id; };
+      fill("rule", stats.byRule || [], ruleName);
+      fill("country", stats.byCountry || [], (k) => k);
+      fill("cas", stats.byChemical || [], (k) => k);
+    });
     show(el("h1", {}, "Flag queue"),
-      el("p", { class: "summary", id: "total" }, stats ? stats.total + " flags match" + (filter ? " " + filter : "") : "", " · keys: j/k move, Enter opens"),
+      total,
       form,
       wide("Flags", el("table", { class: "queue", id: "queue" },
         el("caption", { class: "vh" }, "Flags"),
@@ -536,7 +549,7 @@
     show(el("h1", {}, "Registry"), el("p", {}, "Members as of log size ", m.treeSize),
       wide("Members", el("table", { id: "members" }, el("thead", {}, el("tr", {}, ["Member", "Country", "Agency", "Status", "Roles", "Keys"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, (m.members || []).map((x) => el("tr", {}, el("td", {}, x.id), el("td", {}, x.country), el("td", {}, x.agency), el("td", {}, short(x.status).toLowerCase()),
-          el("td", {}, (x.roles || []).join(", ")), el("td", { class: "mono" }, (x.keys || []).map((k) => el("div", {}, k.id || JSON.stringify(k))))))))),
+          el("td", {}, (x.roles || []).join(", ")), el("td", { class: "mono" }, (x.keys || []).map((k) => el("div", {}, k.keyId, k.revoked ? " (revoked)" : "")))))))),
       el("h2", {}, "Licences"), await registryTable("REGISTRY_LICENCE", "licences", ["Number", "Issued by", "Holder", "Chemicals (CAS)", "Valid", "Revoked", "Entry"], (e, l) => [
         l.number, l.issuingCountry, party(l.holder), (l.cas || []).join(" "), time(l.validFrom).slice(0, 10) + " to " + time(l.validUntil).slice(0, 10), l.revoked ? "revoked" : "", el("a", { href: "#/entry/" + e.index }, e.index)]),
       el("h2", {}, "Watch lists"), await registryTable("REGISTRY_WATCH_LIST_ENTRY", "watchlists", ["List", "Party", "Aliases", "Reason", "Removed", "Entry"], (e, w) => [
