@@ -446,6 +446,9 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitText(t, ctx, "#chain", "chain checked in this browser")
+		if txt := eval[string](t, ctx, `document.querySelector("main").innerText`); strings.Contains(txt, "null") || strings.Contains(txt, "undefined") {
+			t.Errorf("the audit page shows a null or undefined:\n%.500s", txt)
+		}
 		waitText(t, ctx, "#audit", "GetFlag")
 		shot(t, ctx, out, "11-audit.png")
 		// An entry: hashes, not contents.

@@ -29,7 +29,7 @@
     for (const k of kids.flat()) if (k !== undefined && k !== null) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
     return e;
   }
-  function show(...kids) { view.replaceChildren(...kids); }
+  function show(...kids) { view.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false)); }
   // A wide table scrolls inside its own region, so at 200 % zoom the page
   // reflows and only the table scrolls sideways (WCAG 1.4.10 allows that
   // for data tables); the region is focusable so the keyboard can scroll it.
