@@ -310,6 +310,24 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		waitText(t, ctx, "#explanation", "69.3 kg short")
 		shot(t, ctx, out, "3-flag.png")
+		// A log key other than the one this browser kept is not trusted:
+		// the page says why it could not verify.
+		kept := eval[string](t, ctx, `localStorage.getItem("chemledger.verifierKey")`)
+		if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`localStorage.setItem("chemledger.verifierKey", "chemledger.dev/log+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")`)(ctx, tg)
+			return err
+		}), chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, ctx, "#verdict", "Not verified in this browser: the service now gives the log key")
+		shot(t, ctx, out, "3b-flag-other-key.png")
+		if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](fmt.Sprintf(`localStorage.setItem("chemledger.verifierKey", %q)`, kept))(ctx, tg)
+			return err
+		}), chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, ctx, "#verdict", "(log key kept by this browser)")
 		// Printed, the flag is a one-page case summary.
 		pdf, err := chromedp.Run(ctx, chromedp.PrintToPDF())
 		if err != nil {
@@ -450,6 +468,11 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("the audit page shows a null or undefined:\n%.500s", txt)
 		}
 		waitText(t, ctx, "#audit", "GetFlag")
+		// Again: the record kept on the first visit is checked too.
+		if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, ctx, "#chain", "is the one this browser kept")
 		shot(t, ctx, out, "11-audit.png")
 		// An entry: hashes, not contents.
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+"#/entry/14")); err != nil {

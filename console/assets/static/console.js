@@ -574,15 +574,34 @@
           el("td", {}, (x.resources || []).join(" ")), el("td", {}, x.outcome), el("td", { class: "mono" }, hex(b64dec(x.hash)).slice(0, 16))))))),
       recs.length === 200 ? el("p", {}, el("a", { href: "#/audit?from=" + (BigInt(recs[recs.length - 1].seq) + 1n) }, "next page →")) : null);
     try {
+      // The chain is checked from the record before this page (or, from
+      // the start, from the zero hash), and against the newest record this
+      // browser saw before: a trail cut back or rewritten since then no
+      // longer holds it.
       let prev = null;
+      if (start === "0") prev = new Uint8Array(32);
+      else {
+        const before = await api("/v1/audit-records?" + new URLSearchParams({ start_seq: String(BigInt(start) - 1n), page_size: "1" }));
+        if (before.records && before.records.length) prev = await auditHash(before.records[0]);
+      }
+      const kept = JSON.parse(localStorage.getItem("chemledger.auditHead") || "null");
+      let keptChecked = false;
       for (const x of recs) {
         const h = await auditHash(x);
         if (!eq(h, b64dec(x.hash))) throw new Error("record " + x.seq + " does not hash to its stored hash");
-        if (prev && !eq(b64dec(x.prev), prev)) throw new Error("record " + x.seq + " does not link to record " + (BigInt(x.seq) - 1n));
+        if (prev && !eq(b64dec(x.prev), prev)) throw new Error("record " + x.seq + " does not link to " + (x.seq === "0" ? "the zero hash" : "record " + (BigInt(x.seq) - 1n)));
+        if (kept && String(x.seq) === String(kept.seq)) {
+          if (hex(h) !== kept.hash) throw new Error("record " + x.seq + " is not the record this browser saw before");
+          keptChecked = true;
+        }
         prev = h;
       }
+      if (kept && BigInt(kept.seq) >= BigInt(r.total)) throw new Error("the trail has " + r.total + " records; this browser saw record " + kept.seq + " before");
+      const last = recs[recs.length - 1];
+      if (last && (!kept || BigInt(last.seq) > BigInt(kept.seq))) localStorage.setItem("chemledger.auditHead", JSON.stringify({ seq: String(last.seq), hash: hex(b64dec(last.hash)) }));
       verdict.className = "verdict good";
-      verdict.textContent = "✓ chain checked in this browser: " + recs.length + " records hash as stored and each links to the one before";
+      verdict.textContent = "✓ chain checked in this browser: " + recs.length + " records hash as stored and each links to the one before" +
+        (keptChecked ? "; record " + kept.seq + " is the one this browser kept" : "") + (last ? "; kept record " + last.seq + " for next time" : "");
     } catch (err) { verdict.className = "verdict bad"; verdict.textContent = "✗ chain broken: " + err.message; }
   }
   // auditHash is audit.Record.ComputeHash (audit/record.go), byte for byte.
