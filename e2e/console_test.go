@@ -482,7 +482,7 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		waitText(t, ctx, "#view", "Hashes only")
 		body := eval[string](t, ctx, `document.querySelector("main").innerText`)
-		for _, secret := range []string{"Wuhan", "500", "Química"} {
+		for _, secret := range []string{"Wuhan", "KGM", "Química", "4-AP"} {
 			if strings.Contains(body, secret) {
 				t.Errorf("the auditor's entry page shows %q:\n%s", secret, body)
 			}
