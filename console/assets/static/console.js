@@ -287,15 +287,23 @@
       el("section", {}, el("h2", {}, "Status history"), history, (f.statusHistory || []).length ? null : el("p", { class: "small", id: "no-history" }, "No disposition yet.")),
       el("section", {}, el("h2", {}, "Evidence"), verdict, evidence),
       dispositionForm(f, status, history));
+    // Each entry is shown at once as the service decoded it, then redrawn in
+    // place once checked, so the page does not jump while it verifies.
+    const cards = (d.evidence || []).map((e) => evidenceCard(e, null, null));
+    evidence.append(...cards);
     let vkey;
-    try { vkey = await logKey(); } catch (err) { verdict.className = "verdict bad"; verdict.textContent = "Not verified in this browser: " + err.message; return; }
+    try { vkey = await logKey(); } catch (err) {
+      verdict.className = "verdict bad"; verdict.textContent = "Not verified in this browser: " + err.message;
+      cards.forEach((c, i) => c.replaceWith(evidenceCard(d.evidence[i], null, "not checked: " + err.message)));
+      return;
+    }
     let ok = 0, size = null;
     const failures = [];
     for (let i = 0; i < (d.evidence || []).length; i++) {
       const e = d.evidence[i];
       let v = null, why = null;
       try { v = await verifyEntry(e, d.proofs[i], vkey.key); ok++; size = v.size; } catch (err) { why = err.message; failures.push("entry " + e.index + ": " + why); }
-      evidence.append(evidenceCard(e, v, why));
+      cards[i].replaceWith(evidenceCard(e, v, why));
     }
     if (failures.length === 0 && ok > 0) {
       verdict.className = "verdict good";
@@ -311,7 +319,9 @@
   }
   function party(p) { return p && p.name ? [p.name, p.country ? " (" + p.country + ")" : ""] : null; }
   function evidenceCard(e, v, why) {
-    const ev = v && v.payload;
+    const pending = !v && !why;
+    // Unchecked or failed: the service's decoding, labelled as such.
+    const ev = v ? v.payload : e.event || e.registry || e.disposition;
     const fields = [];
     // Rows marked minor are left out of the printed case summary, which
     // keeps to one page.
@@ -333,7 +343,9 @@
     }
     return el("article", { class: "entry", id: "entry-" + e.index },
       el("h3", {}, "Entry ", el("a", { href: "#/entry/" + e.index }, e.index), " · ", e.member, " · ", short(ev && ev.kind) || e.payloadType, " · integrated ", time(e.integratedTime)),
-      el("p", { class: v ? "ok" : "bad" }, v ? "✓ inclusion proof checked in this browser" + (v.here ? "; fields decoded here from the verified bytes" : "; the payload is protobuf, so the fields below are the service's decoding of it") : "✗ " + why),
+      el("p", { class: pending ? "pending" : v ? "ok" : "bad" }, pending ? "… checking in this browser; the fields below are the service's decoding until then" :
+        v ? "✓ inclusion proof checked in this browser" + (v.here ? "; fields decoded here from the verified bytes" : "; the payload is protobuf, so the fields below are the service's decoding of it") :
+        "✗ " + why + "; the fields below are the service's decoding, not checked"),
       el("table", { class: "kv" }, el("tbody", {}, fields)),
       el("p", { class: "small mono" }, "leaf hash ", hex(b64dec(e.leafHash))));
   }
