@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chemledger/chemledger/console"
 	"github.com/chemledger/chemledger/internal/badinput"
 	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
@@ -117,6 +118,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 	mux.Handle("GET "+tlogPrefix, s.tlogHandler(client, func(w http.ResponseWriter, r *http.Request, err error) {
 		gatewayErrorHandler(r.Context(), gw, strict, w, r, toStatus(s.cfg.Logger, err))
 	}))
+	mux.Handle("GET "+console.Prefix, consoleHandler())
 	mux.Handle("/", gw)
 
 	limit := s.cfg.MaxHTTPBody
@@ -146,6 +148,10 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			refuse(caller, status.Convert(err).Err(), func() { writeStatus(w, http.StatusBadRequest, status.Convert(err)) })
 			return
 		}
+		if err := crossOriginRefusal(r); err != nil {
+			refuse(caller, err, func() { gatewayErrorHandler(r.Context(), gw, strict, w, r, err) })
+			return
+		}
 		if r.ContentLength > limit {
 			refuse(caller, withDetails(codes.ResourceExhausted, "body too large", ReasonBodyTooLarge, nil), func() { writeTooLarge(w, limit) })
 			return
@@ -155,7 +161,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 			// (below); the rest of it is read after the 413.
 			http.NewResponseController(w).EnableFullDuplex()
 		}
-		if local[r.URL.Path] {
+		if servedHere(r.URL.Path) {
 			// Served here, not upstream: audited here, before the
 			// answer, failing closed like any read.
 			if err := s.auditHTTP(r, caller, codes.OK); err != nil {
@@ -169,7 +175,7 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		clearWriteDeadline(w, r)
 		rec := &statusRecorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r)
-		if !caller.forwarded.Load() && !local[r.URL.Path] {
+		if !caller.forwarded.Load() && !servedHere(r.URL.Path) {
 			// Refused before reaching the gRPC side (a body the gateway
 			// could not decode, an unknown path): audited here.
 			s.auditHTTP(r, caller, httpCode(rec.status))
