@@ -35,25 +35,16 @@ func scenarioYear(tb testing.TB) scorecard.Input {
 	tb.Helper()
 	yearOnce.Do(func() {
 		sc := scenario.Generate(scenario.DefaultConfig())
-		eng := detect.NewEngine(detect.DefaultPolicy())
-		st := detect.NewState()
-		var entries []scorecard.Entry
-		var flags []detect.Flag
-		var clock time.Time
+		var log []scorecard.LogEntry
 		for i, it := range sc.Items {
-			rec := detect.Record{Index: uint64(i), Member: it.Member, Time: it.Time, Event: it.Event, Registry: it.Registry}
-			flags = append(flags, eng.Apply(st, rec)...)
-			if t := it.Event.GetOccurredTime(); t != nil {
-				at := t.AsTime()
-				if at.After(it.Time) {
-					at = it.Time
-				}
-				if at.After(clock) {
-					clock = at
-					flags = append(flags, eng.Sweep(st, at)...)
-				}
-			}
-			entries = append(entries, scorecard.Entry{Index: uint64(i), Member: it.Member, Time: it.Time, Event: it.Event})
+			log = append(log, scorecard.LogEntry{Entry: scorecard.Entry{Index: uint64(i), Member: it.Member, Time: it.Time, Event: it.Event}, Registry: it.Registry})
+		}
+		eng, entries, sflags := scorecard.Detect(log, detect.DefaultPolicy())
+		// The disposition figures need dispositions: one on every third
+		// flag, by a member in turn, 1 to 50 days after raising.
+		var flags []detect.Flag
+		for _, f := range sflags {
+			flags = append(flags, detect.Flag{ID: f.ID, RuleID: f.RuleID, RaisedAt: f.RaisedAt, Evidence: f.Evidence})
 		}
 		last := sc.Items[len(sc.Items)-1].Time
 		var sf []scorecard.Flag
@@ -72,13 +63,15 @@ func scenarioYear(tb testing.TB) scorecard.Input {
 			}
 			at := f.RaisedAt.Add(time.Duration(1+(i*7)%50) * 24 * time.Hour)
 			if at.Before(last) {
+				// The dispositions come after the year's entries in the log,
+				// so their integrated time cannot be earlier.
 				at = last.Add(time.Duration(i) * time.Minute)
 			}
 			ds = append(ds, disp{at, f, datadir.DemoMembers[i%len(datadir.DemoMembers)].ID, statuses[i%3]})
 		}
 		sort.SliceStable(ds, func(i, j int) bool { return ds[i].at.Before(ds[j].at) })
-		for _, d := range ds {
-			entries = append(entries, scorecard.Entry{Index: uint64(len(entries)), Member: d.by, Time: d.at,
+		for n, d := range ds {
+			entries = append(entries, scorecard.Entry{Index: uint64(len(sc.Items) + n), Member: d.by, Time: d.at,
 				Disposition: &v1.Disposition{FlagId: d.f.ID, Status: d.stat, Note: "reviewed"}})
 		}
 		var members []scorecard.Member
@@ -87,8 +80,7 @@ func scenarioYear(tb testing.TB) scorecard.Input {
 		}
 		theYear.in = scorecard.Input{
 			Checkpoint: scorecard.Checkpoint{Origin: "test", Size: uint64(len(entries))},
-			Members:    members, Entries: entries, Flags: sf,
-			KG: func(ev *v1.ShipmentEvent) (float64, bool) { a := eng.Amount(ev); return a.KG, a.Known },
+			Members:    members, Entries: entries, Flags: sf, KG: scorecard.KG(eng),
 		}
 	})
 	return theYear.in

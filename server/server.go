@@ -195,6 +195,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Deriver != nil {
 		chemledgerv1.RegisterAnalystServiceServer(reg, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
 		chemledgerv1.RegisterAdminServiceServer(reg, NewAdminService(deps.Deriver, cfg.Logger))
+		chemledgerv1.RegisterScorecardServiceServer(reg, NewScorecardService(l, deps.Members, deps.Policy, cfg.Logger))
 		s.deriver = deps.Deriver
 	}
 	if deps.Audit != nil {
