@@ -196,7 +196,6 @@ type acc struct {
 	obs      []float64
 	entries  []uint64
 	flags    []string
-	defined  bool
 }
 
 // Compute computes the scorecard. It is deterministic: the same input gives
@@ -274,7 +273,6 @@ func Compute(in Input) *Card {
 			a := get(e.Member, month(e.Time), Dispositions)
 			a.num++
 			a.entries = append(a.entries, e.Index)
-			a.defined = true
 			continue
 		}
 		ev := e.Event
@@ -288,7 +286,6 @@ func Compute(in Input) *Card {
 			a := get(e.Member, mon, PENSent)
 			a.num++
 			a.entries = append(a.entries, e.Index)
-			a.defined = true
 			for _, m := range in.Members {
 				if m.Country == "" || m.Country != ev.GetImporter().GetCountry() {
 					continue
@@ -301,7 +298,6 @@ func Compute(in Input) *Card {
 			a := get(e.Member, mon, IncidentsShared)
 			a.num++
 			a.entries = append(a.entries, e.Index)
-			a.defined = true
 			b := get(e.Member, mon, IncidentsLinked)
 			b.den++
 			b.entries = append(b.entries, e.Index)
@@ -372,7 +368,12 @@ func Compute(in Input) *Card {
 	})
 	for _, k := range keys {
 		row := Row{Member: k.member, Month: k.month}
+		// A flag raised in a month with no event of the member's (a
+		// time-based rule's deadline) makes a row of its own.
 		ship := figs[k][Shipments]
+		if ship == nil {
+			ship = &acc{}
+		}
 		ids := make([]string, 0, len(figs[k]))
 		for id := range figs[k] {
 			ids = append(ids, id)
@@ -399,7 +400,6 @@ func countReceived(get func(string, string, string) *acc, member, mon string, pe
 	a := get(member, mon, PENReceived)
 	a.num++
 	a.entries = append(a.entries, pen.Index)
-	a.defined = true
 	var reply *Entry
 	for _, r := range s.replies {
 		if r.Index > pen.Index {
@@ -475,7 +475,6 @@ func countExport(get func(string, string, string) *acc, member, mon string, ex *
 	e, r, q := get(member, mon, KGExported), get(member, mon, KGReceived), get(member, mon, QuantityMismatch)
 	e.num += exKG
 	r.num += rcKG
-	e.defined, r.defined = true, true
 	for _, a := range []*acc{e, r, q} {
 		a.entries = append(a.entries, ex.Index, rc.Index)
 	}
