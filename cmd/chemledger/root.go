@@ -87,6 +87,7 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newShipmentCmd(a),
 		newRulesCmd(a),
 		newStatsCmd(a),
+		newScorecardCmd(a),
 		newAuditCmd(a),
 		newMemberCmd(a),
 	)
