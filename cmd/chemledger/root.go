@@ -88,6 +88,7 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newRulesCmd(a),
 		newStatsCmd(a),
 		newScorecardCmd(a),
+		newCaseCmd(a),
 		newAuditCmd(a),
 		newMemberCmd(a),
 	)
