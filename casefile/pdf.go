@@ -100,7 +100,9 @@ func RenderPDF(c *Case) ([]byte, error) {
 		}
 		rows = append(rows, row{at.UTC(), e.Index, strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(ev.GetKind().String(), "EVENT_KIND_"), "_", " ")), e.Member, detail})
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].at.Before(rows[j].at) || rows[i].at.Equal(rows[j].at) && rows[i].index < rows[j].index })
+	sort.Slice(rows, func(i, j int) bool {
+		return rows[i].at.Before(rows[j].at) || rows[i].at.Equal(rows[j].at) && rows[i].index < rows[j].index
+	})
 	pdf.SetFont("Helvetica", "B", 9)
 	for i, h := range []string{"occurred (UTC)", "entry", "event", "reported by", "what"} {
 		pdf.CellFormat([]float64{32, 14, 40, 26, 78}[i], 6, h, "B", 0, "L", false, 0, "")

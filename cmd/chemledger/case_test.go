@@ -342,4 +342,3 @@ func TestCaseTampering(t *testing.T) {
 		}
 	})
 }
-
