@@ -147,3 +147,9 @@ func (c *Card) Figure(member, month, id string) (Figure, bool) {
 	}
 	return Figure{}, false
 }
+
+// YearToDate is the span from January of the period's year to the period's
+// last month: what a review charts, so trends lead into the period.
+func (p Period) YearToDate() Period {
+	return Period{Name: p.Name, from: p.from[:4] + "-01", to: p.to}
+}

@@ -122,6 +122,10 @@ type Figure struct {
 	Entries []uint64 `json:"entries,omitempty"`
 	// Flags are the ids of the flags the figure counts, sorted.
 	Flags []string `json:"flags,omitempty"`
+	// EntryCount and FlagCount are len(Entries) and len(Flags); they stay
+	// when a figure travels without its lists (the API's GetScorecard).
+	EntryCount int `json:"entry_count"`
+	FlagCount  int `json:"flag_count"`
 }
 
 // Indicator ids.
@@ -513,6 +517,7 @@ func finish(id string, a *acc, ship *acc) Figure {
 	f := Figure{ID: id, Numerator: a.num, Denominator: a.den}
 	f.Entries = sortedUnique(a.entries)
 	f.Flags = slices.Compact(slices.Sorted(slices.Values(a.flags)))
+	f.EntryCount, f.FlagCount = len(f.Entries), len(f.Flags)
 	switch {
 	case id == ReplyHoursMedian || id == DispositionDays:
 		f.Denominator = float64(len(a.obs))
