@@ -89,6 +89,7 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newStatsCmd(a),
 		newScorecardCmd(a),
 		newCaseCmd(a),
+		newReportCmd(a),
 		newAuditCmd(a),
 		newMemberCmd(a),
 	)
