@@ -342,3 +342,36 @@ func TestCaseTampering(t *testing.T) {
 		}
 	})
 }
+
+// TestCasePDFRenders writes the exported case.pdf and its pages as PNG
+// (pdftoppm) to CHEMLEDGER_ARTEFACTS for a person to look at.
+func TestCasePDFRenders(t *testing.T) {
+	_, b, _ := exportedCase(t)
+	pdf := unzip(t, b)[casefile.PDFName]
+	if !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Fatal("case.pdf is not a PDF")
+	}
+	dir := os.Getenv("CHEMLEDGER_ARTEFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "case.pdf")
+	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tool, err := exec.LookPath("pdftoppm")
+	if err != nil {
+		t.Skip("pdftoppm (poppler-utils) not installed; case.pdf written to", path)
+	}
+	if out, err := exec.Command(tool, "-png", "-r", "70", path, filepath.Join(dir, "case")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	pages, _ := filepath.Glob(filepath.Join(dir, "case-*.png"))
+	if len(pages) == 0 {
+		t.Fatal("no page rendered")
+	}
+	t.Logf("%d pages in %s", len(pages), dir)
+}
