@@ -148,4 +148,3 @@ func TestReportRenders(t *testing.T) {
 	t.Logf("%d pages rendered to %s", len(pages), dir)
 	fmt.Fprintln(os.Stderr, "review pages in", dir)
 }
-
