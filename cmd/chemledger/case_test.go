@@ -375,3 +375,36 @@ func TestCasePDFRenders(t *testing.T) {
 	}
 	t.Logf("%d pages in %s", len(pages), dir)
 }
+
+// TestCaseEveryExampleFlag exports and verifies every flag the examples
+// raise, and reports for each whether the detector re-derived it from the
+// bundle and what the bundle cannot show for its rule.
+func TestCaseEveryExampleFlag(t *testing.T) {
+	l := newExamplesLog(t)
+	flags := l.in.Deriver.Snapshot()
+	if len(flags) == 0 {
+		t.Fatal("the examples raise no flags")
+	}
+	kf := filepath.Join(t.TempDir(), "log.pub")
+	if err := os.WriteFile(kf, []byte(l.in.VerifierKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pol := logPolicy(t, kf)
+	for _, f := range flags {
+		t.Run(f.ID, func(t *testing.T) {
+			zp := filepath.Join(t.TempDir(), "case.zip")
+			if r := l.run(t, "case", "export", f.ID, "--out", zp); r.err != nil {
+				t.Fatalf("export: %v", r.err)
+			}
+			b, err := os.ReadFile(zp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := casefile.Verify(b, pol, detect.DefaultPolicy())
+			if err != nil {
+				t.Fatalf("%s (%s): %v", f.ID, f.RuleID, err)
+			}
+			t.Logf("%s: %d entries, re-derived %v; %s", f.RuleID, rep.Entries, rep.Rederived, rep.Caveat)
+		})
+	}
+}
