@@ -28,9 +28,6 @@ func (r *Review) chart(d scorecard.Definition) (*plot.Plot, error) {
 	p.Title.Text = d.Title
 	p.Y.Label.Text = d.Unit
 	p.Y.Min = 0
-	if d.Unit == "share" {
-		p.Y.Max = 1
-	}
 	var ticks []plot.Tick
 	for i, m := range s.months {
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: m[2:]})
@@ -40,6 +37,10 @@ func (r *Review) chart(d scorecard.Definition) (*plot.Plot, error) {
 	p.Legend.Top = true
 	p.Legend.Left = false
 	p.Legend.TextStyle.Font.Size = vg.Points(7)
+	top := 0.0
+	if d.Unit == "share" {
+		top = 1
+	}
 	add := func(name string, vals []float64, ok []bool, c color.Color, width vg.Length, dashed bool) error {
 		var xys plotter.XYs
 		for i := range vals {
@@ -61,9 +62,7 @@ func (r *Review) chart(d scorecard.Definition) (*plot.Plot, error) {
 		}
 		p.Add(l, pts)
 		p.Legend.Add(name, l)
-		if v := maxOf(xys); v > p.Y.Max {
-			p.Y.Max = v * 1.05
-		}
+		top = max(top, maxOf(xys))
 		return nil
 	}
 	for i, m := range s.members {
@@ -75,8 +74,14 @@ func (r *Review) chart(d scorecard.Definition) (*plot.Plot, error) {
 	if err := add("coalition median", med, ok, color.Black, vg.Points(2.2), true); err != nil {
 		return nil, err
 	}
-	if p.Y.Max <= p.Y.Min {
-		p.Y.Max = p.Y.Min + 1
+	if top == 0 {
+		top = 1
+	}
+	// The legend sits in the top right; the upper third of the chart is
+	// kept clear for it, so it never hides a line.
+	p.Y.Max = top * 1.5
+	if d.Unit == "share" {
+		p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0 %"}, {Value: 0.25, Label: "25 %"}, {Value: 0.5, Label: "50 %"}, {Value: 0.75, Label: "75 %"}, {Value: 1, Label: "100 %"}})
 	}
 	return p, nil
 }
