@@ -35,6 +35,11 @@ const (
 	RoleEvidence    = "evidence"
 	RoleDisposition = "disposition"
 	RoleRegistry    = "registry"
+	// RoleContext marks an entry bundled for what the detector needs to
+	// know of the log around the evidence: the log's first shipment event,
+	// which fixes the log's start (R21 raises nothing while the log is
+	// younger than its minimum history).
+	RoleContext = "context"
 )
 
 // Case is what a case file holds, before it is written.

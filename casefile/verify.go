@@ -155,9 +155,9 @@ func verify(zipBytes []byte, p Policy, policy detect.Policy) (*Report, error) {
 	seen := map[uint64]bool{}
 	for _, me := range m.Entries {
 		switch me.Role {
-		case RoleEvidence, RoleDisposition, RoleRegistry:
+		case RoleEvidence, RoleDisposition, RoleRegistry, RoleContext:
 		default:
-			return nil, fmt.Errorf("entry %d: role %q in %s, want evidence, disposition or registry", me.Index, me.Role, ManifestName)
+			return nil, fmt.Errorf("entry %d: role %q in %s, want evidence, disposition, registry or context", me.Index, me.Role, ManifestName)
 		}
 		if seen[me.Index] {
 			return nil, fmt.Errorf("entry %d: twice in %s", me.Index, ManifestName)
@@ -320,5 +320,5 @@ var Caveats = map[string]string{
 	"R5":  "R5 rests on the absence of a reply before the export; the bundle cannot prove that no reply is anywhere in the log.",
 	"R6":  "R6 rests on the absence of a valid licence; the bundle carries the registry entries the exporter bundled, and cannot prove that no other licence is in the log.",
 	"R9":  "R9 sums a year's imports; the bundle proves those it carries, and any further import would only raise the sum.",
-	"R21": "R21 rests on the consignee not appearing earlier in the log; the bundle cannot prove that absence.",
+	"R21": "R21 rests on the consignee not appearing earlier in the log; the bundle cannot prove that absence (it carries the log's first event, which fixes the log's age).",
 }

@@ -37,7 +37,8 @@ func newCaseExportCmd(a *app) *cobra.Command {
 		Long: `Export writes FLAG_ID as a case zip: the flag (rule, version, thresholds,
 explanation, status history), every evidence and disposition entry as the
 exact signed DSSE bytes, every registry entry before the last of them (the
-member keys, licences and watch-list entries the rule could have used), each
+member keys, licences and watch-list entries the rule could have used) and
+the log's first event (which fixes the log's age), each
 with its inclusion proof at the latest checkpoint, the checkpoint note
 unchanged, the member keys the log started with, case.json (every file's
 SHA-256, every entry's index and leaf hash), a README on checking it with
@@ -102,6 +103,7 @@ func buildCase(ctx context.Context, c *client.Client, id string) (*casefile.Case
 	}
 	cs := &casefile.Case{Flag: f, Checkpoint: noteText, LogKey: vkey}
 	added := map[string]bool{} // keys a registry entry brought in
+	firstEvent := true
 	for e, err := range c.List(ctx, "", 0) {
 		if err != nil {
 			return nil, err
@@ -110,11 +112,18 @@ func buildCase(ctx context.Context, c *client.Client, id string) (*casefile.Case
 			break
 		}
 		role, ok := want[e.GetIndex()]
-		if !ok && e.GetRegistry() == nil {
+		switch {
+		case ok:
+		case e.GetRegistry() != nil:
+			role = casefile.RoleRegistry
+		case e.GetEvent() != nil && firstEvent:
+			// The log's first event fixes the log's start, which R21 needs.
+			role = casefile.RoleContext
+		default:
 			continue
 		}
-		if !ok {
-			role = casefile.RoleRegistry
+		if e.GetEvent() != nil {
+			firstEvent = false
 		}
 		if mk := e.GetRegistry().GetMemberKey(); mk != nil && !mk.GetRevoked() {
 			added[mk.GetKeyId()] = true
