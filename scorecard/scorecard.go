@@ -164,7 +164,7 @@ func Definitions() []Definition {
 		{QuantityMismatch, "Quantity discrepancies over tolerance", "share", "Of those reconciled shipments, the share whose received kilograms differ from the exported by more than 0.5 % of the exported."},
 		{IncidentsShared, "Incidents shared", "count", "Incident entries (seizures, stopped shipments, any incident kind) the member signed in the month."},
 		{IncidentsLinked, "Incidents linked to a shipment", "share", "Of those incidents, the share that cite an entry or whose shipment reference appears on another shipment event in the log."},
-		{Shipments, "Shipments in the member's trade", "count", "Distinct shipment references whose first event in the log occurred in the month and that have at least one event the member signed."},
+		{Shipments, "Shipments in the member's trade", "count", "Distinct shipment references whose first event in the log occurred in the month and that have at least one event the member signed (the drill-down lists the member's events of them)."},
 		{FlagsPer1000, "Flags per 1,000 shipments", "per 1,000", "Flags raised in the month whose evidence includes an entry the member signed, per 1,000 of the member's shipments in the month; also given per rule (id suffix)."},
 		{Dispositions, "Dispositions recorded", "count", "Disposition entries the member signed in the month."},
 		{DispositionDays, "Median time from flag to disposition", "days", "Median, over the flags counted for the member in the month that have a disposition, of the days from the flag's raising to its first disposition."},
@@ -179,8 +179,10 @@ type shipment struct {
 	replies []*Entry
 	imports []*Entry
 	rcpts   []*Entry
-	other   int // events that are not incidents
-	signers map[string]bool
+	other int // events that are not incidents
+	// signers are the members that signed an event of it, with those
+	// entries (the drill-down of the shipments figure).
+	signers map[string][]uint64
 }
 
 func occurred(e *Entry) time.Time {
@@ -218,10 +220,10 @@ func Compute(in Input) *Card {
 		}
 		s := ships[ev.GetShipmentRef()]
 		if s == nil {
-			s = &shipment{first: occurred(e), signers: map[string]bool{}}
+			s = &shipment{first: occurred(e), signers: map[string][]uint64{}}
 			ships[ev.GetShipmentRef()] = s
 		}
-		s.signers[e.Member] = true
+		s.signers[e.Member] = append(s.signers[e.Member], e.Index)
 		if ev.GetKind() != chemledgerv1.EventKind_EVENT_KIND_INCIDENT {
 			s.other++
 		}
@@ -312,10 +314,11 @@ func Compute(in Input) *Card {
 	}
 
 	// Shipments per member and month, then the flags on them.
-	for ref, s := range ships {
-		_ = ref
-		for m := range s.signers {
-			get(m, month(s.first), Shipments).num++
+	for _, s := range ships {
+		for m, ixs := range s.signers {
+			a := get(m, month(s.first), Shipments)
+			a.num++
+			a.entries = append(a.entries, ixs...)
 		}
 	}
 	signer := map[uint64]string{}

@@ -352,6 +352,7 @@ func bruteForce(in scorecard.Input, member, mon string) map[string]scorecard.Fig
 
 	// shipments: references first seen in mon with an event the member signed
 	refs := map[string]bool{}
+	var shipE []uint64
 	for _, e := range E {
 		if e.Event == nil || e.Event.GetShipmentRef() == "" || e.Member != member {
 			continue
@@ -361,13 +362,14 @@ func bruteForce(in scorecard.Input, member, mon string) map[string]scorecard.Fig
 			if x.Event != nil && x.Event.GetShipmentRef() == ref {
 				if inMonth(occ(x), mon) {
 					refs[ref] = true
+					shipE = append(shipE, e.Index)
 				}
 				break
 			}
 		}
 	}
 	nShip := float64(len(refs))
-	out[scorecard.Shipments] = scorecard.Figure{Value: nShip, Numerator: nShip, Defined: true}
+	out[scorecard.Shipments] = scorecard.Figure{Value: nShip, Numerator: nShip, Defined: true, Entries: uniq(shipE)}
 
 	signedBy := func(ix uint64) string {
 		for _, e := range E {
