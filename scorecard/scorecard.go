@@ -179,7 +179,7 @@ type shipment struct {
 	replies []*Entry
 	imports []*Entry
 	rcpts   []*Entry
-	other int // events that are not incidents
+	other   int // events that are not incidents
 	// signers are the members that signed an event of it, with those
 	// entries (the drill-down of the shipments figure).
 	signers map[string][]uint64
