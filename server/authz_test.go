@@ -74,6 +74,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 	seq := 0
 	role := ""
 	first := readExamples(t)[0].Event
+	// A month the scorecard has a row for: every member has one for every
+	// month with an event.
+	scoreMonth := first.GetOccurredTime().AsTime().UTC().Format("2006-01")
 	event := func(member string) (string, []byte) {
 		seq++
 		id, entryID := fmt.Sprintf("%s:authz-%d", member, seq), fmt.Sprintf("AUTHZ-%d", seq)
@@ -196,6 +199,14 @@ func TestAuthorisationMatrix(t *testing.T) {
 		authzCall{as + "GetStats", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return analyst(conn).GetStats(ctx, &chemledgerv1.GetStatsRequest{})
 		}, func() (string, string, []byte) { return "GET", "/v1/stats", nil }},
+		authzCall{"/chemledger.v1.ScorecardService/GetScorecard", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			return chemledgerv1.NewScorecardServiceClient(conn).GetScorecard(ctx, &chemledgerv1.GetScorecardRequest{Period: "2026"})
+		}, func() (string, string, []byte) { return "GET", "/v1/scorecard?period=2026", nil }},
+		authzCall{"/chemledger.v1.ScorecardService/ListScorecardEntries", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
+			return chemledgerv1.NewScorecardServiceClient(conn).ListScorecardEntries(ctx, &chemledgerv1.ListScorecardEntriesRequest{Member: "US-CBP", Month: scoreMonth, Indicator: "pen_sent"})
+		}, func() (string, string, []byte) {
+			return "GET", "/v1/scorecard/entries?member=US-CBP&month=" + scoreMonth + "&indicator=pen_sent", nil
+		}},
 		authzCall{"/chemledger.v1.AdminService/RebuildDerivedState", "-", func(conn *grpc.ClientConn) (proto.Message, error) {
 			return chemledgerv1.NewAdminServiceClient(conn).RebuildDerivedState(ctx, &chemledgerv1.RebuildDerivedStateRequest{})
 		}, func() (string, string, []byte) { return "POST", "/v1/derived:rebuild", []byte("{}") }},

@@ -65,6 +65,9 @@ func (s *Server) newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Ha
 		if err := chemledgerv1.RegisterAdminServiceHandler(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register admin gateway: %w", err)
 		}
+		if err := chemledgerv1.RegisterScorecardServiceHandler(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register scorecard gateway: %w", err)
+		}
 	}
 	if s.auditLog != nil {
 		if err := chemledgerv1.RegisterAuditServiceHandler(ctx, gw, conn); err != nil {

@@ -221,6 +221,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		chemledgerv1.RegisterAnalystServiceServer(reg, NewAnalystService(entries, deps.Deriver, deps.Policy, cfg.Logger))
 		chemledgerv1.RegisterAdminServiceServer(reg, &adminService{deriver: deps.Deriver, log: cfg.Logger,
 			backup: deps.Backup, origin: l.Origin(), verifierKey: deps.VerifierKey})
+		chemledgerv1.RegisterScorecardServiceServer(reg, NewScorecardService(l, deps.Members, deps.Policy, cfg.Logger))
 		s.deriver = deps.Deriver
 	}
 	if deps.Audit != nil {

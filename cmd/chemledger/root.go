@@ -94,6 +94,9 @@ show"), and prints the rule catalogue ("rules") and flag counts ("stats").`,
 		newShipmentCmd(a),
 		newRulesCmd(a),
 		newStatsCmd(a),
+		newScorecardCmd(a),
+		newCaseCmd(a),
+		newReportCmd(a),
 		newAuditCmd(a),
 		newMemberCmd(a),
 		newWatchCmd(a),
@@ -130,21 +133,31 @@ func (a *app) context(cmd *cobra.Command) (context.Context, context.CancelFunc) 
 // dial connects to the log with the verifier key from --log-key, else the
 // data directory's log.pub, else whatever key the log presents, with a
 // warning naming it so the user can pin it.
+// readWitnessPolicy reads --witness-policy, or returns nil without one.
+func (a *app) readWitnessPolicy() (*witness.Policy, error) {
+	if a.witnessPolicy == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(a.witnessPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("read witness policy: %w", err)
+	}
+	p, err := witness.ParsePolicy(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", a.witnessPolicy, err)
+	}
+	return p, nil
+}
+
 func (a *app) dial(ctx context.Context, stderr io.Writer, member, role string) (*client.Client, error) {
 	vkey, err := a.logVerifierKey()
 	if err != nil {
 		return nil, err
 	}
 	var opts []client.Option
-	if a.witnessPolicy != "" {
-		b, err := os.ReadFile(a.witnessPolicy)
-		if err != nil {
-			return nil, fmt.Errorf("read witness policy: %w", err)
-		}
-		p, err := witness.ParsePolicy(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", a.witnessPolicy, err)
-		}
+	if p, err := a.readWitnessPolicy(); err != nil {
+		return nil, err
+	} else if p != nil {
 		opts = append(opts, client.WithWitnessPolicy(p))
 	}
 	if vkey != "" {

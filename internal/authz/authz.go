@@ -44,6 +44,7 @@ const (
 	analystSvc = "/chemledger.v1.AnalystService/"
 	adminSvc   = "/chemledger.v1.AdminService/"
 	auditSvc   = "/chemledger.v1.AuditService/"
+	scoreSvc   = "/chemledger.v1.ScorecardService/"
 	healthSvc  = "/grpc.health.v1.Health/"
 	reflectSvc = "/grpc.reflection.v1.ServerReflection/"
 )
@@ -68,6 +69,10 @@ type row struct {
 //   - Flags, shipments and statistics are intelligence: analysts only.
 //   - Auditors read the tree's entries as hashes, and the audit trail.
 //   - A watch delivers what the list would: the same scopes.
+//   - The scorecard is for the coalition's reviews: analysts, and auditors,
+//     who check it. Its figures are aggregates and its drill-down names
+//     entries only by index, leaf hash and signer (what an auditor sees of
+//     any entry), so neither is intelligence a submitter should read.
 //   - Health is for every authenticated caller; reflection describes only
 //     the public API.
 var matrix = []row{
@@ -91,6 +96,8 @@ var matrix = []row{
 	{analystSvc + "ListRules", [4]Scope{Any, Any, Any, Any}},
 	{analystSvc + "GetShipment", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "GetStats", [4]Scope{Deny, Any, Deny, Deny}},
+	{scoreSvc + "GetScorecard", [4]Scope{Deny, Any, Any, Deny}},
+	{scoreSvc + "ListScorecardEntries", [4]Scope{Deny, Any, Any, Deny}},
 	{adminSvc + "RebuildDerivedState", [4]Scope{Deny, Deny, Deny, Any}},
 	// A backup holds every entry and every audit record: the operator's.
 	{adminSvc + "Backup", [4]Scope{Deny, Deny, Deny, Any}},
