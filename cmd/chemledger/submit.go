@@ -122,6 +122,9 @@ func (a *app) submit(cmd *cobra.Command, path string, fl submitFlags) error {
 func (a *app) send(cmd *cobra.Command, rep *reporter, unary bool) error {
 	ctx, cancel := a.context(cmd)
 	defer cancel()
+	if a.keyringDir != "" && !unary {
+		return a.sendPipelined(ctx, cmd, rep)
+	}
 	// The signer must be the caller: each member's lines go over a
 	// connection authenticated as that member, in runs that keep the
 	// file's order (a reply must not overtake its notification).
@@ -241,12 +244,13 @@ func readLines(r io.Reader) ([]rawLine, error) {
 // line is an input line made ready to send, or refused locally (err set)
 // and never sent.
 type line struct {
-	n      int
-	member string // who signs
-	role   string // what the signer acts as
-	id     string
-	env    []byte
-	err    *client.ItemError
+	n        int
+	shipment string // the event's shipment reference; "" for a registry entry
+	member   string // who signs
+	role     string // what the signer acts as
+	id       string
+	env      []byte
+	err      *client.ItemError
 }
 
 // strictJSON is how the log reads a JSON payload: an unknown field is an
@@ -265,6 +269,9 @@ type lineKind struct {
 type parsed struct {
 	// country, at field, picks the demo member with --member auto.
 	country, field string
+	// shipment is the shipment reference of an event ("" for a registry
+	// entry): lines of one shipment keep their order across members.
+	shipment string
 	// role is what the signing member must act as: submitter, or admin
 	// for a change of the member registry.
 	role string
@@ -283,7 +290,7 @@ func parseEvent(text []byte) (parsed, *client.ItemError) {
 		return parsed{}, refusal("", "not a chemledger.v1.ShipmentEvent in proto3 JSON: %v", err)
 	}
 	return parsed{
-		country: ev.GetLocationCountry(), field: "location_country",
+		country: ev.GetLocationCountry(), field: "location_country", shipment: ev.GetShipmentRef(),
 		id: func(member string) string { return submissionID(member, ev, text) },
 	}, nil
 }
@@ -327,7 +334,7 @@ func (k *keyring) prepare(r rawLine, kind lineKind) (*line, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.id, l.member, l.role = p.id(key.Member), key.Member, cmp.Or(p.role, pki.RoleSubmitter)
+	l.id, l.member, l.role, l.shipment = p.id(key.Member), key.Member, cmp.Or(p.role, pki.RoleSubmitter), p.shipment
 	if l.env, err = envelope.Sign(kind.payloadType, r.text, key.Signer()); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@
 //	go run ./cmd/ledgerbench witness    submit → witnessed checkpoint latency at a steady -rate, three witnesses on loopback
 //	go run ./cmd/ledgerbench mirror     a mirror catching up with an upstream of -entries entries, verifying everything
 //	go run ./cmd/ledgerbench watch      write throughput with and without -watches watches; commit-to-delivery latency at -rate
+//	go run ./cmd/ledgerbench keyring    chemledger submit --keyring: -entries events of 8 members interleaved line by line, over mutual TLS
 //	go run ./cmd/ledgerbench console    the console's flag queue over -flags flags: first-page server time and transfer
 //
 // Every mode starts from an empty temporary directory and removes it after.
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.litewitness, "litewitness", false, "witness: three litewitness processes instead of in-process witnesses")
 	fs.StringVar(&c.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|fairness|witness|mirror|watch|console [flags]")
+		return fmt.Errorf("usage: ledgerbench baseline|unary|unary-tls|auditread|bulk|sequencer|all|million|freshness|analyst|fairness|witness|mirror|watch|console|keyring [flags]")
 	}
 	mode := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
@@ -177,6 +178,8 @@ func run(ctx context.Context, args []string) error {
 		return witnessLatency(ctx, c)
 	case "mirror":
 		return mirrorCatchUp(ctx, c)
+	case "keyring":
+		return keyringSubmit(ctx, c)
 	case "watch":
 		return watchBench(ctx, c)
 	case "console":
