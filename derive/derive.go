@@ -307,6 +307,10 @@ func (d *Deriver) fold(from, to uint64, store bool) error {
 			if env, err := envelope.Parse(leaf); err == nil {
 				if p, err := envelope.DecodePayload(env); err == nil {
 					it.rec.Event, it.rec.Registry, it.disp = p.Event, p.Registry, p.Disposition
+					if u := p.Registry.GetReferenceUpdate(); u != nil {
+						ref := detect.ReferenceFromProto(u)
+						it.rec.Registry, it.rec.Reference = nil, &ref
+					}
 				}
 			}
 			items = append(items, it)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chemledger/chemledger/internal/refdata"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
 // Reference data the coalition sets — which importing countries require a
@@ -77,6 +78,25 @@ type ReferenceUpdate struct {
 	// Removed withdraws a synthesis set or a country's PEN requirement
 	// for the validity period.
 	Removed bool
+}
+
+// ReferenceFromProto is the update a registry entry's reference_update
+// carries. An unknown kind stays unknown, so ValidateReference refuses it.
+func ReferenceFromProto(p *chemledgerv1.ReferenceUpdate) ReferenceUpdate {
+	u := ReferenceUpdate{
+		Kind: ReferenceKind(p.GetKind()), Country: p.GetCountry(), CAS: slices.Clone(p.GetCas()),
+		SetID: p.GetSetId(), SetName: p.GetSetName(), KG: p.GetKilograms(), Complete: p.GetComplete(), Removed: p.GetRemoved(),
+	}
+	if p.GetValidFrom() != nil {
+		u.ValidFrom = p.GetValidFrom().AsTime().UTC()
+	}
+	if p.GetValidUntil() != nil {
+		u.ValidUntil = p.GetValidUntil().AsTime().UTC()
+	}
+	for _, st := range p.GetSteps() {
+		u.Steps = append(u.Steps, slices.Clone(st.GetCas()))
+	}
+	return u
 }
 
 // ValidateReference checks an update before it is logged (the server's
