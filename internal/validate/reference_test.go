@@ -4,9 +4,11 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/chemledger/chemledger/detect"
@@ -87,4 +89,45 @@ func TestReferenceUpdate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReferenceUpdate feeds arbitrary wire bytes into a reference_update:
+// never a panic, violations only under registry.reference_update, and
+// nothing accepted that the detector would skip.
+func FuzzReferenceUpdate(f *testing.F) {
+	seeds := []*v1.ReferenceUpdate{
+		{Kind: v1.ReferenceUpdate_KIND_PEN_REQUIREMENT, Country: "CH", Cas: []string{"TABLE_I", "67-64-1"}},
+		{Kind: v1.ReferenceUpdate_KIND_SYNTHESIS_SET, SetId: "x", SetName: "x", Steps: steps([]string{"67-64-1"}, []string{"108-88-3"})},
+		{Kind: v1.ReferenceUpdate_KIND_REPORTING_THRESHOLD, Cas: []string{"67-64-1"}, Kilograms: 50},
+		{Kind: v1.ReferenceUpdate_KIND_LICENCE_REGISTER, Country: "CH", Complete: true, ValidUntil: timestamppb.New(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))},
+		{Kind: 9},
+	}
+	for _, u := range seeds {
+		b, err := proto.Marshal(u)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var u v1.ReferenceUpdate
+		if err := proto.Unmarshal(data, &u); err != nil {
+			return
+		}
+		err := RegistryEntry(&v1.RegistryEntry{EntryId: "r-1", EffectiveTime: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+			Change: &v1.RegistryEntry_ReferenceUpdate{ReferenceUpdate: &u}})
+		var bad *badinput.Error
+		if errors.As(err, &bad) {
+			for _, v := range bad.Violations {
+				if !strings.HasPrefix(v.Field, "registry.reference_update.") {
+					t.Errorf("violation field %q is not under registry.reference_update", v.Field)
+				}
+			}
+		} else if err != nil {
+			t.Fatalf("error %v is not a *badinput.Error", err)
+		}
+		if derr := detect.ValidateReference(detect.ReferenceFromProto(&u)); err == nil && derr != nil {
+			t.Errorf("the server accepts %v but the detector would skip it: %v", &u, derr)
+		}
+	})
 }
