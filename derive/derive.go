@@ -307,6 +307,10 @@ func (d *Deriver) fold(from, to uint64, store bool) error {
 			if env, err := envelope.Parse(leaf); err == nil {
 				if p, err := envelope.DecodePayload(env); err == nil {
 					it.rec.Event, it.rec.Registry, it.disp = p.Event, p.Registry, p.Disposition
+					if u := p.Registry.GetReferenceUpdate(); u != nil {
+						ref := detect.ReferenceFromProto(u)
+						it.rec.Registry, it.rec.Reference = nil, &ref
+					}
 				}
 			}
 			items = append(items, it)
@@ -656,4 +660,19 @@ func (d *Deriver) checkpointLocked() error {
 	}
 	d.snap.taken(applied, time.Since(start))
 	return nil
+}
+
+// Reference is the reference data in force on asOf (the zero time: the
+// log's clock, the latest integrated time applied) as the detector holds
+// it, and the date it answered for.
+func (d *Deriver) Reference(asOf time.Time) (detect.EffectiveReference, time.Time, error) {
+	d.run.Lock()
+	defer d.run.Unlock()
+	if err := d.reloadIfFailedLocked(); err != nil {
+		return detect.EffectiveReference{}, time.Time{}, err
+	}
+	if asOf.IsZero() {
+		asOf = d.clock
+	}
+	return d.engine.EffectiveReference(d.state, asOf), asOf, nil
 }

@@ -86,6 +86,12 @@ func (e *Engine) Apply(s *State, r Record) []Flag {
 			e.scheduleArrival(s, leg)
 		}
 		return flags
+	case r.Registry.GetReferenceUpdate() != nil:
+		// Callers that pass the registry entry as it is (the case-file
+		// verifier, the scorecard) get the same fold as the deriver.
+		u := ReferenceFromProto(r.Registry.GetReferenceUpdate())
+		r.Registry, r.Reference = nil, &u
+		e.applyReference(s, r)
 	case r.Registry != nil:
 		return e.applyRegistry(s, r)
 	case r.Reference != nil:

@@ -3,11 +3,13 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/chemledger/chemledger/internal/refdata"
+	chemledgerv1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
 // Reference data the coalition sets — which importing countries require a
@@ -77,6 +79,25 @@ type ReferenceUpdate struct {
 	// Removed withdraws a synthesis set or a country's PEN requirement
 	// for the validity period.
 	Removed bool
+}
+
+// ReferenceFromProto is the update a registry entry's reference_update
+// carries. An unknown kind stays unknown, so ValidateReference refuses it.
+func ReferenceFromProto(p *chemledgerv1.ReferenceUpdate) ReferenceUpdate {
+	u := ReferenceUpdate{
+		Kind: ReferenceKind(p.GetKind()), Country: p.GetCountry(), CAS: slices.Clone(p.GetCas()),
+		SetID: p.GetSetId(), SetName: p.GetSetName(), KG: p.GetKilograms(), Complete: p.GetComplete(), Removed: p.GetRemoved(),
+	}
+	if p.GetValidFrom() != nil {
+		u.ValidFrom = p.GetValidFrom().AsTime().UTC()
+	}
+	if p.GetValidUntil() != nil {
+		u.ValidUntil = p.GetValidUntil().AsTime().UTC()
+	}
+	for _, st := range p.GetSteps() {
+		u.Steps = append(u.Steps, slices.Clone(st.GetCas()))
+	}
+	return u
 }
 
 // ValidateReference checks an update before it is logged (the server's
@@ -332,6 +353,120 @@ func (e *Engine) synthesisSets(s View, t time.Time) []SynthesisSet {
 		}
 		if v, ok := s.Reference(ReferenceSynthesisSet, id, t); ok && !v.Removed {
 			out = append(out, SynthesisSet{ID: id, Name: v.Name, Source: v.source(), Steps: v.Steps})
+		}
+	}
+	return out
+}
+
+// ReferenceSource says where an effective value comes from: an entry of
+// the log (Entry set) or the embedded table (Entry nil, Table naming it).
+type ReferenceSource struct {
+	Entry *ReferenceEntry
+	Table string
+}
+
+// PENRequirement is the chemicals an importing country requires a PEN for.
+type PENRequirement struct {
+	Country string
+	CAS     []string // catalogue CAS numbers, sorted
+	Source  ReferenceSource
+}
+
+// EffectiveSynthesisSet is a synthesis set in force.
+type EffectiveSynthesisSet struct {
+	SynthesisSet
+	Source ReferenceSource
+}
+
+// ReportingThreshold is a chemical's R11 reporting threshold in kg (0: none).
+type ReportingThreshold struct {
+	CAS    string
+	KG     float64
+	Source ReferenceSource
+}
+
+// LicenceRegister says whether a country's licence register is complete.
+type LicenceRegister struct {
+	Country  string
+	Complete bool
+	Source   ReferenceSource
+}
+
+// EffectiveReference is the reference data as the rules read it on a date.
+type EffectiveReference struct {
+	PENRequirements     []PENRequirement // by country
+	SynthesisSets       []EffectiveSynthesisSet
+	ReportingThresholds []ReportingThreshold // by CAS
+	LicenceRegisters    []LicenceRegister    // by country
+}
+
+// EffectiveReference returns the tables in force on date t: the embedded
+// ones with every update of s that covers t in place, each value naming
+// its source. The reporting thresholds are the policy's per-chemical ones
+// (a policy's per-country override is not shown); a country's PEN
+// requirement removed by an update is listed with no chemicals.
+func (e *Engine) EffectiveReference(s View, t time.Time) EffectiveReference {
+	var out EffectiveReference
+	penTable := "pen_required.json, version " + e.policy.Tables.Version
+	countries := map[string]bool{}
+	for c := range e.policy.Tables.PENRequired {
+		countries[c] = true
+	}
+	for _, c := range s.ReferenceKeys(ReferencePENRequirement) {
+		countries[c] = true
+	}
+	for _, c := range slices.Sorted(maps.Keys(countries)) {
+		if v, ok := s.Reference(ReferencePENRequirement, c, t); ok {
+			var cas []string
+			if !v.Removed {
+				cas = slices.Clone(v.CAS)
+			}
+			out.PENRequirements = append(out.PENRequirements, PENRequirement{Country: c, CAS: cas, Source: ReferenceSource{Entry: v}})
+			continue
+		}
+		var cas []string
+		for k, req := range e.policy.Tables.PENRequired[c] {
+			if req {
+				cas = append(cas, k)
+			}
+		}
+		if len(cas) == 0 {
+			continue
+		}
+		slices.Sort(cas)
+		out.PENRequirements = append(out.PENRequirements, PENRequirement{Country: c, CAS: cas, Source: ReferenceSource{Table: penTable}})
+	}
+	for _, set := range e.synthesisSets(s, t) {
+		src := ReferenceSource{Table: "synthesis sets, version " + e.policy.Tables.Version}
+		if v, ok := s.Reference(ReferenceSynthesisSet, set.ID, t); ok {
+			src = ReferenceSource{Entry: v}
+		}
+		out.SynthesisSets = append(out.SynthesisSets, EffectiveSynthesisSet{SynthesisSet: set, Source: src})
+	}
+	r11 := e.byID["R11"]
+	for _, c := range refdata.Chemicals() {
+		if v, ok := s.Reference(ReferenceReportingThreshold, c.CAS, t); ok {
+			out.ReportingThresholds = append(out.ReportingThresholds, ReportingThreshold{CAS: c.CAS, KG: v.KG, Source: ReferenceSource{Entry: v}})
+			continue
+		}
+		th := r11.resolve(c.CAS, "")
+		if kg := th.get("reporting_threshold_kg"); kg > 0 {
+			out.ReportingThresholds = append(out.ReportingThresholds, ReportingThreshold{CAS: c.CAS, KG: kg, Source: ReferenceSource{Table: "policy " + e.policy.Version}})
+		}
+	}
+	slices.SortFunc(out.ReportingThresholds, func(a, b ReportingThreshold) int { return strings.Compare(a.CAS, b.CAS) })
+	regs := map[string]bool{}
+	for c := range e.registers {
+		regs[c] = true
+	}
+	for _, c := range s.ReferenceKeys(ReferenceLicenceRegister) {
+		regs[c] = true
+	}
+	for _, c := range slices.Sorted(maps.Keys(regs)) {
+		if v, ok := s.Reference(ReferenceLicenceRegister, c, t); ok {
+			out.LicenceRegisters = append(out.LicenceRegisters, LicenceRegister{Country: c, Complete: v.Complete, Source: ReferenceSource{Entry: v}})
+		} else if e.registers[c] {
+			out.LicenceRegisters = append(out.LicenceRegisters, LicenceRegister{Country: c, Complete: true, Source: ReferenceSource{Table: "policy " + e.policy.Version + " licence_registers"}})
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chemledger/chemledger/detect"
+	v1 "github.com/chemledger/chemledger/proto/chemledger/v1"
 )
 
 // Ref logs a reference update on day d.
@@ -172,6 +173,91 @@ func TestValidateReference(t *testing.T) {
 				t.Errorf("ValidateReference(%+v) = %v, want nil", tc.u, err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Errorf("ValidateReference(%+v) = %v, want an error containing %q", tc.u, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// EffectiveReference answers, per value, what the rules read on a date
+// and where it comes from; a registry entry carrying the update as proto
+// folds as the decoded update does.
+func TestEffectiveReference(t *testing.T) {
+	e := detect.NewEngine(detect.DefaultPolicy())
+	s := detect.NewState()
+	apply := func(i uint64, u *v1.ReferenceUpdate) {
+		e.Apply(s, detect.Record{Index: i, Member: "PA-ANA", Registry: &v1.RegistryEntry{Change: &v1.RegistryEntry_ReferenceUpdate{ReferenceUpdate: u}}})
+	}
+	apply(1, &v1.ReferenceUpdate{Kind: v1.ReferenceUpdate_KIND_PEN_REQUIREMENT, Country: "PA", Cas: []string{acetone}, ValidFrom: ts(day(10)), ValidUntil: ts(day(20))})
+	apply(2, &v1.ReferenceUpdate{Kind: v1.ReferenceUpdate_KIND_PEN_REQUIREMENT, Country: "US", Removed: true, ValidFrom: ts(day(15))})
+	apply(3, &v1.ReferenceUpdate{Kind: v1.ReferenceUpdate_KIND_LICENCE_REGISTER, Country: "PA", Complete: true})
+	apply(4, &v1.ReferenceUpdate{Kind: v1.ReferenceUpdate_KIND_SYNTHESIS_SET, SetId: "methamphetamine-p2p", Removed: true, ValidFrom: ts(day(15))})
+	apply(5, &v1.ReferenceUpdate{Kind: v1.ReferenceUpdate_KIND_PEN_REQUIREMENT, Country: "PA", Cas: []string{"50-00-0"}}) // not catalogued: skipped
+
+	pen := func(r detect.EffectiveReference, c string) *detect.PENRequirement {
+		for i := range r.PENRequirements {
+			if r.PENRequirements[i].Country == c {
+				return &r.PENRequirements[i]
+			}
+		}
+		return nil
+	}
+	hasSet := func(r detect.EffectiveReference, id string) bool {
+		for _, set := range r.SynthesisSets {
+			if set.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	srcIndex := func(src detect.ReferenceSource) uint64 {
+		if src.Entry == nil {
+			return 0
+		}
+		return src.Entry.Index
+	}
+	tests := []struct {
+		name       string
+		day        int
+		paIndex    uint64 // 0: PA has no requirement
+		usIndex    uint64 // 0: the embedded table's
+		usRequired bool
+		p2p        bool
+		paRegister uint64
+	}{
+		{name: "before any validity", day: 5, paIndex: 0, usIndex: 0, usRequired: true, p2p: true, paRegister: 3},
+		{name: "inside PA's window", day: 12, paIndex: 1, usIndex: 0, usRequired: true, p2p: true, paRegister: 3},
+		{name: "US removed, set removed", day: 16, paIndex: 1, usIndex: 2, usRequired: false, p2p: false, paRegister: 3},
+		{name: "after PA's window", day: 25, paIndex: 0, usIndex: 2, usRequired: false, p2p: false, paRegister: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.EffectiveReference(s, day(tt.day))
+			pa, us := pen(r, "PA"), pen(r, "US")
+			if got := uint64(0); pa != nil {
+				got = srcIndex(pa.Source)
+				if got != tt.paIndex || len(pa.CAS) != 1 || pa.CAS[0] != acetone {
+					t.Errorf("PA: %+v, want acetone from entry %d", pa, tt.paIndex)
+				}
+			} else if tt.paIndex != 0 {
+				t.Errorf("PA: none, want entry %d", tt.paIndex)
+			}
+			if us == nil || srcIndex(us.Source) != tt.usIndex || (len(us.CAS) > 0) != tt.usRequired || tt.usIndex == 0 && us.Source.Table == "" {
+				t.Errorf("US: %+v, want entry %d (0: the table), chemicals required %v", us, tt.usIndex, tt.usRequired)
+			}
+			if hasSet(r, "methamphetamine-p2p") != tt.p2p {
+				t.Errorf("methamphetamine-p2p in force: %v, want %v", !tt.p2p, tt.p2p)
+			}
+			found := false
+			for _, lr := range r.LicenceRegisters {
+				if lr.Country == "PA" {
+					found = lr.Complete && srcIndex(lr.Source) == tt.paRegister
+				}
+			}
+			if !found {
+				t.Errorf("PA's register: %+v, want complete from entry %d", r.LicenceRegisters, tt.paRegister)
+			}
+			if len(r.ReportingThresholds) == 0 {
+				t.Error("no reporting thresholds: the policy's are missing")
 			}
 		})
 	}

@@ -154,6 +154,8 @@ const (
 	KindMembership            = "REGISTRY_MEMBERSHIP"
 	// A member's webhook subscription.
 	KindWebhook = "REGISTRY_WEBHOOK"
+	// A change to the coalition's reference data.
+	KindReferenceUpdate = "REGISTRY_REFERENCE_UPDATE"
 )
 
 // registryKind is the stored kind of a registry entry, and the CAS number
@@ -179,6 +181,8 @@ func registryKind(r *chemledgerv1.RegistryEntry) (kind, cas string) {
 		return KindMembership, ""
 	case *chemledgerv1.RegistryEntry_Webhook:
 		return KindWebhook, ""
+	case *chemledgerv1.RegistryEntry_ReferenceUpdate:
+		return KindReferenceUpdate, ""
 	}
 	return "", ""
 }
@@ -197,7 +201,7 @@ func kindName(k chemledgerv1.EventKind) string {
 // kindFromFilter resolves a kind as written in a filter.
 func kindFromFilter(s string) (string, bool) {
 	switch s {
-	case KindLicence, KindWatchListEntry, KindAnnualRequirement, KindDisposition, KindWebhook:
+	case KindLicence, KindWatchListEntry, KindAnnualRequirement, KindDisposition, KindWebhook, KindReferenceUpdate:
 		return s, true
 	}
 	for v := range chemledgerv1.EventKind_name {

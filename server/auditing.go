@@ -142,6 +142,11 @@ func resourcesOf(req any) []string {
 		return q("stats", "filter", r.GetFilter())
 	case *chemledgerv1.ListRulesRequest:
 		return []string{"rules"}
+	case *chemledgerv1.GetReferenceRequest:
+		if t := r.GetAsOf(); t != nil {
+			return []string{"reference?as_of=" + t.AsTime().UTC().Format(time.RFC3339Nano)}
+		}
+		return []string{"reference"}
 	case *chemledgerv1.ListAuditRecordsRequest:
 		return []string{"audit-records?start_seq=" + u(r.GetStartSeq())}
 	case *chemledgerv1.CreateEntryRequest:

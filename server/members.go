@@ -34,11 +34,16 @@ func mayActAs(ctx context.Context, signer string, p envelope.Payload) error {
 	switch {
 	case p.Disposition != nil:
 		need = pki.RoleAnalyst
-	case isMemberChange(p.Registry):
+	case isMemberChange(p.Registry), isSharedReference(p.Registry):
 		need = pki.RoleAdmin
 	}
 	if !a.principal.Has(need) {
 		return denied("%s may not append this entry: it needs the %s role", a.principal, need)
+	}
+	if u := p.Registry.GetReferenceUpdate(); u.GetKind() == chemledgerv1.ReferenceUpdate_KIND_PEN_REQUIREMENT && u.GetCountry() != memberCountry(signer) {
+		// The importing country decides what it must be notified of;
+		// no other member, not even the secretariat, decides it for it.
+		return denied("%s may set the PEN requirement of %s only, not of %q", signer, memberCountry(signer), u.GetCountry())
 	}
 	if target, ok := selfGoverned(p.Registry); ok && target == signer {
 		// An admin that could grant itself roles or reinstate itself would
@@ -46,6 +51,23 @@ func mayActAs(ctx context.Context, signer string, p envelope.Payload) error {
 		return denied("%s may not change its own membership or roles; another member's admin appends that entry", signer)
 	}
 	return nil
+}
+
+// isSharedReference is a change to the reference tables the coalition
+// shares (synthesis sets, reporting thresholds, complete licence
+// registers): the secretariat's, so an admin's. A PEN requirement is the
+// importing country's own.
+func isSharedReference(r *chemledgerv1.RegistryEntry) bool {
+	u := r.GetReferenceUpdate()
+	return u != nil && u.GetKind() != chemledgerv1.ReferenceUpdate_KIND_PEN_REQUIREMENT
+}
+
+// memberCountry is the country of a member id ("DE-BfArM" is DE's).
+func memberCountry(member string) string {
+	if len(member) < 2 {
+		return ""
+	}
+	return member[:2]
 }
 
 // selfGoverned names the member a membership or role change is about: the

@@ -67,6 +67,8 @@ type row struct {
 //     bundles hold every member's entries: only analysts, who read any
 //     entry, may fetch them (a mirror follows with an analyst certificate).
 //   - Flags, shipments and statistics are intelligence: analysts only.
+//     The rule catalogue and the reference data the rules judge by are
+//     public: every role.
 //   - Auditors read the tree's entries as hashes, and the audit trail.
 //   - A watch delivers what the list would: the same scopes.
 //   - The scorecard is for the coalition's reviews: analysts, and auditors,
@@ -96,6 +98,7 @@ var matrix = []row{
 	{analystSvc + "ListRules", [4]Scope{Any, Any, Any, Any}},
 	{analystSvc + "GetShipment", [4]Scope{Deny, Any, Deny, Deny}},
 	{analystSvc + "GetStats", [4]Scope{Deny, Any, Deny, Deny}},
+	{analystSvc + "GetReference", [4]Scope{Any, Any, Any, Any}},
 	{scoreSvc + "GetScorecard", [4]Scope{Deny, Any, Any, Deny}},
 	{scoreSvc + "ListScorecardEntries", [4]Scope{Deny, Any, Any, Deny}},
 	{adminSvc + "RebuildDerivedState", [4]Scope{Deny, Deny, Deny, Any}},

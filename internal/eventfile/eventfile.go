@@ -164,7 +164,8 @@ func DemoMemberForRegistry(e *chemledgerv1.RegistryEntry) (string, error) {
 
 // RegistryCountry says which country's agency makes a registry change, as
 // the register belongs to it: a licence's issuing country, an annual
-// requirement's country, a watch-listed party's country. field is where that
+// requirement's country, a watch-listed party's country, the importing
+// country of a PEN requirement. field is where that
 // country is, as validate names fields; country is "" when it is unset.
 func RegistryCountry(e *chemledgerv1.RegistryEntry) (country, field string) {
 	switch {
@@ -174,6 +175,10 @@ func RegistryCountry(e *chemledgerv1.RegistryEntry) (country, field string) {
 		return e.GetAnnualRequirement().GetCountry(), "registry.annual_requirement.country"
 	case e.GetWatchListEntry() != nil:
 		return e.GetWatchListEntry().GetParty().GetCountry(), "registry.watch_list_entry.party.country"
+	case e.GetReferenceUpdate().GetKind() == chemledgerv1.ReferenceUpdate_KIND_PEN_REQUIREMENT:
+		// A country sets its own PEN requirement; the shared tables are
+		// the secretariat's, whose member the caller names.
+		return e.GetReferenceUpdate().GetCountry(), "registry.reference_update.country"
 	}
 	return "", "registry.change"
 }

@@ -57,8 +57,10 @@ func RegistryEntry(r *v1.RegistryEntry) error {
 		c.membership(ch.Membership)
 	case *v1.RegistryEntry_Webhook:
 		c.webhook(ch.Webhook)
+	case *v1.RegistryEntry_ReferenceUpdate:
+		c.referenceUpdate(ch.ReferenceUpdate)
 	default:
-		c.add("registry.change", "is required: a licence, a watch_list_entry, an annual_requirement, a member_key, a member_role, a certificate_revocation, a membership or a webhook")
+		c.add("registry.change", "is required: a licence, a watch_list_entry, an annual_requirement, a member_key, a member_role, a certificate_revocation, a membership, a webhook or a reference_update")
 	}
 	return c.l.Err()
 }
@@ -120,6 +122,102 @@ func (c *checker) annualRequirement(a *v1.AnnualRequirement) {
 	}
 	if y := a.GetYear(); y < 1990 || y > 2100 {
 		c.add(f+".year", "%d is out of range: want 1990 to 2100", y)
+	}
+}
+
+// Limits on reference updates.
+const (
+	// MaxReferenceCAS bounds the chemicals a PEN requirement lists.
+	MaxReferenceCAS = 256
+	// MaxSynthesisSteps bounds a synthesis set's steps (detect's limit).
+	MaxSynthesisSteps = 64
+	// MaxSetIDChars bounds a synthesis set's id.
+	MaxSetIDChars = 64
+	// MaxSetNameChars bounds a synthesis set's name.
+	MaxSetNameChars = 256
+	// MaxReferenceKilograms bounds a reporting threshold (detect's limit).
+	MaxReferenceKilograms = 1e9
+)
+
+// referenceUpdate checks what detect.ValidateReference checks, with field
+// paths: the detector skips an update that does not pass, so the server
+// must refuse it first.
+func (c *checker) referenceUpdate(u *v1.ReferenceUpdate) {
+	const f = "registry.reference_update"
+	from := c.timestamp(f+".valid_from", u.GetValidFrom(), false) && u.GetValidFrom() != nil
+	until := c.timestamp(f+".valid_until", u.GetValidUntil(), false) && u.GetValidUntil() != nil
+	if from && until && u.GetValidUntil().AsTime().Before(u.GetValidFrom().AsTime()) {
+		c.add(f+".valid_until", "is before valid_from")
+	}
+	catalogued := func(field, cas string) {
+		if _, ok := refdata.ChemicalByCAS(cas); !ok {
+			c.add(field, "%s is not in the chemical catalogue (refdata %s)", quote(cas), refdata.Version)
+		}
+	}
+	switch u.GetKind() {
+	case v1.ReferenceUpdate_KIND_PEN_REQUIREMENT:
+		c.country(f+".country", u.GetCountry(), true)
+		switch n := len(u.GetCas()); {
+		case n == 0 && !u.GetRemoved():
+			c.add(f+".cas", "is required: the chemicals the country requires a PEN for, TABLE_I or TABLE_II (or set removed)")
+		case n > MaxReferenceCAS:
+			c.add(f+".cas", "has %d entries; at most %d are allowed", n, MaxReferenceCAS)
+		default:
+			for i, cas := range u.GetCas() {
+				if cas != "TABLE_I" && cas != "TABLE_II" {
+					catalogued(fmt.Sprintf("%s.cas[%d]", f, i), cas)
+				}
+			}
+		}
+	case v1.ReferenceUpdate_KIND_SYNTHESIS_SET:
+		c.text(f+".set_id", u.GetSetId(), true, MaxSetIDChars, printable)
+		if u.GetRemoved() {
+			break
+		}
+		c.text(f+".set_name", u.GetSetName(), true, MaxSetNameChars, printable)
+		switch n := len(u.GetSteps()); {
+		case n < 2:
+			c.add(f+".steps", "has %d entries; a synthesis set needs at least 2", n)
+		case n > MaxSynthesisSteps:
+			c.add(f+".steps", "has %d entries; at most %d are allowed", n, MaxSynthesisSteps)
+		default:
+			seen := map[string]bool{}
+			for i, st := range u.GetSteps() {
+				sf := fmt.Sprintf("%s.steps[%d].cas", f, i)
+				if len(st.GetCas()) == 0 {
+					c.add(sf, "is required: the chemicals of the step")
+				}
+				if len(st.GetCas()) > MaxReferenceCAS {
+					c.add(sf, "has %d entries; at most %d are allowed", len(st.GetCas()), MaxReferenceCAS)
+					continue
+				}
+				for j, cas := range st.GetCas() {
+					cf := fmt.Sprintf("%s[%d]", sf, j)
+					ch, ok := refdata.ChemicalByCAS(cas)
+					switch {
+					case !ok:
+						catalogued(cf, cas)
+					case seen[ch.CAS]:
+						c.add(cf, "%s is listed twice in the set", quote(cas))
+					default:
+						seen[ch.CAS] = true
+					}
+				}
+			}
+		}
+	case v1.ReferenceUpdate_KIND_REPORTING_THRESHOLD:
+		if n := len(u.GetCas()); n != 1 {
+			c.add(f+".cas", "has %d entries; a reporting threshold names exactly one chemical", n)
+		} else {
+			catalogued(f+".cas[0]", u.GetCas()[0])
+		}
+		if kg := u.GetKilograms(); math.IsNaN(kg) || kg < 0 || kg > MaxReferenceKilograms {
+			c.add(f+".kilograms", "%v is out of range: want 0 to %g kg of pure substance", kg, float64(MaxReferenceKilograms))
+		}
+	case v1.ReferenceUpdate_KIND_LICENCE_REGISTER:
+		c.country(f+".country", u.GetCountry(), true)
+	default:
+		c.add(f+".kind", "is required: KIND_PEN_REQUIREMENT, KIND_SYNTHESIS_SET, KIND_REPORTING_THRESHOLD or KIND_LICENCE_REGISTER")
 	}
 }
 

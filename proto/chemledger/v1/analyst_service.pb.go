@@ -1646,11 +1646,511 @@ func (x *FlagChange) GetSeq() uint64 {
 	return 0
 }
 
+// GetReferenceRequest asks for the reference data in force on a date.
+type GetReferenceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The date (of the events judged) to answer for; unset: now.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReferenceRequest) Reset() {
+	*x = GetReferenceRequest{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReferenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReferenceRequest) ProtoMessage() {}
+
+func (x *GetReferenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReferenceRequest.ProtoReflect.Descriptor instead.
+func (*GetReferenceRequest) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetReferenceRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// ReferenceSource says where a value comes from.
+type ReferenceSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the value is the embedded table's (no entry covers the
+	// date); entry_index and member are then unset.
+	Embedded bool `protobuf:"varint,1,opt,name=embedded,proto3" json:"embedded,omitempty"`
+	// The embedded table, when embedded.
+	Table string `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// The log index of the reference_update entry that set the value.
+	EntryIndex uint64 `protobuf:"varint,3,opt,name=entry_index,json=entryIndex,proto3" json:"entry_index,omitempty"`
+	// The member that signed that entry.
+	Member string `protobuf:"bytes,4,opt,name=member,proto3" json:"member,omitempty"`
+	// The entry's validity; unset: from the start, without end.
+	ValidFrom *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=valid_from,json=validFrom,proto3" json:"valid_from,omitempty"`
+	// See valid_from.
+	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReferenceSource) Reset() {
+	*x = ReferenceSource{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReferenceSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReferenceSource) ProtoMessage() {}
+
+func (x *ReferenceSource) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReferenceSource.ProtoReflect.Descriptor instead.
+func (*ReferenceSource) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReferenceSource) GetEmbedded() bool {
+	if x != nil {
+		return x.Embedded
+	}
+	return false
+}
+
+func (x *ReferenceSource) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ReferenceSource) GetEntryIndex() uint64 {
+	if x != nil {
+		return x.EntryIndex
+	}
+	return 0
+}
+
+func (x *ReferenceSource) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *ReferenceSource) GetValidFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidFrom
+	}
+	return nil
+}
+
+func (x *ReferenceSource) GetValidUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidUntil
+	}
+	return nil
+}
+
+// PenRequirementValue is the chemicals an importing country requires a
+// pre-export notification for (R4).
+type PenRequirementValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The importing country.
+	Country string `protobuf:"bytes,1,opt,name=country,proto3" json:"country,omitempty"`
+	// Catalogue CAS numbers, sorted; empty when an entry removed the
+	// requirement.
+	Cas []string `protobuf:"bytes,2,rep,name=cas,proto3" json:"cas,omitempty"`
+	// Where the value comes from.
+	Source        *ReferenceSource `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PenRequirementValue) Reset() {
+	*x = PenRequirementValue{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PenRequirementValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PenRequirementValue) ProtoMessage() {}
+
+func (x *PenRequirementValue) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PenRequirementValue.ProtoReflect.Descriptor instead.
+func (*PenRequirementValue) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PenRequirementValue) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *PenRequirementValue) GetCas() []string {
+	if x != nil {
+		return x.Cas
+	}
+	return nil
+}
+
+func (x *PenRequirementValue) GetSource() *ReferenceSource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// SynthesisSetValue is a synthesis set of R28 in force.
+type SynthesisSetValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The set's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The set's name.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The steps, each its catalogue CAS numbers.
+	Steps []*ReferenceUpdate_Step `protobuf:"bytes,3,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Where the value comes from.
+	Source        *ReferenceSource `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SynthesisSetValue) Reset() {
+	*x = SynthesisSetValue{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SynthesisSetValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SynthesisSetValue) ProtoMessage() {}
+
+func (x *SynthesisSetValue) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SynthesisSetValue.ProtoReflect.Descriptor instead.
+func (*SynthesisSetValue) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SynthesisSetValue) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SynthesisSetValue) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SynthesisSetValue) GetSteps() []*ReferenceUpdate_Step {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *SynthesisSetValue) GetSource() *ReferenceSource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// ReportingThresholdValue is a chemical's reporting threshold (R11).
+type ReportingThresholdValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The chemical's catalogue CAS number.
+	Cas string `protobuf:"bytes,1,opt,name=cas,proto3" json:"cas,omitempty"`
+	// The threshold in kg of pure substance; 0: none.
+	Kilograms float64 `protobuf:"fixed64,2,opt,name=kilograms,proto3" json:"kilograms,omitempty"`
+	// Where the value comes from.
+	Source        *ReferenceSource `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportingThresholdValue) Reset() {
+	*x = ReportingThresholdValue{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportingThresholdValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportingThresholdValue) ProtoMessage() {}
+
+func (x *ReportingThresholdValue) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportingThresholdValue.ProtoReflect.Descriptor instead.
+func (*ReportingThresholdValue) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReportingThresholdValue) GetCas() string {
+	if x != nil {
+		return x.Cas
+	}
+	return ""
+}
+
+func (x *ReportingThresholdValue) GetKilograms() float64 {
+	if x != nil {
+		return x.Kilograms
+	}
+	return 0
+}
+
+func (x *ReportingThresholdValue) GetSource() *ReferenceSource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// LicenceRegisterValue says whether a country's licence register is
+// complete (R6).
+type LicenceRegisterValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The country.
+	Country string `protobuf:"bytes,1,opt,name=country,proto3" json:"country,omitempty"`
+	// Whether the register is complete.
+	Complete bool `protobuf:"varint,2,opt,name=complete,proto3" json:"complete,omitempty"`
+	// Where the value comes from.
+	Source        *ReferenceSource `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LicenceRegisterValue) Reset() {
+	*x = LicenceRegisterValue{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LicenceRegisterValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LicenceRegisterValue) ProtoMessage() {}
+
+func (x *LicenceRegisterValue) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LicenceRegisterValue.ProtoReflect.Descriptor instead.
+func (*LicenceRegisterValue) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *LicenceRegisterValue) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *LicenceRegisterValue) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+func (x *LicenceRegisterValue) GetSource() *ReferenceSource {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// Reference is the reference data in force on a date.
+type Reference struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The date answered for.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// The detection policy version in force.
+	PolicyVersion string `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// PEN requirements by importing country.
+	PenRequirements []*PenRequirementValue `protobuf:"bytes,3,rep,name=pen_requirements,json=penRequirements,proto3" json:"pen_requirements,omitempty"`
+	// Synthesis sets: the embedded ones in file order, then those only
+	// entries define, by id.
+	SynthesisSets []*SynthesisSetValue `protobuf:"bytes,4,rep,name=synthesis_sets,json=synthesisSets,proto3" json:"synthesis_sets,omitempty"`
+	// Reporting thresholds by CAS number (a policy's per-country override
+	// is not shown).
+	ReportingThresholds []*ReportingThresholdValue `protobuf:"bytes,5,rep,name=reporting_thresholds,json=reportingThresholds,proto3" json:"reporting_thresholds,omitempty"`
+	// The countries whose register is complete, and those an entry says are
+	// not, by country.
+	LicenceRegisters []*LicenceRegisterValue `protobuf:"bytes,6,rep,name=licence_registers,json=licenceRegisters,proto3" json:"licence_registers,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Reference) Reset() {
+	*x = Reference{}
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reference) ProtoMessage() {}
+
+func (x *Reference) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_analyst_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reference.ProtoReflect.Descriptor instead.
+func (*Reference) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_analyst_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Reference) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *Reference) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+func (x *Reference) GetPenRequirements() []*PenRequirementValue {
+	if x != nil {
+		return x.PenRequirements
+	}
+	return nil
+}
+
+func (x *Reference) GetSynthesisSets() []*SynthesisSetValue {
+	if x != nil {
+		return x.SynthesisSets
+	}
+	return nil
+}
+
+func (x *Reference) GetReportingThresholds() []*ReportingThresholdValue {
+	if x != nil {
+		return x.ReportingThresholds
+	}
+	return nil
+}
+
+func (x *Reference) GetLicenceRegisters() []*LicenceRegisterValue {
+	if x != nil {
+		return x.LicenceRegisters
+	}
+	return nil
+}
+
 var File_chemledger_v1_analyst_service_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"\n" +
-	"#chemledger/v1/analyst_service.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\"chemledger/v1/ledger_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x04\n" +
+	"#chemledger/v1/analyst_service.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\"chemledger/v1/ledger_service.proto\x1a\x1cchemledger/v1/registry.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x04\n" +
 	"\x04Flag\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12!\n" +
@@ -1759,7 +2259,43 @@ const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"FlagChange\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.chemledger.v1.FlagChangeKindR\x04kind\x12'\n" +
 	"\x04flag\x18\x02 \x01(\v2\x13.chemledger.v1.FlagR\x04flag\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x04R\x03seq*v\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\"F\n" +
+	"\x13GetReferenceRequest\x12/\n" +
+	"\x05as_of\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xf4\x01\n" +
+	"\x0fReferenceSource\x12\x1a\n" +
+	"\bembedded\x18\x01 \x01(\bR\bembedded\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1f\n" +
+	"\ventry_index\x18\x03 \x01(\x04R\n" +
+	"entryIndex\x12\x16\n" +
+	"\x06member\x18\x04 \x01(\tR\x06member\x129\n" +
+	"\n" +
+	"valid_from\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tvalidFrom\x12;\n" +
+	"\vvalid_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"validUntil\"y\n" +
+	"\x13PenRequirementValue\x12\x18\n" +
+	"\acountry\x18\x01 \x01(\tR\acountry\x12\x10\n" +
+	"\x03cas\x18\x02 \x03(\tR\x03cas\x126\n" +
+	"\x06source\x18\x03 \x01(\v2\x1e.chemledger.v1.ReferenceSourceR\x06source\"\xaa\x01\n" +
+	"\x11SynthesisSetValue\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
+	"\x05steps\x18\x03 \x03(\v2#.chemledger.v1.ReferenceUpdate.StepR\x05steps\x126\n" +
+	"\x06source\x18\x04 \x01(\v2\x1e.chemledger.v1.ReferenceSourceR\x06source\"\x81\x01\n" +
+	"\x17ReportingThresholdValue\x12\x10\n" +
+	"\x03cas\x18\x01 \x01(\tR\x03cas\x12\x1c\n" +
+	"\tkilograms\x18\x02 \x01(\x01R\tkilograms\x126\n" +
+	"\x06source\x18\x03 \x01(\v2\x1e.chemledger.v1.ReferenceSourceR\x06source\"\x84\x01\n" +
+	"\x14LicenceRegisterValue\x12\x18\n" +
+	"\acountry\x18\x01 \x01(\tR\acountry\x12\x1a\n" +
+	"\bcomplete\x18\x02 \x01(\bR\bcomplete\x126\n" +
+	"\x06source\x18\x03 \x01(\v2\x1e.chemledger.v1.ReferenceSourceR\x06source\"\xa8\x03\n" +
+	"\tReference\x12/\n" +
+	"\x05as_of\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12%\n" +
+	"\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x12M\n" +
+	"\x10pen_requirements\x18\x03 \x03(\v2\".chemledger.v1.PenRequirementValueR\x0fpenRequirements\x12G\n" +
+	"\x0esynthesis_sets\x18\x04 \x03(\v2 .chemledger.v1.SynthesisSetValueR\rsynthesisSets\x12Y\n" +
+	"\x14reporting_thresholds\x18\x05 \x03(\v2&.chemledger.v1.ReportingThresholdValueR\x13reportingThresholds\x12P\n" +
+	"\x11licence_registers\x18\x06 \x03(\v2#.chemledger.v1.LicenceRegisterValueR\x10licenceRegisters*v\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSEVERITY_INFO\x10\x01\x12\x13\n" +
@@ -1776,14 +2312,15 @@ const file_chemledger_v1_analyst_service_proto_rawDesc = "" +
 	"\x0eFlagChangeKind\x12 \n" +
 	"\x1cFLAG_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17FLAG_CHANGE_KIND_RAISED\x10\x01\x12#\n" +
-	"\x1fFLAG_CHANGE_KIND_STATUS_CHANGED\x10\x022\xad\x04\n" +
+	"\x1fFLAG_CHANGE_KIND_STATUS_CHANGED\x10\x022\xfb\x04\n" +
 	"\x0eAnalystService\x12N\n" +
 	"\tListFlags\x12\x1f.chemledger.v1.ListFlagsRequest\x1a .chemledger.v1.ListFlagsResponse\x12C\n" +
 	"\aGetFlag\x12\x1d.chemledger.v1.GetFlagRequest\x1a\x19.chemledger.v1.FlagDetail\x12T\n" +
 	"\x11CreateDisposition\x12'.chemledger.v1.CreateDispositionRequest\x1a\x16.chemledger.v1.Receipt\x12N\n" +
 	"\tListRules\x12\x1f.chemledger.v1.ListRulesRequest\x1a .chemledger.v1.ListRulesResponse\x12I\n" +
 	"\vGetShipment\x12!.chemledger.v1.GetShipmentRequest\x1a\x17.chemledger.v1.Shipment\x12@\n" +
-	"\bGetStats\x12\x1e.chemledger.v1.GetStatsRequest\x1a\x14.chemledger.v1.Stats\x12S\n" +
+	"\bGetStats\x12\x1e.chemledger.v1.GetStatsRequest\x1a\x14.chemledger.v1.Stats\x12L\n" +
+	"\fGetReference\x12\".chemledger.v1.GetReferenceRequest\x1a\x18.chemledger.v1.Reference\x12S\n" +
 	"\n" +
 	"WatchFlags\x12 .chemledger.v1.WatchFlagsRequest\x1a!.chemledger.v1.WatchFlagsResponse0\x01BCZAgithub.com/chemledger/chemledger/proto/chemledger/v1;chemledgerv1b\x06proto3"
 
@@ -1800,7 +2337,7 @@ func file_chemledger_v1_analyst_service_proto_rawDescGZIP() []byte {
 }
 
 var file_chemledger_v1_analyst_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_chemledger_v1_analyst_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_chemledger_v1_analyst_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_chemledger_v1_analyst_service_proto_goTypes = []any{
 	(Severity)(0),                    // 0: chemledger.v1.Severity
 	(FlagStatus)(0),                  // 1: chemledger.v1.FlagStatus
@@ -1825,33 +2362,41 @@ var file_chemledger_v1_analyst_service_proto_goTypes = []any{
 	(*WatchFlagsRequest)(nil),        // 20: chemledger.v1.WatchFlagsRequest
 	(*WatchFlagsResponse)(nil),       // 21: chemledger.v1.WatchFlagsResponse
 	(*FlagChange)(nil),               // 22: chemledger.v1.FlagChange
-	(*timestamppb.Timestamp)(nil),    // 23: google.protobuf.Timestamp
-	(*Entry)(nil),                    // 24: chemledger.v1.Entry
-	(*InclusionProof)(nil),           // 25: chemledger.v1.InclusionProof
-	(EventKind)(0),                   // 26: chemledger.v1.EventKind
-	(PenReply)(0),                    // 27: chemledger.v1.PenReply
-	(*Receipt)(nil),                  // 28: chemledger.v1.Receipt
+	(*GetReferenceRequest)(nil),      // 23: chemledger.v1.GetReferenceRequest
+	(*ReferenceSource)(nil),          // 24: chemledger.v1.ReferenceSource
+	(*PenRequirementValue)(nil),      // 25: chemledger.v1.PenRequirementValue
+	(*SynthesisSetValue)(nil),        // 26: chemledger.v1.SynthesisSetValue
+	(*ReportingThresholdValue)(nil),  // 27: chemledger.v1.ReportingThresholdValue
+	(*LicenceRegisterValue)(nil),     // 28: chemledger.v1.LicenceRegisterValue
+	(*Reference)(nil),                // 29: chemledger.v1.Reference
+	(*timestamppb.Timestamp)(nil),    // 30: google.protobuf.Timestamp
+	(*Entry)(nil),                    // 31: chemledger.v1.Entry
+	(*InclusionProof)(nil),           // 32: chemledger.v1.InclusionProof
+	(EventKind)(0),                   // 33: chemledger.v1.EventKind
+	(PenReply)(0),                    // 34: chemledger.v1.PenReply
+	(*ReferenceUpdate_Step)(nil),     // 35: chemledger.v1.ReferenceUpdate.Step
+	(*Receipt)(nil),                  // 36: chemledger.v1.Receipt
 }
 var file_chemledger_v1_analyst_service_proto_depIdxs = []int32{
 	0,  // 0: chemledger.v1.Flag.severity:type_name -> chemledger.v1.Severity
 	1,  // 1: chemledger.v1.Flag.status:type_name -> chemledger.v1.FlagStatus
-	23, // 2: chemledger.v1.Flag.raised_time:type_name -> google.protobuf.Timestamp
+	30, // 2: chemledger.v1.Flag.raised_time:type_name -> google.protobuf.Timestamp
 	4,  // 3: chemledger.v1.Flag.thresholds:type_name -> chemledger.v1.Threshold
 	5,  // 4: chemledger.v1.Flag.status_history:type_name -> chemledger.v1.StatusChange
 	1,  // 5: chemledger.v1.StatusChange.status:type_name -> chemledger.v1.FlagStatus
-	23, // 6: chemledger.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	30, // 6: chemledger.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
 	3,  // 7: chemledger.v1.ListFlagsResponse.flags:type_name -> chemledger.v1.Flag
 	3,  // 8: chemledger.v1.FlagDetail.flag:type_name -> chemledger.v1.Flag
-	24, // 9: chemledger.v1.FlagDetail.evidence:type_name -> chemledger.v1.Entry
-	25, // 10: chemledger.v1.FlagDetail.proofs:type_name -> chemledger.v1.InclusionProof
+	31, // 9: chemledger.v1.FlagDetail.evidence:type_name -> chemledger.v1.Entry
+	32, // 10: chemledger.v1.FlagDetail.proofs:type_name -> chemledger.v1.InclusionProof
 	13, // 11: chemledger.v1.ListRulesResponse.rules:type_name -> chemledger.v1.Rule
 	0,  // 12: chemledger.v1.Rule.severity:type_name -> chemledger.v1.Severity
 	4,  // 13: chemledger.v1.Rule.thresholds:type_name -> chemledger.v1.Threshold
 	16, // 14: chemledger.v1.Shipment.legs:type_name -> chemledger.v1.ShipmentLeg
 	3,  // 15: chemledger.v1.Shipment.flags:type_name -> chemledger.v1.Flag
-	26, // 16: chemledger.v1.ShipmentLeg.kind:type_name -> chemledger.v1.EventKind
-	23, // 17: chemledger.v1.ShipmentLeg.occurred_time:type_name -> google.protobuf.Timestamp
-	27, // 18: chemledger.v1.ShipmentLeg.pen_reply:type_name -> chemledger.v1.PenReply
+	33, // 16: chemledger.v1.ShipmentLeg.kind:type_name -> chemledger.v1.EventKind
+	30, // 17: chemledger.v1.ShipmentLeg.occurred_time:type_name -> google.protobuf.Timestamp
+	34, // 18: chemledger.v1.ShipmentLeg.pen_reply:type_name -> chemledger.v1.PenReply
 	19, // 19: chemledger.v1.Stats.by_rule:type_name -> chemledger.v1.Count
 	19, // 20: chemledger.v1.Stats.by_country:type_name -> chemledger.v1.Count
 	19, // 21: chemledger.v1.Stats.by_chemical:type_name -> chemledger.v1.Count
@@ -1859,25 +2404,40 @@ var file_chemledger_v1_analyst_service_proto_depIdxs = []int32{
 	22, // 23: chemledger.v1.WatchFlagsResponse.changes:type_name -> chemledger.v1.FlagChange
 	2,  // 24: chemledger.v1.FlagChange.kind:type_name -> chemledger.v1.FlagChangeKind
 	3,  // 25: chemledger.v1.FlagChange.flag:type_name -> chemledger.v1.Flag
-	6,  // 26: chemledger.v1.AnalystService.ListFlags:input_type -> chemledger.v1.ListFlagsRequest
-	8,  // 27: chemledger.v1.AnalystService.GetFlag:input_type -> chemledger.v1.GetFlagRequest
-	10, // 28: chemledger.v1.AnalystService.CreateDisposition:input_type -> chemledger.v1.CreateDispositionRequest
-	11, // 29: chemledger.v1.AnalystService.ListRules:input_type -> chemledger.v1.ListRulesRequest
-	14, // 30: chemledger.v1.AnalystService.GetShipment:input_type -> chemledger.v1.GetShipmentRequest
-	17, // 31: chemledger.v1.AnalystService.GetStats:input_type -> chemledger.v1.GetStatsRequest
-	20, // 32: chemledger.v1.AnalystService.WatchFlags:input_type -> chemledger.v1.WatchFlagsRequest
-	7,  // 33: chemledger.v1.AnalystService.ListFlags:output_type -> chemledger.v1.ListFlagsResponse
-	9,  // 34: chemledger.v1.AnalystService.GetFlag:output_type -> chemledger.v1.FlagDetail
-	28, // 35: chemledger.v1.AnalystService.CreateDisposition:output_type -> chemledger.v1.Receipt
-	12, // 36: chemledger.v1.AnalystService.ListRules:output_type -> chemledger.v1.ListRulesResponse
-	15, // 37: chemledger.v1.AnalystService.GetShipment:output_type -> chemledger.v1.Shipment
-	18, // 38: chemledger.v1.AnalystService.GetStats:output_type -> chemledger.v1.Stats
-	21, // 39: chemledger.v1.AnalystService.WatchFlags:output_type -> chemledger.v1.WatchFlagsResponse
-	33, // [33:40] is the sub-list for method output_type
-	26, // [26:33] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	30, // 26: chemledger.v1.GetReferenceRequest.as_of:type_name -> google.protobuf.Timestamp
+	30, // 27: chemledger.v1.ReferenceSource.valid_from:type_name -> google.protobuf.Timestamp
+	30, // 28: chemledger.v1.ReferenceSource.valid_until:type_name -> google.protobuf.Timestamp
+	24, // 29: chemledger.v1.PenRequirementValue.source:type_name -> chemledger.v1.ReferenceSource
+	35, // 30: chemledger.v1.SynthesisSetValue.steps:type_name -> chemledger.v1.ReferenceUpdate.Step
+	24, // 31: chemledger.v1.SynthesisSetValue.source:type_name -> chemledger.v1.ReferenceSource
+	24, // 32: chemledger.v1.ReportingThresholdValue.source:type_name -> chemledger.v1.ReferenceSource
+	24, // 33: chemledger.v1.LicenceRegisterValue.source:type_name -> chemledger.v1.ReferenceSource
+	30, // 34: chemledger.v1.Reference.as_of:type_name -> google.protobuf.Timestamp
+	25, // 35: chemledger.v1.Reference.pen_requirements:type_name -> chemledger.v1.PenRequirementValue
+	26, // 36: chemledger.v1.Reference.synthesis_sets:type_name -> chemledger.v1.SynthesisSetValue
+	27, // 37: chemledger.v1.Reference.reporting_thresholds:type_name -> chemledger.v1.ReportingThresholdValue
+	28, // 38: chemledger.v1.Reference.licence_registers:type_name -> chemledger.v1.LicenceRegisterValue
+	6,  // 39: chemledger.v1.AnalystService.ListFlags:input_type -> chemledger.v1.ListFlagsRequest
+	8,  // 40: chemledger.v1.AnalystService.GetFlag:input_type -> chemledger.v1.GetFlagRequest
+	10, // 41: chemledger.v1.AnalystService.CreateDisposition:input_type -> chemledger.v1.CreateDispositionRequest
+	11, // 42: chemledger.v1.AnalystService.ListRules:input_type -> chemledger.v1.ListRulesRequest
+	14, // 43: chemledger.v1.AnalystService.GetShipment:input_type -> chemledger.v1.GetShipmentRequest
+	17, // 44: chemledger.v1.AnalystService.GetStats:input_type -> chemledger.v1.GetStatsRequest
+	23, // 45: chemledger.v1.AnalystService.GetReference:input_type -> chemledger.v1.GetReferenceRequest
+	20, // 46: chemledger.v1.AnalystService.WatchFlags:input_type -> chemledger.v1.WatchFlagsRequest
+	7,  // 47: chemledger.v1.AnalystService.ListFlags:output_type -> chemledger.v1.ListFlagsResponse
+	9,  // 48: chemledger.v1.AnalystService.GetFlag:output_type -> chemledger.v1.FlagDetail
+	36, // 49: chemledger.v1.AnalystService.CreateDisposition:output_type -> chemledger.v1.Receipt
+	12, // 50: chemledger.v1.AnalystService.ListRules:output_type -> chemledger.v1.ListRulesResponse
+	15, // 51: chemledger.v1.AnalystService.GetShipment:output_type -> chemledger.v1.Shipment
+	18, // 52: chemledger.v1.AnalystService.GetStats:output_type -> chemledger.v1.Stats
+	29, // 53: chemledger.v1.AnalystService.GetReference:output_type -> chemledger.v1.Reference
+	21, // 54: chemledger.v1.AnalystService.WatchFlags:output_type -> chemledger.v1.WatchFlagsResponse
+	47, // [47:55] is the sub-list for method output_type
+	39, // [39:47] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_analyst_service_proto_init() }
@@ -1887,13 +2447,14 @@ func file_chemledger_v1_analyst_service_proto_init() {
 	}
 	file_chemledger_v1_event_proto_init()
 	file_chemledger_v1_ledger_service_proto_init()
+	file_chemledger_v1_registry_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_analyst_service_proto_rawDesc), len(file_chemledger_v1_analyst_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

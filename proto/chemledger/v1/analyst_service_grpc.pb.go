@@ -25,6 +25,7 @@ const (
 	AnalystService_ListRules_FullMethodName         = "/chemledger.v1.AnalystService/ListRules"
 	AnalystService_GetShipment_FullMethodName       = "/chemledger.v1.AnalystService/GetShipment"
 	AnalystService_GetStats_FullMethodName          = "/chemledger.v1.AnalystService/GetStats"
+	AnalystService_GetReference_FullMethodName      = "/chemledger.v1.AnalystService/GetReference"
 	AnalystService_WatchFlags_FullMethodName        = "/chemledger.v1.AnalystService/WatchFlags"
 )
 
@@ -51,6 +52,11 @@ type AnalystServiceClient interface {
 	GetShipment(ctx context.Context, in *GetShipmentRequest, opts ...grpc.CallOption) (*Shipment, error)
 	// GetStats counts flags by rule, country, chemical and month.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*Stats, error)
+	// GetReference returns the reference data the detector judges by on a
+	// date: the embedded tables with every reference_update entry that
+	// covers the date in place, each value naming its source. Every role
+	// may read it.
+	GetReference(ctx context.Context, in *GetReferenceRequest, opts ...grpc.CallOption) (*Reference, error)
 	// WatchFlags streams the flags that match a ListFlags filter as they are
 	// raised or their status changes (a disposition), in the order the log
 	// caused the changes, resumable by a cursor; progress messages while the
@@ -126,6 +132,16 @@ func (c *analystServiceClient) GetStats(ctx context.Context, in *GetStatsRequest
 	return out, nil
 }
 
+func (c *analystServiceClient) GetReference(ctx context.Context, in *GetReferenceRequest, opts ...grpc.CallOption) (*Reference, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Reference)
+	err := c.cc.Invoke(ctx, AnalystService_GetReference_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *analystServiceClient) WatchFlags(ctx context.Context, in *WatchFlagsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchFlagsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &AnalystService_ServiceDesc.Streams[0], AnalystService_WatchFlags_FullMethodName, cOpts...)
@@ -168,6 +184,11 @@ type AnalystServiceServer interface {
 	GetShipment(context.Context, *GetShipmentRequest) (*Shipment, error)
 	// GetStats counts flags by rule, country, chemical and month.
 	GetStats(context.Context, *GetStatsRequest) (*Stats, error)
+	// GetReference returns the reference data the detector judges by on a
+	// date: the embedded tables with every reference_update entry that
+	// covers the date in place, each value naming its source. Every role
+	// may read it.
+	GetReference(context.Context, *GetReferenceRequest) (*Reference, error)
 	// WatchFlags streams the flags that match a ListFlags filter as they are
 	// raised or their status changes (a disposition), in the order the log
 	// caused the changes, resumable by a cursor; progress messages while the
@@ -200,6 +221,9 @@ func (UnimplementedAnalystServiceServer) GetShipment(context.Context, *GetShipme
 }
 func (UnimplementedAnalystServiceServer) GetStats(context.Context, *GetStatsRequest) (*Stats, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
+}
+func (UnimplementedAnalystServiceServer) GetReference(context.Context, *GetReferenceRequest) (*Reference, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReference not implemented")
 }
 func (UnimplementedAnalystServiceServer) WatchFlags(*WatchFlagsRequest, grpc.ServerStreamingServer[WatchFlagsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchFlags not implemented")
@@ -333,6 +357,24 @@ func _AnalystService_GetStats_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AnalystService_GetReference_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReferenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnalystServiceServer).GetReference(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AnalystService_GetReference_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnalystServiceServer).GetReference(ctx, req.(*GetReferenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AnalystService_WatchFlags_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchFlagsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -374,6 +416,10 @@ var AnalystService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStats",
 			Handler:    _AnalystService_GetStats_Handler,
+		},
+		{
+			MethodName: "GetReference",
+			Handler:    _AnalystService_GetReference_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

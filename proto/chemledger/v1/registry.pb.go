@@ -140,6 +140,68 @@ func (DispositionStatus) EnumDescriptor() ([]byte, []int) {
 	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
 }
 
+// Which table the update changes.
+type ReferenceUpdate_Kind int32
+
+const (
+	// Not set; rejected.
+	ReferenceUpdate_KIND_UNSPECIFIED ReferenceUpdate_Kind = 0
+	// The chemicals an importing country requires a pre-export
+	// notification for (R4); replaces the country's whole list.
+	ReferenceUpdate_KIND_PEN_REQUIREMENT ReferenceUpdate_Kind = 1
+	// A synthesis set of R28 added, replaced or removed.
+	ReferenceUpdate_KIND_SYNTHESIS_SET ReferenceUpdate_Kind = 2
+	// A chemical's reporting threshold (R11).
+	ReferenceUpdate_KIND_REPORTING_THRESHOLD ReferenceUpdate_Kind = 3
+	// Whether a country's licence register is complete (R6).
+	ReferenceUpdate_KIND_LICENCE_REGISTER ReferenceUpdate_Kind = 4
+)
+
+// Enum value maps for ReferenceUpdate_Kind.
+var (
+	ReferenceUpdate_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_PEN_REQUIREMENT",
+		2: "KIND_SYNTHESIS_SET",
+		3: "KIND_REPORTING_THRESHOLD",
+		4: "KIND_LICENCE_REGISTER",
+	}
+	ReferenceUpdate_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":         0,
+		"KIND_PEN_REQUIREMENT":     1,
+		"KIND_SYNTHESIS_SET":       2,
+		"KIND_REPORTING_THRESHOLD": 3,
+		"KIND_LICENCE_REGISTER":    4,
+	}
+)
+
+func (x ReferenceUpdate_Kind) Enum() *ReferenceUpdate_Kind {
+	p := new(ReferenceUpdate_Kind)
+	*p = x
+	return p
+}
+
+func (x ReferenceUpdate_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReferenceUpdate_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_chemledger_v1_registry_proto_enumTypes[2].Descriptor()
+}
+
+func (ReferenceUpdate_Kind) Type() protoreflect.EnumType {
+	return &file_chemledger_v1_registry_proto_enumTypes[2]
+}
+
+func (x ReferenceUpdate_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReferenceUpdate_Kind.Descriptor instead.
+func (ReferenceUpdate_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1, 0}
+}
+
 // RegistryEntry changes the coalition's shared registry: who is licensed to
 // handle which chemical, who is on a watch list, what a country's annual
 // legitimate requirement is. Registry entries are log entries like shipment
@@ -163,6 +225,7 @@ type RegistryEntry struct {
 	//	*RegistryEntry_CertificateRevocation
 	//	*RegistryEntry_Membership
 	//	*RegistryEntry_Webhook
+	//	*RegistryEntry_ReferenceUpdate
 	Change        isRegistryEntry_Change `protobuf_oneof:"change"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -291,6 +354,15 @@ func (x *RegistryEntry) GetWebhook() *Webhook {
 	return nil
 }
 
+func (x *RegistryEntry) GetReferenceUpdate() *ReferenceUpdate {
+	if x != nil {
+		if x, ok := x.Change.(*RegistryEntry_ReferenceUpdate); ok {
+			return x.ReferenceUpdate
+		}
+	}
+	return nil
+}
+
 type isRegistryEntry_Change interface {
 	isRegistryEntry_Change()
 }
@@ -337,6 +409,13 @@ type RegistryEntry_Webhook struct {
 	Webhook *Webhook `protobuf:"bytes,10,opt,name=webhook,proto3,oneof"`
 }
 
+type RegistryEntry_ReferenceUpdate struct {
+	// A change to the coalition's reference data (PEN requirements,
+	// synthesis sets, reporting thresholds, complete licence registers),
+	// replacing the embedded table for its validity period.
+	ReferenceUpdate *ReferenceUpdate `protobuf:"bytes,11,opt,name=reference_update,json=referenceUpdate,proto3,oneof"`
+}
+
 func (*RegistryEntry_Licence) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_WatchListEntry) isRegistryEntry_Change() {}
@@ -352,6 +431,154 @@ func (*RegistryEntry_CertificateRevocation) isRegistryEntry_Change() {}
 func (*RegistryEntry_Membership) isRegistryEntry_Change() {}
 
 func (*RegistryEntry_Webhook) isRegistryEntry_Change() {}
+
+func (*RegistryEntry_ReferenceUpdate) isRegistryEntry_Change() {}
+
+// ReferenceUpdate changes one value of the reference data the detector
+// judges by. A member sets the PEN requirement of its own country only;
+// the shared tables (synthesis sets, reporting thresholds, complete
+// licence registers) only an admin (the secretariat) sets. An event is
+// judged by the latest update, in log order, whose validity covers the
+// event's date, and by the embedded table where none does.
+type ReferenceUpdate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which table.
+	Kind ReferenceUpdate_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=chemledger.v1.ReferenceUpdate_Kind" json:"kind,omitempty"`
+	// First date (of the events judged) the update applies to; unset: from
+	// the start.
+	ValidFrom *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=valid_from,json=validFrom,proto3" json:"valid_from,omitempty"`
+	// Last date the update applies to; unset: without end. Not before
+	// valid_from.
+	ValidUntil *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	// The importing country (PEN requirement, the signer's own) or the
+	// country of the register (licence register): ISO 3166-1 alpha-2.
+	Country string `protobuf:"bytes,4,opt,name=country,proto3" json:"country,omitempty"`
+	// PEN requirement: the chemicals required, catalogue CAS numbers,
+	// "TABLE_I" or "TABLE_II". Reporting threshold: exactly one CAS.
+	Cas []string `protobuf:"bytes,5,rep,name=cas,proto3" json:"cas,omitempty"`
+	// Synthesis set: its id (an embedded set's id replaces that set).
+	SetId string `protobuf:"bytes,6,opt,name=set_id,json=setId,proto3" json:"set_id,omitempty"`
+	// Synthesis set: its name.
+	SetName string `protobuf:"bytes,7,opt,name=set_name,json=setName,proto3" json:"set_name,omitempty"`
+	// Synthesis set: at least 2 steps, each listing catalogue CAS numbers.
+	Steps []*ReferenceUpdate_Step `protobuf:"bytes,8,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Reporting threshold in kg of pure substance (0: none).
+	Kilograms float64 `protobuf:"fixed64,9,opt,name=kilograms,proto3" json:"kilograms,omitempty"`
+	// Licence register: whether it is complete.
+	Complete bool `protobuf:"varint,10,opt,name=complete,proto3" json:"complete,omitempty"`
+	// Withdraws a synthesis set or a country's PEN requirement for the
+	// validity period.
+	Removed       bool `protobuf:"varint,11,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReferenceUpdate) Reset() {
+	*x = ReferenceUpdate{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReferenceUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReferenceUpdate) ProtoMessage() {}
+
+func (x *ReferenceUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReferenceUpdate.ProtoReflect.Descriptor instead.
+func (*ReferenceUpdate) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReferenceUpdate) GetKind() ReferenceUpdate_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReferenceUpdate_KIND_UNSPECIFIED
+}
+
+func (x *ReferenceUpdate) GetValidFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidFrom
+	}
+	return nil
+}
+
+func (x *ReferenceUpdate) GetValidUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidUntil
+	}
+	return nil
+}
+
+func (x *ReferenceUpdate) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *ReferenceUpdate) GetCas() []string {
+	if x != nil {
+		return x.Cas
+	}
+	return nil
+}
+
+func (x *ReferenceUpdate) GetSetId() string {
+	if x != nil {
+		return x.SetId
+	}
+	return ""
+}
+
+func (x *ReferenceUpdate) GetSetName() string {
+	if x != nil {
+		return x.SetName
+	}
+	return ""
+}
+
+func (x *ReferenceUpdate) GetSteps() []*ReferenceUpdate_Step {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *ReferenceUpdate) GetKilograms() float64 {
+	if x != nil {
+		return x.Kilograms
+	}
+	return 0
+}
+
+func (x *ReferenceUpdate) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+func (x *ReferenceUpdate) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
 
 // Webhook is a member's subscription: the service POSTs each entry that
 // matches the filter, and that the member may list, to the URL, signed
@@ -374,7 +601,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +613,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[1]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +626,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Webhook) GetId() string {
@@ -461,7 +688,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +700,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[2]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +713,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Membership) GetMember() string {
@@ -558,7 +785,7 @@ type SigningKey struct {
 
 func (x *SigningKey) Reset() {
 	*x = SigningKey{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +797,7 @@ func (x *SigningKey) String() string {
 func (*SigningKey) ProtoMessage() {}
 
 func (x *SigningKey) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[3]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +810,7 @@ func (x *SigningKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
 func (*SigningKey) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SigningKey) GetKeyId() string {
@@ -619,7 +846,7 @@ type MemberKey struct {
 
 func (x *MemberKey) Reset() {
 	*x = MemberKey{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +858,7 @@ func (x *MemberKey) String() string {
 func (*MemberKey) ProtoMessage() {}
 
 func (x *MemberKey) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[4]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +871,7 @@ func (x *MemberKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberKey.ProtoReflect.Descriptor instead.
 func (*MemberKey) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MemberKey) GetMember() string {
@@ -690,7 +917,7 @@ type MemberRole struct {
 
 func (x *MemberRole) Reset() {
 	*x = MemberRole{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +929,7 @@ func (x *MemberRole) String() string {
 func (*MemberRole) ProtoMessage() {}
 
 func (x *MemberRole) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[5]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +942,7 @@ func (x *MemberRole) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRole.ProtoReflect.Descriptor instead.
 func (*MemberRole) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MemberRole) GetMember() string {
@@ -754,7 +981,7 @@ type CertificateRevocation struct {
 
 func (x *CertificateRevocation) Reset() {
 	*x = CertificateRevocation{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +993,7 @@ func (x *CertificateRevocation) String() string {
 func (*CertificateRevocation) ProtoMessage() {}
 
 func (x *CertificateRevocation) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[6]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +1006,7 @@ func (x *CertificateRevocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateRevocation.ProtoReflect.Descriptor instead.
 func (*CertificateRevocation) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CertificateRevocation) GetMember() string {
@@ -827,7 +1054,7 @@ type Licence struct {
 
 func (x *Licence) Reset() {
 	*x = Licence{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1066,7 @@ func (x *Licence) String() string {
 func (*Licence) ProtoMessage() {}
 
 func (x *Licence) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[7]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1079,7 @@ func (x *Licence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Licence.ProtoReflect.Descriptor instead.
 func (*Licence) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Licence) GetNumber() string {
@@ -924,7 +1151,7 @@ type WatchListEntry struct {
 
 func (x *WatchListEntry) Reset() {
 	*x = WatchListEntry{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1163,7 @@ func (x *WatchListEntry) String() string {
 func (*WatchListEntry) ProtoMessage() {}
 
 func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[8]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1176,7 @@ func (x *WatchListEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchListEntry.ProtoReflect.Descriptor instead.
 func (*WatchListEntry) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchListEntry) GetParty() *Party {
@@ -1005,7 +1232,7 @@ type AnnualRequirement struct {
 
 func (x *AnnualRequirement) Reset() {
 	*x = AnnualRequirement{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1244,7 @@ func (x *AnnualRequirement) String() string {
 func (*AnnualRequirement) ProtoMessage() {}
 
 func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[9]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1257,7 @@ func (x *AnnualRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnualRequirement.ProtoReflect.Descriptor instead.
 func (*AnnualRequirement) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AnnualRequirement) GetCountry() string {
@@ -1077,7 +1304,7 @@ type Disposition struct {
 
 func (x *Disposition) Reset() {
 	*x = Disposition{}
-	mi := &file_chemledger_v1_registry_proto_msgTypes[10]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1316,7 @@ func (x *Disposition) String() string {
 func (*Disposition) ProtoMessage() {}
 
 func (x *Disposition) ProtoReflect() protoreflect.Message {
-	mi := &file_chemledger_v1_registry_proto_msgTypes[10]
+	mi := &file_chemledger_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1329,7 @@ func (x *Disposition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disposition.ProtoReflect.Descriptor instead.
 func (*Disposition) Descriptor() ([]byte, []int) {
-	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Disposition) GetFlagId() string {
@@ -1126,11 +1353,57 @@ func (x *Disposition) GetNote() string {
 	return ""
 }
 
+// Steps of a synthesis set: the catalogue CAS numbers of one step.
+type ReferenceUpdate_Step struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The chemicals of the step.
+	Cas           []string `protobuf:"bytes,1,rep,name=cas,proto3" json:"cas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReferenceUpdate_Step) Reset() {
+	*x = ReferenceUpdate_Step{}
+	mi := &file_chemledger_v1_registry_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReferenceUpdate_Step) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReferenceUpdate_Step) ProtoMessage() {}
+
+func (x *ReferenceUpdate_Step) ProtoReflect() protoreflect.Message {
+	mi := &file_chemledger_v1_registry_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReferenceUpdate_Step.ProtoReflect.Descriptor instead.
+func (*ReferenceUpdate_Step) Descriptor() ([]byte, []int) {
+	return file_chemledger_v1_registry_proto_rawDescGZIP(), []int{1, 0}
+}
+
+func (x *ReferenceUpdate_Step) GetCas() []string {
+	if x != nil {
+		return x.Cas
+	}
+	return nil
+}
+
 var File_chemledger_v1_registry_proto protoreflect.FileDescriptor
 
 const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x05\n" +
+	"\x1cchemledger/v1/registry.proto\x12\rchemledger.v1\x1a\x19chemledger/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x05\n" +
 	"\rRegistryEntry\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12A\n" +
 	"\x0eeffective_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\reffectiveTime\x122\n" +
@@ -1146,8 +1419,32 @@ const file_chemledger_v1_registry_proto_rawDesc = "" +
 	"membership\x18\t \x01(\v2\x19.chemledger.v1.MembershipH\x00R\n" +
 	"membership\x122\n" +
 	"\awebhook\x18\n" +
-	" \x01(\v2\x16.chemledger.v1.WebhookH\x00R\awebhookB\b\n" +
-	"\x06change\"]\n" +
+	" \x01(\v2\x16.chemledger.v1.WebhookH\x00R\awebhook\x12K\n" +
+	"\x10reference_update\x18\v \x01(\v2\x1e.chemledger.v1.ReferenceUpdateH\x00R\x0freferenceUpdateB\b\n" +
+	"\x06change\"\xd3\x04\n" +
+	"\x0fReferenceUpdate\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.chemledger.v1.ReferenceUpdate.KindR\x04kind\x129\n" +
+	"\n" +
+	"valid_from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tvalidFrom\x12;\n" +
+	"\vvalid_until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"validUntil\x12\x18\n" +
+	"\acountry\x18\x04 \x01(\tR\acountry\x12\x10\n" +
+	"\x03cas\x18\x05 \x03(\tR\x03cas\x12\x15\n" +
+	"\x06set_id\x18\x06 \x01(\tR\x05setId\x12\x19\n" +
+	"\bset_name\x18\a \x01(\tR\asetName\x129\n" +
+	"\x05steps\x18\b \x03(\v2#.chemledger.v1.ReferenceUpdate.StepR\x05steps\x12\x1c\n" +
+	"\tkilograms\x18\t \x01(\x01R\tkilograms\x12\x1a\n" +
+	"\bcomplete\x18\n" +
+	" \x01(\bR\bcomplete\x12\x18\n" +
+	"\aremoved\x18\v \x01(\bR\aremoved\x1a\x18\n" +
+	"\x04Step\x12\x10\n" +
+	"\x03cas\x18\x01 \x03(\tR\x03cas\"\x87\x01\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14KIND_PEN_REQUIREMENT\x10\x01\x12\x16\n" +
+	"\x12KIND_SYNTHESIS_SET\x10\x02\x12\x1c\n" +
+	"\x18KIND_REPORTING_THRESHOLD\x10\x03\x12\x19\n" +
+	"\x15KIND_LICENCE_REGISTER\x10\x04\"]\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
@@ -1230,47 +1527,55 @@ func file_chemledger_v1_registry_proto_rawDescGZIP() []byte {
 	return file_chemledger_v1_registry_proto_rawDescData
 }
 
-var file_chemledger_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_chemledger_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_chemledger_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_chemledger_v1_registry_proto_goTypes = []any{
 	(MembershipAction)(0),         // 0: chemledger.v1.MembershipAction
 	(DispositionStatus)(0),        // 1: chemledger.v1.DispositionStatus
-	(*RegistryEntry)(nil),         // 2: chemledger.v1.RegistryEntry
-	(*Webhook)(nil),               // 3: chemledger.v1.Webhook
-	(*Membership)(nil),            // 4: chemledger.v1.Membership
-	(*SigningKey)(nil),            // 5: chemledger.v1.SigningKey
-	(*MemberKey)(nil),             // 6: chemledger.v1.MemberKey
-	(*MemberRole)(nil),            // 7: chemledger.v1.MemberRole
-	(*CertificateRevocation)(nil), // 8: chemledger.v1.CertificateRevocation
-	(*Licence)(nil),               // 9: chemledger.v1.Licence
-	(*WatchListEntry)(nil),        // 10: chemledger.v1.WatchListEntry
-	(*AnnualRequirement)(nil),     // 11: chemledger.v1.AnnualRequirement
-	(*Disposition)(nil),           // 12: chemledger.v1.Disposition
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*Party)(nil),                 // 14: chemledger.v1.Party
+	(ReferenceUpdate_Kind)(0),     // 2: chemledger.v1.ReferenceUpdate.Kind
+	(*RegistryEntry)(nil),         // 3: chemledger.v1.RegistryEntry
+	(*ReferenceUpdate)(nil),       // 4: chemledger.v1.ReferenceUpdate
+	(*Webhook)(nil),               // 5: chemledger.v1.Webhook
+	(*Membership)(nil),            // 6: chemledger.v1.Membership
+	(*SigningKey)(nil),            // 7: chemledger.v1.SigningKey
+	(*MemberKey)(nil),             // 8: chemledger.v1.MemberKey
+	(*MemberRole)(nil),            // 9: chemledger.v1.MemberRole
+	(*CertificateRevocation)(nil), // 10: chemledger.v1.CertificateRevocation
+	(*Licence)(nil),               // 11: chemledger.v1.Licence
+	(*WatchListEntry)(nil),        // 12: chemledger.v1.WatchListEntry
+	(*AnnualRequirement)(nil),     // 13: chemledger.v1.AnnualRequirement
+	(*Disposition)(nil),           // 14: chemledger.v1.Disposition
+	(*ReferenceUpdate_Step)(nil),  // 15: chemledger.v1.ReferenceUpdate.Step
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*Party)(nil),                 // 17: chemledger.v1.Party
 }
 var file_chemledger_v1_registry_proto_depIdxs = []int32{
-	13, // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
-	9,  // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
-	10, // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
-	11, // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
-	6,  // 4: chemledger.v1.RegistryEntry.member_key:type_name -> chemledger.v1.MemberKey
-	7,  // 5: chemledger.v1.RegistryEntry.member_role:type_name -> chemledger.v1.MemberRole
-	8,  // 6: chemledger.v1.RegistryEntry.certificate_revocation:type_name -> chemledger.v1.CertificateRevocation
-	4,  // 7: chemledger.v1.RegistryEntry.membership:type_name -> chemledger.v1.Membership
-	3,  // 8: chemledger.v1.RegistryEntry.webhook:type_name -> chemledger.v1.Webhook
-	0,  // 9: chemledger.v1.Membership.action:type_name -> chemledger.v1.MembershipAction
-	5,  // 10: chemledger.v1.Membership.keys:type_name -> chemledger.v1.SigningKey
-	14, // 11: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
-	13, // 12: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
-	13, // 13: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
-	14, // 14: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
-	1,  // 15: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	16, // 0: chemledger.v1.RegistryEntry.effective_time:type_name -> google.protobuf.Timestamp
+	11, // 1: chemledger.v1.RegistryEntry.licence:type_name -> chemledger.v1.Licence
+	12, // 2: chemledger.v1.RegistryEntry.watch_list_entry:type_name -> chemledger.v1.WatchListEntry
+	13, // 3: chemledger.v1.RegistryEntry.annual_requirement:type_name -> chemledger.v1.AnnualRequirement
+	8,  // 4: chemledger.v1.RegistryEntry.member_key:type_name -> chemledger.v1.MemberKey
+	9,  // 5: chemledger.v1.RegistryEntry.member_role:type_name -> chemledger.v1.MemberRole
+	10, // 6: chemledger.v1.RegistryEntry.certificate_revocation:type_name -> chemledger.v1.CertificateRevocation
+	6,  // 7: chemledger.v1.RegistryEntry.membership:type_name -> chemledger.v1.Membership
+	5,  // 8: chemledger.v1.RegistryEntry.webhook:type_name -> chemledger.v1.Webhook
+	4,  // 9: chemledger.v1.RegistryEntry.reference_update:type_name -> chemledger.v1.ReferenceUpdate
+	2,  // 10: chemledger.v1.ReferenceUpdate.kind:type_name -> chemledger.v1.ReferenceUpdate.Kind
+	16, // 11: chemledger.v1.ReferenceUpdate.valid_from:type_name -> google.protobuf.Timestamp
+	16, // 12: chemledger.v1.ReferenceUpdate.valid_until:type_name -> google.protobuf.Timestamp
+	15, // 13: chemledger.v1.ReferenceUpdate.steps:type_name -> chemledger.v1.ReferenceUpdate.Step
+	0,  // 14: chemledger.v1.Membership.action:type_name -> chemledger.v1.MembershipAction
+	7,  // 15: chemledger.v1.Membership.keys:type_name -> chemledger.v1.SigningKey
+	17, // 16: chemledger.v1.Licence.holder:type_name -> chemledger.v1.Party
+	16, // 17: chemledger.v1.Licence.valid_from:type_name -> google.protobuf.Timestamp
+	16, // 18: chemledger.v1.Licence.valid_until:type_name -> google.protobuf.Timestamp
+	17, // 19: chemledger.v1.WatchListEntry.party:type_name -> chemledger.v1.Party
+	1,  // 20: chemledger.v1.Disposition.status:type_name -> chemledger.v1.DispositionStatus
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_chemledger_v1_registry_proto_init() }
@@ -1288,14 +1593,15 @@ func file_chemledger_v1_registry_proto_init() {
 		(*RegistryEntry_CertificateRevocation)(nil),
 		(*RegistryEntry_Membership)(nil),
 		(*RegistryEntry_Webhook)(nil),
+		(*RegistryEntry_ReferenceUpdate)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chemledger_v1_registry_proto_rawDesc), len(file_chemledger_v1_registry_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   11,
+			NumEnums:      3,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
