@@ -34,3 +34,25 @@ func FuzzScanWire(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeWire(b *testing.B) {
+	env := []byte(`{"payloadType":"application/vnd.chemledger.shipment-event.v1+proto","payload":"` +
+		string(make([]byte, 0)) + `CgpCRU5DSC0wMDAwMDAwMDAxEAEaElBFTi1DTi0yMDI2LTAwMDAwMSI1CgozOTc0Mi02MC00EgYyOTMzMzcaGE4tUGhlbmV0aHlsLTQtcGlwZXJpZG9uZSoMCQAAAAAAQFlAEgNLR00yJgoiSGFuZ3pob3UgRXhhbXBsZSBGaW5lIENoZW1pY2FsIENvLhICQ046JgoiRGlzdHJpYnVpZG9yYSBFamVtcGxvIFMuQS4gZGUgQy5WLhICTVhCHQoZTGFib3JhdG9yaW9zIEVqZW1wbG8gUy5BLhICTVhKBgiA8K+sBlICQ04=` +
+		`","signatures":[{"keyid":"CN-GACC-2026-01","sig":"` + "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJqw==" + `"}]}`)
+	for _, c := range []struct {
+		name string
+		read func([]byte) (wire, error)
+	}{
+		{"scan", decodeWire},
+		{"tokens", decodeWireTokens},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.read(env); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
