@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,10 +50,21 @@ func main() {
 		clientsF = flag.String("clients", "1,16,64,256", "closed-loop client counts")
 		peersF   = flag.String("peers", "tessera,bbolt,ledger,handler", "peers to run")
 		pool     = flag.Int("envelopes", 60000, "pre-signed envelopes (a run stops early when they run out)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	)
 	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "peers:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(context.Background(), *duration, *rounds, *clientsF, *peersF, *pool); err != nil {
 		fmt.Fprintln(os.Stderr, "peers:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
