@@ -220,6 +220,16 @@ var errTooManySignatures = errors.New("too many signatures")
 // earlier one, so that two readers of the same stored leaf could see two
 // different payloads; here every key must be spelled exactly and appear once.
 func decodeWire(b []byte) (wire, error) {
+	if w, ok := scanWire(b); ok {
+		return w, nil
+	}
+	return decodeWireTokens(b)
+}
+
+// decodeWireTokens is decodeWire with encoding/json's tokenizer: the
+// definition of what an envelope is, and the reader of whatever scanWire
+// does not take.
+func decodeWireTokens(b []byte) (wire, error) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(b))
 	err := readObject(dec, func(key string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 
 	"github.com/chemledger/chemledger/storage"
@@ -26,7 +27,7 @@ func (l *Ledger) InclusionProof(ctx context.Context, index, treeSize uint64) (si
 		return 0, nil, fmt.Errorf("%w: entry %d is not in a tree of size %d", ErrTreeSize, index, treeSize)
 	}
 	err = l.store.View(func(tx *storage.ReadTx) error {
-		hashes, err = inclusionProof(tx, index, treeSize)
+		hashes, err = inclusionProof(newNodeCache(tx), index, treeSize)
 		return err
 	})
 	return treeSize, hashes, err
@@ -50,7 +51,7 @@ func (l *Ledger) ConsistencyProof(ctx context.Context, first, second uint64) (si
 		if err != nil {
 			return err
 		}
-		hashes, err = fetch(tx, nodes)
+		hashes, err = fetch(newNodeCache(tx), nodes)
 		return err
 	})
 	return second, hashes, err
@@ -67,20 +68,47 @@ func (l *Ledger) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) 
 	return n, err
 }
 
-func inclusionProof(tx *storage.ReadTx, index, size uint64) ([][]byte, error) {
+func inclusionProof(nc *nodeCache, index, size uint64) ([][]byte, error) {
 	nodes, err := proof.Inclusion(index, size)
 	if err != nil {
 		return nil, err
 	}
-	return fetch(tx, nodes)
+	return fetch(nc, nodes)
+}
+
+// nodeCache reads stored nodes within one read transaction through one
+// bucket handle, and remembers those read: the receipts of one batch are
+// proofs against the same checkpoint, so their paths share most nodes (the
+// upper levels, and the batch's own subtrees). It lives no longer than the
+// transaction, so what it holds is the transaction's view.
+type nodeCache struct {
+	r    storage.NodeReader
+	seen map[compact.NodeID][]byte
+}
+
+func newNodeCache(tx *storage.ReadTx) *nodeCache {
+	return &nodeCache{r: tx.NodeReader(), seen: make(map[compact.NodeID][]byte, 64)}
+}
+
+// node returns the hash at id; the bytes are valid while the transaction is.
+func (c *nodeCache) node(id compact.NodeID) ([]byte, error) {
+	if h, ok := c.seen[id]; ok {
+		return h, nil
+	}
+	h, err := c.r.Node(id.Level, id.Index)
+	if err != nil {
+		return nil, err
+	}
+	c.seen[id] = h
+	return h, nil
 }
 
 // fetch reads the stored nodes a proof needs and folds the ones that stand
 // for a subtree not stored whole (the tree's ragged right edge).
-func fetch(tx *storage.ReadTx, nodes proof.Nodes) ([][]byte, error) {
+func fetch(nc *nodeCache, nodes proof.Nodes) ([][]byte, error) {
 	hashes := make([][]byte, len(nodes.IDs))
 	for i, id := range nodes.IDs {
-		h, err := tx.Node(id.Level, id.Index)
+		h, err := nc.node(id)
 		if err != nil {
 			return nil, fmt.Errorf("proof node: %w", err)
 		}

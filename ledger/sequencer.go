@@ -378,13 +378,14 @@ func (l *Ledger) respond(batch []*settled) {
 	failpoint.Inject("ledger/before-reply") // committed, nobody answered
 	answered := 0
 	err := l.store.View(func(tx *storage.ReadTx) error {
+		nc := newNodeCache(tx) // the batch's proofs share most nodes
 		for _, s := range batch {
 			o := Outcome{Err: s.err}
 			if s.err == nil && s.req.sub.Upstream != nil {
 				// A mirrored entry needs no receipt: the upstream gave it.
 				o.Receipt = &Receipt{Index: s.index}
 			} else if s.err == nil {
-				r, err := receipt(tx, s.index, s.req.withProof)
+				r, err := receipt(tx, nc, s.index, s.req.withProof)
 				if err != nil {
 					o.Err = fmt.Errorf("build receipt of entry %d: %w", s.index, err)
 				}
@@ -402,12 +403,12 @@ func (l *Ledger) respond(batch []*settled) {
 
 // receipt is the receipt of the entry at index, relative to the first
 // checkpoint that covers it: the same bytes however often it is asked for.
-func receipt(tx *storage.ReadTx, index uint64, withProof bool) (*Receipt, error) {
+func receipt(tx *storage.ReadTx, nc *nodeCache, index uint64, withProof bool) (*Receipt, error) {
 	m, err := tx.Meta(index)
 	if err != nil {
 		return nil, err
 	}
-	lh, err := tx.Node(0, index)
+	lh, err := nc.node(compact.NodeID{Level: 0, Index: index})
 	if err != nil {
 		return nil, err
 	}
@@ -421,7 +422,7 @@ func receipt(tx *storage.ReadTx, index uint64, withProof bool) (*Receipt, error)
 	}
 	var proof [][]byte
 	if withProof {
-		if proof, err = inclusionProof(tx, index, m.CheckpointSize); err != nil {
+		if proof, err = inclusionProof(nc, index, m.CheckpointSize); err != nil {
 			return nil, err
 		}
 	}

@@ -82,7 +82,22 @@ func (t *ReadTx) Meta(index uint64) (Meta, error) {
 
 // Node returns the hash of the perfect subtree at (level, index).
 func (t *ReadTx) Node(level uint, index uint64) ([]byte, error) {
-	v := t.tx.Bucket(bucketNodes).Get(nodeKey(level, index))
+	return t.NodeReader().Node(level, index)
+}
+
+// NodeReader reads node hashes through one handle on their bucket: a proof
+// reads O(log n) nodes, and a read transaction opens a bucket afresh on
+// every lookup (bbolt caches bucket handles only in write transactions).
+// It is valid for the transaction's life and, like it, for one goroutine.
+type NodeReader struct{ b *bolt.Bucket }
+
+// NodeReader returns a reader of stored node hashes.
+func (t *ReadTx) NodeReader() NodeReader { return NodeReader{t.tx.Bucket(bucketNodes)} }
+
+// Node returns the hash of the perfect subtree at (level, index); the bytes
+// are valid for the transaction's life.
+func (r NodeReader) Node(level uint, index uint64) ([]byte, error) {
+	v := r.b.Get(nodeKey(level, index))
 	if v == nil {
 		return nil, fmt.Errorf("node (%d, %d): %w", level, index, ErrNotFound)
 	}
