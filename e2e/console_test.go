@@ -35,13 +35,13 @@ import (
 const policyFile = "/etc/chromium/policies/managed/chemledger-console-test.json"
 
 // browserTools finds Chromium and the NSS tools, or skips saying what is
-// missing. Under scripts/test on a machine that has them or could install
-// them (CHEMLEDGER_BROWSER_REQUIRED), it fails instead, so CI cannot pass
+// missing. With CHEMLEDGER_BROWSER_REQUIRED set (.ci/run sets it, after
+// scripts/test-tools installed them) it fails instead, so CI cannot pass
 // without running the browser.
 func browserTools(t *testing.T) string {
 	t.Helper()
 	need := func(what string, err error) {
-		msg := fmt.Sprintf("console browser test needs %s (%v): run scripts/test, which installs chromium and libnss3-tools", what, err)
+		msg := fmt.Sprintf("console browser test needs %s (%v): run scripts/test-tools, which installs chromium and libnss3-tools", what, err)
 		if os.Getenv("CHEMLEDGER_BROWSER_REQUIRED") != "" {
 			t.Fatal(msg)
 		}

@@ -17,7 +17,7 @@ import (
 
 // The witnesses of these tests are litewitness (filippo.io/torchwood), a
 // tlog-witness implementation nobody here wrote, keyed through ssh-agent
-// and keeping its state in SQLite. scripts/test and .ci/run install them.
+// and keeping its state in SQLite. scripts/test-tools (the README's test command) installs them.
 
 // witnessTools finds litewitness, witnessctl and the OpenSSH tools, on PATH
 // or in GOPATH/bin, and skips the test, saying what is missing, without them.
@@ -43,7 +43,7 @@ func witnessTools(tb testing.TB) map[string]string {
 		tools[name] = p
 	}
 	if len(missing) > 0 {
-		tb.Skipf("witness tests need %s: install with scripts/test (go install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1; apt-get install -y openssh-client)", strings.Join(missing, ", "))
+		tb.Skipf("witness tests need %s: install with scripts/test-tools (go install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1; apt-get install -y openssh-client)", strings.Join(missing, ", "))
 	}
 	return tools
 }

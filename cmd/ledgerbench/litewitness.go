@@ -13,7 +13,7 @@ import (
 )
 
 // liteWitnesses starts n litewitness processes (filippo.io/torchwood, the
-// tools scripts/test installs) on 127.0.0.1, each with its own ssh-agent,
+// tools scripts/test-tools installs) on 127.0.0.1, each with its own ssh-agent,
 // key and SQLite database knowing the log origin with key logVKey, and
 // returns their policy lines and a stop function.
 func liteWitnesses(dir string, n int, origin, logVKey string) (lines []string, stop func(), err error) {
@@ -37,7 +37,7 @@ func liteWitnesses(dir string, n int, origin, logVKey string) (lines []string, s
 		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
 		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s not found: run scripts/test once, or go install filippo.io/torchwood/cmd/%s@v0.6.1", name, name)
+			return "", fmt.Errorf("%s not found: run scripts/test-tools once, or go install filippo.io/torchwood/cmd/%s@v0.6.1", name, name)
 		}
 		return p, nil
 	}
