@@ -10,15 +10,16 @@ import (
 	"strconv"
 	"strings"
 
+	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/chemledger/chemledger/checkpoint"
 )
 
 // Policy is what a checkpoint must carry to be believed: the log's own
-// signature and at least Quorum cosignatures from Witnesses. It is the seam
-// the witness-policy package will fill (C2SP witness policy files); until
-// then a verifier builds one from keys it holds.
+// signature, at least Quorum cosignatures from Witnesses, and, when set,
+// the quorum of a witness policy file (Witnessed, the witness package's
+// check).
 type Policy struct {
 	// Log is the log's note verifier.
 	Log note.Verifier
@@ -81,8 +82,10 @@ const algCosignatureV1 = 0x04
 
 // NewCosignatureVerifier parses a witness's vkey ("name+hash+base64 of
 // 0x04 ‖ Ed25519 public key") into a verifier of C2SP cosignature/v1
-// signatures: 8 bytes of big-endian seconds, then an Ed25519 signature over
-// "cosignature/v1\ntime <seconds>\n" and the checkpoint body.
+// signatures: transparency-dev/formats' verifier, the one the witness
+// package and the service use. It first holds the vkey to the key type and
+// the key hash, which that verifier does not check (it also takes a plain
+// Ed25519 key): a case file names its witnesses exactly.
 func NewCosignatureVerifier(vkey string) (note.Verifier, error) {
 	name, rest, ok1 := strings.Cut(vkey, "+")
 	hash, b64, ok2 := strings.Cut(rest, "+")
@@ -97,7 +100,7 @@ func NewCosignatureVerifier(vkey string) (note.Verifier, error) {
 	if err != nil || len(hash) != 8 || uint32(h) != keyHash(name, key) {
 		return nil, fmt.Errorf("witness key %q: key hash does not match the name and key", vkey)
 	}
-	return cosigVerifier{name: name, hash: uint32(h), pub: ed25519.PublicKey(key[1:])}, nil
+	return fnote.NewVerifierForCosignatureV1(vkey)
 }
 
 // CosignatureVKey is the vkey of a witness's Ed25519 key, for tests and
@@ -128,19 +131,4 @@ func keyHash(name string, key []byte) uint32 {
 
 func cosignedMessage(body string, seconds uint64) []byte {
 	return []byte(fmt.Sprintf("cosignature/v1\ntime %d\n%s", seconds, body))
-}
-
-type cosigVerifier struct {
-	name string
-	hash uint32
-	pub  ed25519.PublicKey
-}
-
-func (v cosigVerifier) Name() string    { return v.name }
-func (v cosigVerifier) KeyHash() uint32 { return v.hash }
-func (v cosigVerifier) Verify(msg, sig []byte) bool {
-	if len(sig) != 8+ed25519.SignatureSize {
-		return false
-	}
-	return ed25519.Verify(v.pub, cosignedMessage(string(msg), binary.BigEndian.Uint64(sig[:8])), sig[8:])
 }

@@ -35,13 +35,6 @@ func (r *Registry) Join(index uint64, m Member) error {
 	return nil
 }
 
-// CheckJoin says whether Join would succeed, without changing anything.
-func (r *Registry) CheckJoin(m Member) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.checkJoinLocked(m)
-}
-
 func (r *Registry) checkJoinLocked(m Member) error {
 	if i := r.index(m.ID); i >= 0 {
 		return fmt.Errorf("%w: %s is already a member (%s)", ErrNotApplicable, m.ID, r.members[i].Status)
@@ -90,15 +83,6 @@ func (r *Registry) SetStatus(index uint64, member string, to Status, reason stri
 	}
 	m.History = append(m.History, Change{Index: index, What: what})
 	return nil
-}
-
-// CheckStatus says whether SetStatus would succeed, without changing
-// anything.
-func (r *Registry) CheckStatus(member string, to Status) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	_, err := r.checkStatusLocked(member, to)
-	return err
 }
 
 func (r *Registry) checkStatusLocked(member string, to Status) (int, error) {

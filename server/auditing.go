@@ -77,10 +77,6 @@ func auditUnavailable() error {
 	return withDetails(codes.Unavailable, "the audit trail could not record this read, so it is refused", ReasonAuditFailed, nil)
 }
 
-func isRateLimited(err error) bool {
-	return reasonOf(status.Convert(err)) == ReasonRateLimited
-}
-
 // principalName is who the record says asked: "" when nobody could be
 // told; the member alone when the certificate names no role, or a role the
 // member does not hold.

@@ -332,15 +332,6 @@ func (g *generator) addIncident(s *shipment, kind chemledgerv1.IncidentKind, cou
 	g.add(s, &leg{kind: kindIncident, at: at, country: country, incident: kind, remarks: remarks})
 }
 
-// lifecycle adds the legitimate legs: PEN, no objection within nine days,
-// export declaration on the eve of dispatch, transits, import declaration
-// after arrival, receipt of the same quantity (to within 0.08 %) days later.
-func (g *generator) lifecycle(s *shipment) {
-	g.addPEN(s)
-	g.addReply(s, noObjection, s.penAt.Add(g.between(day, 9*day)), "")
-	g.exportToReceipt(s, s.qty)
-}
-
 // exportToReceipt adds the legs from the export declaration on.
 func (g *generator) exportToReceipt(s *shipment, received float64) {
 	g.addExport(s, s.dispatch.Add(-g.between(3*time.Hour, 20*time.Hour)))

@@ -157,7 +157,7 @@ type ship struct {
 	brokers             []*v1.Party
 	route               []*v1.RouteLeg
 	hs                  string // overrides the product's subheading
-	penAt, sentAt       time.Time
+	penAt               time.Time
 	replyBy             time.Time
 	dispatch, arrival   time.Time
 	importAt, receiptAt time.Time
