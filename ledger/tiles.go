@@ -60,8 +60,9 @@ func (l *Ledger) HashTile(ctx context.Context, level uint, index uint64, width i
 	}
 	out := make([]byte, 0, w*32)
 	err = l.store.View(func(tx *storage.ReadTx) error {
+		nodes := tx.NodeReader() // one bucket handle for the tile's 256 reads
 		for i := range uint64(w) {
-			h, err := tx.Node(height, index*TileWidth+i)
+			h, err := nodes.Node(height, index*TileWidth+i)
 			if err != nil {
 				return fmt.Errorf("tile %d/%d: %w", level, index, err)
 			}
